@@ -1,0 +1,131 @@
+"""The access model: one permission function, a sharing policy declared as data, default deny.
+
+Every data access asks ``grant(user, dataset)``; every other action asks
+``can(user, action)``. The policy file (config/sharing_policy.toml) is re-read when it changes,
+so a policy change takes effect on the next query of every open session.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import threading
+from dataclasses import dataclass, field
+
+from . import catalog, config
+
+ROLES = ("board", "analyst", "practitioner", "admin")
+PARTNERS = ("police", "council", "probation", "health", "fire", "housing", "youth_justice")
+WARD_CODE = re.compile(r"^[EW]05\d{6}$")
+
+
+class AccessDenied(PermissionError):
+    """The user may not do this. The message is safe to show them."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    name: str
+    role: str
+    partner: str
+    areas: tuple[str, ...] = ()  # ward codes; empty = the whole partnership area
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role '{self.role}' (one of {', '.join(ROLES)})")
+        if self.partner not in PARTNERS:
+            raise ValueError(f"unknown partner '{self.partner}' (one of {', '.join(PARTNERS)})")
+        bad = [a for a in self.areas if not WARD_CODE.match(a)]
+        if bad:
+            raise ValueError(f"area scope must be ward codes (E05/W05 + 6 digits): {', '.join(bad)}")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one user may see of one dataset (the Rill-style row filter + geography + fields)."""
+
+    dataset: str
+    geography: str  # finest level the user may see: lsoa, ward or district
+    threshold: int  # counts 1..threshold-1 are suppressed; 0 = no suppression
+    fields: tuple[str, ...]  # fields the user may read; others are not exposed at all
+    areas: tuple[str, ...] = field(default=())  # ward scope (row filter); empty = no filter
+    owner: bool = False
+
+    def fingerprint(self) -> tuple:
+        return (self.dataset, self.geography, self.threshold, self.fields, self.areas, self.owner)
+
+
+class _Policy:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._mtime = None
+        self._data: dict = {}
+
+    def data(self) -> dict:
+        path = config.policy_path()
+        mtime = os.stat(path).st_mtime_ns
+        with self._lock:
+            if mtime != self._mtime:
+                with open(path, "rb") as fh:
+                    self._data = tomllib.load(fh)
+                self._mtime = mtime
+            return self._data
+
+
+_policy = _Policy()
+
+
+def policy() -> dict:
+    return _policy.data()
+
+
+def can(user: User | None, action: str) -> bool:
+    """May this user perform a non-data action (upload, manage_users, board_pack ...)?"""
+    if user is None:
+        return False
+    return action in policy().get("roles", {}).get(user.role, [])
+
+
+def grant(user: User | None, dataset: str) -> Grant | None:
+    """What the user may see of a dataset, or None (default deny)."""
+    if user is None:
+        return None
+    spec = policy().get("datasets", {}).get(dataset)
+    if spec is None:
+        return None
+    contract = catalog.contract(dataset)
+    if spec.get("owner") == user.partner:
+        return Grant(
+            dataset, contract.finest_geo or "district", 0, tuple(contract.field_names),
+            user.areas, owner=True,
+        )
+    rule = spec.get("partners", {}).get(user.partner) or spec.get("everyone")
+    if rule is None or ("roles" in rule and user.role not in rule["roles"]):
+        return None
+    tiers = set(rule.get("tiers", ["public"]))
+    geo = rule.get("geography", "district")
+    if geo not in catalog.GEO_LEVELS:
+        raise ValueError(f"policy for {dataset}/{user.partner}: bad geography {geo!r}")
+    fields = tuple(f.name for f in contract.fields if f.tier in tiers and _geo_ok(f.geo, geo))
+    return Grant(dataset, geo, int(rule.get("threshold", 0)), fields, user.areas, owner=False)
+
+
+def _geo_ok(field_geo: str | None, permitted: str) -> bool:
+    """A geography field finer than the permitted level is not exposed."""
+    if field_geo is None:
+        return True
+    levels = catalog.GEO_LEVELS
+    return levels.index(field_geo) >= levels.index(permitted)
+
+
+def require(user: User | None, dataset: str) -> Grant:
+    g = grant(user, dataset)
+    if g is None:
+        who = f"{user.partner} {user.role}" if user else "a logged-out visitor"
+        raise AccessDenied(f"The sharing agreement does not let {who} see the {dataset} dataset.")
+    return g
+
+
+def visible_datasets(user: User | None) -> list[str]:
+    return [d for d in catalog.contracts() if grant(user, d) is not None]

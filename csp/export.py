@@ -1,0 +1,41 @@
+"""Turning a query result into a download (CSV or JSON) with the same scope and suppression
+as the screen, safe to open in a spreadsheet."""
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from . import disclosure
+from .queries import Result
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value: str | None) -> str | None:
+    # OWASP CSV injection guidance: a cell starting with a formula trigger is prefixed with a
+    # quote so Excel/LibreOffice show it as text instead of evaluating it.
+    if value and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(result: Result) -> pl.DataFrame:
+    frame = disclosure.display_frame(result.frame, result.suppressed)
+    return frame.with_columns(
+        [pl.col(c).map_elements(_defuse, return_dtype=pl.String) for c, t in frame.schema.items()
+         if t == pl.String]
+    )
+
+
+def to_csv(result: Result) -> str:
+    return safe_frame(result).write_csv()
+
+
+def to_json(result: Result) -> str:
+    frame = disclosure.display_frame(result.frame, result.suppressed)
+    return json.dumps(
+        {"query": result.query.name, "versions": result.versions,
+         "suppression_threshold": result.threshold, "rows": frame.to_dicts()},
+        default=str, indent=2,
+    )

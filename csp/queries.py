@@ -1,0 +1,337 @@
+"""Named, parameterised queries (queries/*.sql) and the one runner every page, download and CLI uses.
+
+A query file starts with a YAML header in ``--`` comments (title, description, datasets,
+parameters, columns), then SQL that reads the datasets by name. The runner, for every call:
+
+1. validates each parameter against its declared type (unknown or malformed → QueryError),
+2. asks the access layer for a grant on every dataset the query declares (none → AccessDenied),
+3. puts in front of the SQL one CTE per dataset that applies the grant: the user's area scope as a
+   row filter, geography finer than permitted and fields outside the user's tiers blanked,
+4. binds every value as a DuckDB parameter (nothing user-supplied is formatted into SQL),
+5. suppresses small counts in the declared ``count`` columns, and blanks every column declared as
+   derived from a suppressed cell.
+
+Pages never hold a DuckDB connection; this module is the only reader of published data.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from . import access, catalog, config, disclosure, store
+
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+AREA = re.compile(r"^[EW](0[1-9]|[1-9]\d)\d{6}$")
+_FORBIDDEN = re.compile(
+    r"\b(read_\w+|parquet_\w+|glob|attach|detach|copy|install|load|pragma|set|export|import|"
+    r"create|insert|update|delete|drop|alter|call)\b|'[^']*[/\\][^']*'",
+    re.IGNORECASE,
+)
+PARAM_TYPES = ("month", "area", "text", "text_list", "int")
+
+
+class QueryError(ValueError):
+    """Bad query name or parameter. The message is safe to show a user."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    required: bool
+    description: str
+    default: str | None = None
+    max_length: int = 200
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # count | derived | dimension | number | date | text
+    description: str
+    derived_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    title: str
+    description: str
+    datasets: tuple[str, ...]
+    params: dict[str, Param]
+    columns: dict[str, Column]
+    grain: str | None  # finest geography in the output rows, if any
+    sql: str
+    path: Path
+
+    @property
+    def count_columns(self) -> list[str]:
+        return [c.name for c in self.columns.values() if c.type == "count"]
+
+
+def _parse(path: Path) -> NamedQuery:
+    text = path.read_text()
+    header_lines, body_lines, in_header = [], [], True
+    for line in text.splitlines():
+        if in_header and line.startswith("--"):
+            header_lines.append(line[3:] if line.startswith("-- ") else line[2:])
+        else:
+            in_header = False
+            body_lines.append(line)
+    try:
+        head = yaml.safe_load("\n".join(header_lines)) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path.name}: header is not valid YAML: {e}") from None
+    sql = "\n".join(body_lines).strip().rstrip(";")
+    if _FORBIDDEN.search(_strip_comments(sql)):
+        raise ValueError(f"{path.name}: named queries may only read datasets by name")
+    params = {}
+    for pname, spec in (head.get("parameters") or {}).items():
+        spec = spec or {}
+        ptype = spec.get("type", "text")
+        if ptype not in PARAM_TYPES:
+            raise ValueError(f"{path.name}: parameter {pname} has unknown type {ptype}")
+        if f"${pname}" not in sql:
+            raise ValueError(f"{path.name}: parameter {pname} is declared but not used")
+        params[pname] = Param(
+            pname, ptype, bool(spec.get("required", False)), spec.get("description", ""),
+            spec.get("default"), int(spec.get("max_length", 200)),
+        )
+    columns = {}
+    for cname, spec in (head.get("columns") or {}).items():
+        spec = spec if isinstance(spec, dict) else {"description": str(spec or "")}
+        derived = spec.get("from", [])
+        columns[cname] = Column(
+            cname, spec.get("type", "dimension"), spec.get("description", ""),
+            tuple([derived] if isinstance(derived, str) else derived),
+        )
+    datasets = tuple(head.get("datasets") or ())
+    for d in datasets:
+        catalog.contract(d)
+    return NamedQuery(
+        name=path.stem, title=head.get("title", path.stem), description=head.get("description", ""),
+        datasets=datasets, params=params, columns=columns, grain=head.get("grain"),
+        sql=sql, path=path,
+    )
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+_registry_lock = threading.Lock()
+_registry: dict[str, tuple[int, NamedQuery]] = {}
+
+
+def get(name: str) -> NamedQuery:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name or ""):
+        raise QueryError(f"Unknown query '{name}'.")
+    path = config.QUERIES_DIR / f"{name}.sql"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise QueryError(f"Unknown query '{name}'. See `python -m csp queries`.") from None
+    with _registry_lock:
+        hit = _registry.get(name)
+        if hit and hit[0] == mtime:
+            return hit[1]
+        q = _parse(path)
+        _registry[name] = (mtime, q)
+        return q
+
+
+def all_queries() -> list[NamedQuery]:
+    return [get(p.stem) for p in sorted(config.QUERIES_DIR.glob("*.sql"))]
+
+
+def _coerce(p: Param, raw) -> object:
+    """Validate one parameter value against its declared type; return the value to bind."""
+    if raw is None or raw == "" or raw == []:
+        if p.required:
+            raise QueryError(f"Parameter '{p.name}' is required.")
+        return None
+    if p.type == "text_list":
+        items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+        items = [str(i).strip() for i in items if str(i).strip()]
+        for i in items:
+            _check_text(p, i)
+        return items or None
+    if not isinstance(raw, (str, int)):
+        raise QueryError(f"Parameter '{p.name}' must be a single value.")
+    raw = str(raw).strip()
+    if p.type == "month":
+        m = MONTH.match(raw)
+        if not m:
+            raise QueryError(f"Parameter '{p.name}' must be a month as YYYY-MM, e.g. 2024-03.")
+        return dt.date(int(m.group(1)), int(m.group(2)), 1)
+    if p.type == "area":
+        if not AREA.match(raw):
+            raise QueryError(f"Parameter '{p.name}' must be a ward or district code, e.g. E05010784.")
+        return raw
+    if p.type == "int":
+        if not re.fullmatch(r"-?\d{1,9}", raw):
+            raise QueryError(f"Parameter '{p.name}' must be a whole number.")
+        return int(raw)
+    _check_text(p, raw)
+    return raw
+
+
+def _check_text(p: Param, value: str) -> None:
+    if len(value) > p.max_length or any(ord(ch) < 32 for ch in value):
+        raise QueryError(f"Parameter '{p.name}' is not an accepted value.")
+
+
+def bind_params(q: NamedQuery, params: dict | None) -> dict:
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(q.params))
+    if unknown:
+        raise QueryError(
+            f"Query '{q.name}' has no parameter '{unknown[0]}'"
+            + (f" (it takes: {', '.join(q.params)})." if q.params else " (it takes none).")
+        )
+    return {n: _coerce(p, params.get(n, p.default)) for n, p in q.params.items()}
+
+
+# ---- the scoped CTEs ---------------------------------------------------------------------
+
+
+def _scope_codes(grant: access.Grant) -> dict[str, list[str]]:
+    """The user's ward scope expressed at every geography level, read from the geography lookup."""
+    wards = list(grant.areas)
+    geo = store.current("geography")
+    if geo is None:
+        return {"ward": wards, "lsoa": [], "district": []}
+    cur = store.cursor()
+    try:
+        rows = cur.execute(
+            "SELECT lsoa_code, district_code FROM read_parquet($f) WHERE list_contains($w, ward_code)",
+            {"f": geo.files, "w": wards},
+        ).fetchall()
+    finally:
+        cur.close()
+    return {
+        "ward": wards,
+        "lsoa": sorted({r[0] for r in rows if r[0]}),
+        "district": sorted({r[1] for r in rows if r[1]}),
+    }
+
+
+def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version | None) -> str:
+    contract = catalog.contract(name)
+    fkey = f"__{name}_files"
+    cols = []
+    for f in contract.fields:
+        if f.name in grant.fields:
+            cols.append(f'"{f.name}"')
+        else:  # blanked, not dropped: the same query runs for everyone, coarser users see NULL
+            cols.append(f'CAST(NULL AS {f.type}) AS "{f.name}"')
+    if cur is None:
+        # Nothing published yet: an empty relation of the right shape, not an error.
+        select = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in contract.fields)
+        return f'"{name}" AS (SELECT {select} WHERE false)'
+    binds[fkey] = cur.files
+    where = ""
+    if grant.areas:
+        # Filter on the dataset's finest geography field, using the scope at that level.
+        level = contract.finest_geo
+        field = contract.geo_field(level) if level else None
+        if field is None:
+            return f'"{name}" AS (SELECT {", ".join(cols)} FROM read_parquet(${fkey}) WHERE false)'
+        skey = f"__{name}_scope"
+        binds[skey] = _scope_codes(grant)[level]
+        where = f' WHERE "{field}" IN (SELECT unnest(${skey}))'
+    return f'"{name}" AS (SELECT {", ".join(cols)} FROM read_parquet(${fkey}){where})'
+
+
+def compose_sql(q: NamedQuery, grants: dict[str, access.Grant], binds: dict,
+                current: dict[str, store.Version | None]) -> str:
+    ctes = ",\n".join(_dataset_cte(d, grants[d], binds, current[d]) for d in q.datasets)
+    body = q.sql
+    m = re.match(r"^\s*WITH\s+(?!RECURSIVE)", body, re.IGNORECASE)
+    if m:  # splice our CTEs in front of the query's own
+        return f"WITH {ctes},\n{body[m.end():]}"
+    return f"WITH {ctes}\n{body}"
+
+
+# ---- running -----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    query: NamedQuery
+    frame: pl.DataFrame  # suppressed cells are null; see `suppressed`
+    suppressed: pl.DataFrame  # same shape as frame's count/derived columns: True where suppressed
+    threshold: int
+    versions: dict[str, str | None]  # dataset -> version id read
+
+    @property
+    def n_suppressed(self) -> int:
+        if self.suppressed.width == 0:
+            return 0
+        return int(sum(self.suppressed[c].sum() for c in self.suppressed.columns))
+
+
+_cache_lock = threading.Lock()
+_cache: OrderedDict = OrderedDict()
+_CACHE_SIZE = 256
+
+
+def run(user: access.User | None, name: str, params: dict | None = None) -> Result:
+    """Run a named query as a user, through the access layer. The only way to read data."""
+    q = get(name)
+    values = bind_params(q, params)
+    grants = {d: access.require(user, d) for d in q.datasets}
+    if q.grain:
+        too_coarse = [d for d, g in grants.items() if _finer(q.grain, g.geography)]
+        if too_coarse:
+            raise access.AccessDenied(
+                f"This view shows {q.grain.upper()} detail; the sharing agreement lets you see "
+                f"{', '.join(too_coarse)} only down to {grants[too_coarse[0]].geography} level."
+            )
+    current = {d: store.current(d) for d in q.datasets}
+    versions = {d: (v.version if v else None) for d, v in current.items()}
+    threshold = max((g.threshold for g in grants.values()), default=0)
+    # The cache key carries everything that can change the answer, the user's whole grant
+    # included, so two users with different scopes can never share an entry.
+    key = (
+        q.name, q.path.stat().st_mtime_ns, tuple(sorted((k, str(v)) for k, v in values.items())),
+        tuple(sorted(g.fingerprint() for g in grants.values())),
+        tuple(sorted((d, str(v.path) if v else "") for d, v in current.items())),
+        str(store.current("geography").path) if any(g.areas for g in grants.values())
+        and store.current("geography") else None,
+    )
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    binds = dict(values)
+    sql = compose_sql(q, grants, binds, current)
+    cur = store.cursor()
+    try:
+        frame = cur.sql(sql, params=binds).pl()
+    finally:
+        cur.close()
+    frame, mask = disclosure.suppress(frame, q.columns, threshold)
+    result = Result(q, frame, mask, threshold, versions)
+    with _cache_lock:
+        _cache[key] = result
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def _finer(a: str, b: str) -> bool:
+    return catalog.GEO_LEVELS.index(a) < catalog.GEO_LEVELS.index(b)
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,255 @@
+"""Versioned Parquet store and the process's one DuckDB connection.
+
+Layout under the data directory::
+
+    datasets/<name>/versions/v000001/data.parquet   one immutable directory per version
+    datasets/<name>/versions/v000001/meta.json      who, when, checksum, rows, coverage
+    datasets/<name>/CURRENT                         the serving version id
+
+Publishing writes a complete version in a temporary directory, fsyncs it, renames it into
+``versions/`` and only then swaps ``CURRENT`` with ``os.replace`` (atomic on POSIX). A crash at
+any point leaves the previous version serving; half-written temporary directories are ignored
+and swept by the next publish.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from . import catalog, config
+
+_con: duckdb.DuckDBPyConnection | None = None
+_con_lock = threading.Lock()
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """One in-process DuckDB per process; callers take a cursor per thread (see cursor())."""
+    global _con
+    with _con_lock:
+        if _con is None:
+            _con = duckdb.connect(":memory:", config={"threads": os.cpu_count() or 2})
+        return _con
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    return connection().cursor()
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Version:
+    dataset: str
+    version: str
+    path: Path
+    meta: dict
+
+    @property
+    def files(self) -> list[str]:
+        return [str(self.path / f) for f in self.meta["files"]]
+
+
+def dataset_dir(name: str) -> Path:
+    catalog.contract(name)  # unknown names fail here, before any path is built from them
+    return config.data_dir() / "datasets" / name
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def current_version_id(name: str) -> str | None:
+    try:
+        return (dataset_dir(name) / "CURRENT").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def version(name: str, vid: str) -> Version:
+    path = dataset_dir(name) / "versions" / vid
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{name} has no version {vid}") from None
+    return Version(name, vid, path, meta)
+
+
+def current(name: str) -> Version | None:
+    vid = current_version_id(name)
+    return version(name, vid) if vid else None
+
+
+def versions(name: str) -> list[Version]:
+    root = dataset_dir(name) / "versions"
+    if not root.exists():
+        return []
+    out = []
+    for p in sorted(root.iterdir()):
+        if p.name.startswith("v") and (p / "meta.json").exists():
+            out.append(version(name, p.name))
+    return out
+
+
+@contextmanager
+def _dataset_lock(name: str):
+    d = dataset_dir(name)
+    d.mkdir(parents=True, exist_ok=True)
+    with (d / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield d
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def contract_select(name: str, source: str = "src") -> str:
+    """SELECT list that casts a source relation to the dataset's contract, in contract order."""
+    cols = ", ".join(
+        f'CAST("{f.name}" AS {f.type}) AS "{f.name}"' for f in catalog.contract(name).fields
+    )
+    return f"SELECT {cols} FROM {source}"
+
+
+def _sort_keys(name: str) -> list[str]:
+    # Period then area: dashboard filters are almost always by period and area, so Parquet
+    # row-group statistics let DuckDB skip most of the file.
+    c = catalog.contract(name)
+    keys = [c.period_field] if c.period_field else []
+    keys += [f for f in (c.geo_field("district"), c.geo_field("ward"), c.geo_field("lsoa")) if f]
+    return keys
+
+
+def publish(
+    name: str,
+    write: Callable[[duckdb.DuckDBPyConnection, Path], None] | None = None,
+    *,
+    relation_sql: str | None = None,
+    params: dict | None = None,
+    published_by: str,
+    source: str,
+    source_checksum: str | None = None,
+    validation: dict | None = None,
+    note: str = "",
+) -> Version:
+    """Publish a new version of a dataset atomically and make it current.
+
+    Give either ``relation_sql`` (+ ``params``): a query whose result is cast to the contract
+    and written as the new version, or ``write``: a callable that writes data.parquet itself.
+    """
+    contract = catalog.contract(name)
+    with _dataset_lock(name) as d:
+        vroot = d / "versions"
+        vroot.mkdir(exist_ok=True)
+        for stale in d.glob(".tmp-*"):  # leftovers of a crashed publish
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = d / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        out = tmp / "data.parquet"
+        cur = cursor()
+        try:
+            if relation_sql is not None:
+                sort = _sort_keys(name)
+                order = (" ORDER BY " + ", ".join(f'"{k}" NULLS LAST' for k in sort)) if sort else ""
+                rel = cur.sql(
+                    f"{contract_select(name, f'({relation_sql})')}{order}", params=params or {}
+                )
+                rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
+            elif write is not None:
+                write(cur, out)
+            else:
+                raise ValueError("publish needs relation_sql or write")
+            stats = _stats(cur, name, out)
+        finally:
+            cur.close()
+        existing = [p.name for p in vroot.iterdir() if p.name.startswith("v")]
+        vid = f"v{(max((int(v[1:]) for v in existing), default=0) + 1):06d}"
+        meta = {
+            "dataset": name,
+            "version": vid,
+            "owner": contract.owner,
+            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "published_by": published_by,
+            "source": source,
+            "source_checksum": source_checksum,
+            "files": ["data.parquet"],
+            "parquet_sha256": _sha256(out),
+            "validation": validation or {},
+            "note": note,
+            **stats,
+        }
+        with (tmp / "meta.json").open("w") as fh:
+            json.dump(meta, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with out.open("rb") as fh:
+            os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        final = vroot / vid
+        os.rename(tmp, final)
+        _fsync_dir(vroot)
+        _atomic_write_text(d / "CURRENT", vid + "\n")
+        return version(name, vid)
+
+
+def _stats(cur: duckdb.DuckDBPyConnection, name: str, path: Path) -> dict:
+    contract = catalog.contract(name)
+    pf = contract.period_field
+    sel = "count(*)"
+    if pf:
+        sel += f', CAST(min("{pf}") AS VARCHAR), CAST(max("{pf}") AS VARCHAR)'
+    row = cur.execute(f"SELECT {sel} FROM read_parquet($p)", {"p": str(path)}).fetchone()
+    stats = {"rows": int(row[0])}
+    if pf:
+        first, last = row[1], row[2]
+        if contract.field(pf).type == "DATE" and first:
+            first, last = first[:7], last[:7]
+        stats["coverage"] = {"first": first, "last": last}
+    return stats
+
+
+def rollback(name: str, vid: str) -> Version:
+    """Make an earlier version current again (it is never modified, so this is just a pointer swap)."""
+    with _dataset_lock(name) as d:
+        v = version(name, vid)
+        _atomic_write_text(d / "CURRENT", vid + "\n")
+        return v
+
+
+def file_checksum(path: Path) -> str:
+    return _sha256(path)

@@ -1,0 +1,97 @@
+"""Shared fixtures: every test gets its own data directory; nothing touches ./data."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+LINCS = REALDATA / "police_uk" / "street" / "lincolnshire_2010-12_to_2015-12"
+LOOKUP_CSV = REALDATA / "lookups" / "national_2011lsoa_2017ward" / "derived_lsoa11_to_ward17_to_lad17_with_pop2017.csv"
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    from csp import queries, users
+
+    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)  # the minimum cost: hashing speed is not under test
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("CSP_DATA_DIR", str(d))
+    monkeypatch.delenv("CSP_COOKIE_KEY", raising=False)
+    monkeypatch.delenv("CSP_DEMO", raising=False)
+    queries.clear_cache()
+    return d
+
+
+# A tiny area with hand-countable figures: district D1 has wards W1 (LSOAs L1, L2) and W2 (L3);
+# district D2 has ward W3 (L4).
+D1, D2 = "E07000901", "E07000902"
+W1, W2, W3 = "E05000901", "E05000902", "E05000903"
+L1, L2, L3, L4 = "E01000901", "E01000902", "E01000903", "E01000904"
+
+GEOGRAPHY = pl.DataFrame({
+    "lsoa_code": [L1, L2, L3, L4],
+    "lsoa_name": ["Tiny 001A", "Tiny 001B", "Tiny 002A", "Other 001A"],
+    "ward_code": [W1, W1, W2, W3],
+    "ward_name": ["Abbey", "Abbey", "Bridge", "Canal"],
+    "district_code": [D1, D1, D1, D2],
+    "district_name": ["Tinyshire", "Tinyshire", "Tinyshire", "Otherton"],
+    "population": [1500, 1500, 2000, 1000],
+})
+
+# (month, lsoa, crime_type, how many)
+CRIME_CELLS = [
+    ("2024-01", L1, "Burglary", 7), ("2024-01", L2, "Burglary", 2), ("2024-01", L3, "Burglary", 4),
+    ("2024-01", L4, "Burglary", 9), ("2024-01", L1, "Drugs", 1), ("2024-02", L3, "Drugs", 12),
+    ("2024-02", None, "Burglary", 3),  # no location: "Unknown area"
+    ("2023-02", L1, "Burglary", 20), ("2023-02", L3, "Burglary", 5),
+]
+
+
+def crime_frame() -> pl.DataFrame:
+    lsoa_to = {r["lsoa_code"]: r for r in GEOGRAPHY.iter_rows(named=True)}
+    rows = []
+    n = 0
+    for month, lsoa, ctype, k in CRIME_CELLS:
+        g = lsoa_to.get(lsoa, {})
+        for _ in range(k):
+            n += 1
+            rows.append({
+                "month": dt.date(int(month[:4]), int(month[5:]), 1), "crime_id": f"id{n:05d}",
+                "falls_within": "Tiny Police", "location": "On or near High Street", "lsoa_code": lsoa,
+                "ward_code": g.get("ward_code"), "district_code": g.get("district_code"),
+                "crime_type": ctype, "crime_category": ctype, "outcome": None,
+            })
+    return pl.DataFrame(rows, schema={
+        "month": pl.Date, "crime_id": pl.String, "falls_within": pl.String, "location": pl.String,
+        "lsoa_code": pl.String, "ward_code": pl.String, "district_code": pl.String,
+        "crime_type": pl.String, "crime_category": pl.String, "outcome": pl.String,
+    })
+
+
+def publish_frame(name: str, frame: pl.DataFrame):
+    from csp import store
+
+    return store.publish(name, write=lambda cur, out: frame.write_parquet(out),
+                         published_by="test", source="fixture")
+
+
+@pytest.fixture
+def tiny(data_dir):
+    """The tiny area published, plus one user per interesting grant."""
+    from csp import users
+
+    publish_frame("geography", GEOGRAPHY)
+    publish_frame("crime", crime_frame())
+    pw = "correct-horse-battery"
+    made = {
+        "police": users.add_user("pc.owner", pw, role="board", partner="police"),
+        "council": users.add_user("council.board", pw, role="board", partner="council"),
+        "health": users.add_user("health.board", pw, role="board", partner="health"),
+        "fire": users.add_user("fire.officer", pw, role="practitioner", partner="fire", areas=[W2]),
+        "housing": users.add_user("housing.officer", pw, role="practitioner", partner="housing", areas=[W1]),
+    }
+    return {"dir": data_dir, "users": made, "password": pw}
