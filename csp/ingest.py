@@ -1,0 +1,305 @@
+"""Importers: raw data.police.uk street-level CSVs and the LSOA -> ward -> district lookup.
+
+Everything is validated before anything is published: a bad file stops the whole import with a
+message naming the file and the problem, and the published data stays exactly as it was.
+
+police.uk quirks handled (see docs/police_uk.md):
+- ``Crime ID`` is blank before 2011-12 and for every ASB row: kept as null, never used as a key.
+- Rows with no LSOA (or an LSOA missing from the lookup) are kept, with no ward/district: they
+  count in force totals under "Unknown area".
+- The taxonomy changed in 2011-09 and 2013-05: ``crime_type`` keeps what police.uk published that
+  month; ``crime_category`` harmonises the one straight rename ("Violent crime" became "Violence
+  and sexual offences") so long series line up.
+- Re-importing a month replaces that month; giving the same file twice in one import counts once.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from . import config, store
+
+POLICE_UK_HEADER = [
+    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+]
+ASB = "Anti-social behaviour"
+CATEGORY_RENAMES = {"Violent crime": "Violence and sexual offences"}
+UNKNOWN_AREA = "Unknown area"
+
+
+class IngestError(ValueError):
+    """The input cannot be imported. The message names the file and the problem."""
+
+
+@dataclass
+class ImportReport:
+    files: list[str] = field(default_factory=list)
+    skipped_duplicates: list[str] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)
+    crime_rows: int = 0
+    asb_rows: int = 0
+    no_lsoa_rows: int = 0
+    unmatched_lsoa_rows: int = 0
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"Imported {len(self.files)} file(s), months {self.months[0]}..{self.months[-1]}: "
+            f"{self.crime_rows:,} crimes, {self.asb_rows:,} ASB incidents; "
+            f"{self.no_lsoa_rows:,} rows with no LSOA and {self.unmatched_lsoa_rows:,} with an LSOA "
+            f"not in the lookup are kept as '{UNKNOWN_AREA}'. "
+            + (f"Skipped {len(self.skipped_duplicates)} duplicate file(s). " if self.skipped_duplicates else "")
+            + "Published: " + ", ".join(f"{k} {v}" for k, v in self.versions.items())
+        )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def collect_files(paths: list[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(x for x in p.rglob("*") if x.is_file() and x.suffix.lower() == ".csv")
+            if not found:
+                raise IngestError(f"{p}: folder has no .csv files")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise IngestError(f"{p}: no such file or folder")
+    return files
+
+
+def _sniff(path: Path) -> None:
+    """Reject files that are not text CSV before parsing them (clear message, no traceback)."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if not head:
+        raise IngestError(f"{path.name}: the file is empty")
+    if head.startswith(b"PK\x03\x04"):
+        raise IngestError(f"{path.name}: this is a zip/XLSX file, not a CSV; unzip it or save as CSV")
+    if b"\x00" in head:
+        raise IngestError(f"{path.name}: this is a binary file, not a CSV")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # a multi-byte char cut at the 4 KiB boundary is fine
+            raise IngestError(f"{path.name}: not UTF-8 text (police.uk files are UTF-8)") from None
+
+
+def read_police_uk(path: Path) -> pl.DataFrame:
+    _sniff(path)
+    try:
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True,
+                         truncate_ragged_lines=False)
+    except Exception as e:  # polars' messages are long; keep the first line
+        raise IngestError(f"{path.name}: could not be read as CSV ({str(e).splitlines()[0]})") from None
+    cols = [c.lstrip("\ufeff").strip() for c in df.columns]
+    if cols != POLICE_UK_HEADER:
+        missing = [c for c in POLICE_UK_HEADER if c not in cols]
+        extra = [c for c in cols if c not in POLICE_UK_HEADER]
+        detail = "; ".join(
+            x for x in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra[:5])}" if extra else "",
+                "columns in a different order" if not missing and not extra else "",
+            ) if x
+        )
+        raise IngestError(f"{path.name}: not a police.uk street-level file: {detail}")
+    df.columns = cols
+    if df.height == 0:
+        raise IngestError(f"{path.name}: header only, no rows")
+    bad = df.filter(~pl.col("Month").fill_null("").str.contains(r"^\d{4}-(0[1-9]|1[0-2])$"))
+    if bad.height:
+        row = df.with_row_index().filter(
+            ~pl.col("Month").fill_null("").str.contains(r"^\d{4}-(0[1-9]|1[0-2])$")
+        )["index"][0] + 2
+        raise IngestError(f"{path.name}: {bad.height} row(s) with a bad Month (first at line {row}); expected YYYY-MM")
+    if df["Crime type"].fill_null("").str.strip_chars().eq("").any():
+        raise IngestError(f"{path.name}: rows with no Crime type")
+    return df
+
+
+def _lookup_files() -> list[str]:
+    geo = store.current("geography")
+    if geo is None:
+        raise IngestError(
+            "No geography lookup is published yet: run `python -m csp import lookup FILE` first, "
+            "so crimes can be placed in wards and districts."
+        )
+    return geo.files
+
+
+def import_police_uk(paths: list[str | Path], published_by: str = "cli") -> ImportReport:
+    files = collect_files(paths)
+    lookup = _lookup_files()
+    report = ImportReport()
+    frames, seen = [], {}
+    for f in files:
+        digest = _sha256(f)
+        if digest in seen:
+            report.skipped_duplicates.append(f"{f} (same as {seen[digest]})")
+            continue
+        seen[digest] = f
+        frames.append(read_police_uk(f))
+        report.files.append(str(f))
+    raw = pl.concat(frames, how="vertical")
+    blank = lambda c: pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c).str.strip_chars())
+    rows = raw.select(
+        pl.col("Month").str.to_date("%Y-%m").alias("month"),
+        blank("Crime ID").alias("crime_id"),
+        blank("Falls within").alias("falls_within"),
+        blank("Location").alias("location"),
+        blank("LSOA code").alias("lsoa_code"),
+        pl.col("Crime type").str.strip_chars().alias("crime_type"),
+        blank("Last outcome category").alias("outcome"),
+    ).with_columns(
+        pl.col("crime_type").replace(CATEGORY_RENAMES).alias("crime_category")
+    )
+    report.months = sorted({d.strftime("%Y-%m") for d in rows["month"].unique().to_list()})
+    report.no_lsoa_rows = int(rows["lsoa_code"].is_null().sum())
+
+    tmpdir = config.data_dir() / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    staged = tmpdir / f"police-uk-{uuid.uuid4().hex}.parquet"
+    rows.write_parquet(staged)
+    try:
+        cur = store.cursor()
+        try:
+            report.unmatched_lsoa_rows = cur.execute(
+                "SELECT count(*) FROM read_parquet($new) n WHERE lsoa_code IS NOT NULL AND "
+                "lsoa_code NOT IN (SELECT lsoa_code FROM read_parquet($geo))",
+                {"new": str(staged), "geo": lookup},
+            ).fetchone()[0]
+        finally:
+            cur.close()
+        months = [d for d in rows["month"].unique().to_list()]
+        for name, is_asb in (("crime", False), ("asb", True)):
+            new_sql = (
+                "SELECT n.*, g.ward_code, g.district_code FROM read_parquet($new) n "
+                "LEFT JOIN read_parquet($geo) g USING (lsoa_code) WHERE "
+                + ("n.crime_type = $asb" if is_asb else "n.crime_type <> $asb")
+            )
+            params = {"new": str(staged), "geo": lookup, "asb": ASB}
+            old = store.current(name)
+            if old is not None:
+                sql = (
+                    f"SELECT * FROM read_parquet($old) WHERE month NOT IN (SELECT unnest($months)) "
+                    f"UNION ALL BY NAME ({new_sql})"
+                )
+                params |= {"old": old.files, "months": months}
+            else:
+                sql = new_sql
+            v = store.publish(
+                name, relation_sql=sql, params=params, published_by=published_by,
+                source="police.uk street-level: " + ", ".join(Path(f).name for f in report.files[:5])
+                + (f" and {len(report.files) - 5} more" if len(report.files) > 5 else ""),
+                source_checksum=hashlib.sha256("".join(sorted(seen)).encode()).hexdigest(),
+                validation={"months_replaced": [m for m in report.months],
+                            "rows_without_lsoa": report.no_lsoa_rows,
+                            "rows_with_unknown_lsoa": int(report.unmatched_lsoa_rows)},
+            )
+            report.versions[name] = v.version
+        report.asb_rows = int(rows.filter(pl.col("crime_type") == ASB).height)
+        report.crime_rows = rows.height - report.asb_rows
+    finally:
+        staged.unlink(missing_ok=True)
+    return report
+
+
+# ---- geography lookup --------------------------------------------------------------------
+
+LOOKUP_ALIASES = {
+    "lsoa_code": ["lsoa_code", "lsoa11cd", "lsoa21cd", "lsoacd"],
+    "lsoa_name": ["lsoa_name", "lsoa11nm", "lsoa21nm", "lsoanm"],
+    "ward_code": ["ward_code", "wd17cd", "wd19cd", "wd22cd", "wd23cd", "wdcd"],
+    "ward_name": ["ward_name", "wd17nm", "wd19nm", "wd22nm", "wd23nm", "wdnm"],
+    "district_code": ["district_code", "lad17cd", "lad19cd", "lad22cd", "lad23cd", "ladcd"],
+    "district_name": ["district_name", "lad17nm", "lad19nm", "lad22nm", "lad23nm", "ladnm"],
+    "population": ["population", "lsoa_population_mid2017", "pop", "all_ages"],
+}
+REQUIRED_LOOKUP = ("lsoa_code", "ward_code", "district_code")
+
+
+def import_lookup(path: str | Path, published_by: str = "cli") -> store.Version:
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    _sniff(path)
+    try:
+        df = pl.read_csv(path, infer_schema=False, raise_if_empty=True)
+    except Exception as e:
+        raise IngestError(f"{path.name}: could not be read as CSV ({str(e).splitlines()[0]})") from None
+    lower = {c.lstrip("\ufeff").strip().lower(): c for c in df.columns}
+    picked = {}
+    for target, names in LOOKUP_ALIASES.items():
+        for n in names:
+            if n in lower:
+                picked[target] = lower[n]
+                break
+    missing = [c for c in REQUIRED_LOOKUP if c not in picked]
+    if missing:
+        raise IngestError(
+            f"{path.name}: not an LSOA lookup: no column for {', '.join(missing)} "
+            f"(expected e.g. lsoa11cd, wd17cd, lad17cd)"
+        )
+    out = df.select(
+        [pl.col(picked[t]).str.strip_chars().alias(t) if t in picked else pl.lit(None, pl.String).alias(t)
+         for t in LOOKUP_ALIASES]
+    )
+    if out.height == 0:
+        raise IngestError(f"{path.name}: header only, no rows")
+    dupes = out.filter(pl.col("lsoa_code").is_duplicated())
+    if dupes.height:
+        raise IngestError(f"{path.name}: {dupes['lsoa_code'].n_unique()} LSOA code(s) appear more than once (e.g. {dupes['lsoa_code'][0]})")
+    bad = out.filter(~pl.col("lsoa_code").fill_null("").str.contains(r"^[EW]01\d{6}$"))
+    if bad.height:
+        raise IngestError(f"{path.name}: {bad.height} row(s) with an invalid LSOA code (e.g. {bad['lsoa_code'][0]!r})")
+    out = out.with_columns(
+        pl.col("population").cast(pl.Int64, strict=False),
+        pl.coalesce("lsoa_name", "lsoa_code").alias("lsoa_name"),
+    )
+    tmpdir = config.data_dir() / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    staged = tmpdir / f"lookup-{uuid.uuid4().hex}.parquet"
+    out.write_parquet(staged)
+    try:
+        v = store.publish(
+            "geography", relation_sql="SELECT * FROM read_parquet($f)", params={"f": str(staged)},
+            published_by=published_by, source=path.name, source_checksum=_sha256(path),
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    regeocode(published_by)
+    return v
+
+
+def regeocode(published_by: str = "cli") -> dict[str, str]:
+    """Re-derive ward and district codes of published police data from the current lookup."""
+    geo = store.current("geography")
+    done = {}
+    for name in ("crime", "asb"):
+        cur = store.current(name)
+        if cur is None or geo is None:
+            continue
+        v = store.publish(
+            name,
+            relation_sql="SELECT n.* EXCLUDE (ward_code, district_code), g.ward_code, g.district_code "
+                         "FROM read_parquet($old) n LEFT JOIN read_parquet($geo) g USING (lsoa_code)",
+            params={"old": cur.files, "geo": geo.files},
+            published_by=published_by, source=f"{name} {cur.version} re-geocoded to geography {geo.version}",
+        )
+        done[name] = v.version
+    return done
