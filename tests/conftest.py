@@ -95,3 +95,23 @@ def tiny(data_dir):
         "housing": users.add_user("housing.officer", pw, role="practitioner", partner="housing", areas=[W1]),
     }
     return {"dir": data_dir, "users": made, "password": pw}
+
+
+@pytest.fixture(autouse=True)
+def _apptest_like_the_server(monkeypatch):
+    """Make AppTest route pages the way the running server does.
+
+    AppTest resets Streamlit's legacy "pages/ directory" flag before every run, so every run
+    starts in legacy mode and re-runs the last page's file instead of app.py. The real server
+    leaves legacy mode for good once app.py calls st.navigation. This shim sets the flag as the
+    server has it, so tests exercise app.py's gate on every run, as a browser session does.
+    """
+    from streamlit.runtime import pages_manager
+    from streamlit.testing.v1 import app_test
+
+    class ServerLikePagesManager(pages_manager.PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", ServerLikePagesManager)

@@ -1,0 +1,34 @@
+# CSP Insight: the two commands are `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APP_STAMP := $(VENV)/.app-installed
+DEV_STAMP := $(VENV)/.dev-installed
+PORT ?= 8501
+
+.PHONY: run test demo venv bench clean-data
+
+$(APP_STAMP): requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): $(APP_STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(APP_STAMP)
+
+# Demo data and demo users are built only when missing (python -m csp demo is idempotent).
+demo: $(APP_STAMP)
+	CSP_DEMO=1 $(BIN)/python -m csp demo
+
+run: demo
+	CSP_DEMO=1 $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench

@@ -1,0 +1,95 @@
+"""Pages through Streamlit's AppTest: the login gate and the Crime page on the tiny fixture."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture
+def app_env(tiny, monkeypatch):
+    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    return tiny
+
+
+def login(at: AppTest, username: str, password: str) -> AppTest:
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Username"].input(username)
+    inputs["Password"].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def data_elements(at: AppTest) -> int:
+    return len(at.dataframe) + len(at.metric) + len(at.get("plotly_chart")) + len(at.table)
+
+
+def test_logged_out_shows_login_and_no_data(app_env):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert data_elements(at) == 0
+
+
+def test_logged_out_page_url_shows_login(app_env):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    # Only the login page is registered while logged out, so a deep link has nothing to open.
+    with pytest.raises(Exception):
+        at.switch_page("pages/crime.py").run()
+    assert data_elements(at) == 0
+
+
+def test_wrong_password_is_refused_without_saying_why(app_env):
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", "wrong-password")
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Username or password is incorrect."]
+    unknown = login(AppTest.from_file(APP, default_timeout=30).run(), "nobody", "wrong-password")
+    assert [e.value for e in unknown.error] == ["Username or password is incorrect."]
+    assert data_elements(at) == 0
+
+
+def test_crime_page_shows_expected_figures(app_env):
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Crime"
+    metrics = {m.label: m.value for m in at.metric}
+    # 12 months to 2024-02: everything dated 2024 = 7+2+4+9+1+12+3 = 38; the 12 before: 20+5 = 25.
+    assert metrics["Crimes, 12 months to Feb 2024"] == "38"
+    assert metrics["Previous 12 months"] == "25"
+    assert at.metric[0].delta == "+52.0% vs previous 12 months"
+    wards = at.dataframe[0].value
+    got = dict(zip(wards["ward_name"], wards["crimes"].astype(str)))
+    # Period 2023-02..2024-02 by default (24 months back is before the data starts).
+    assert got == {"Abbey": "30", "Bridge": "21", "Canal": "9", "Unknown area": "suppressed"}
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_practitioner_sees_only_their_ward(app_env):
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "housing.officer", app_env["password"])
+    assert not at.exception, at.exception
+    wards = at.dataframe[0].value
+    assert list(wards["ward_name"]) == ["Abbey"]
+    assert [o for o in at.selectbox(key="area").options] == ["Everywhere you may see", "Abbey"]
+
+
+def test_logout_returns_to_login(app_env):
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    logout = [b for b in at.button if b.label == "Log out"]
+    logout[0].click()
+    at.run()
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert data_elements(at) == 0
+
+
+def test_missing_cookie_key_refuses_to_start(tiny, monkeypatch):
+    monkeypatch.delenv("CSP_COOKIE_KEY", raising=False)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "cannot start" in at.error[0].value and "CSP_COOKIE_KEY" in at.error[0].value
+    assert len(at.text_input) == 0
+    monkeypatch.setenv("CSP_COOKIE_KEY", "too-short")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "at least 32" in at.error[0].value
