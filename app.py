@@ -3,11 +3,13 @@ user's permissions. Logged out, the only page that exists is the login form, so 
 shows it and no data."""
 from __future__ import annotations
 
+import importlib
+
 import streamlit as st
 
 from csp import access, config
 from csp.ui import auth
-from pages import crime
+from pages import PAGES
 
 st.set_page_config(page_title="CSP Insight", page_icon=":material/shield:", layout="wide")
 
@@ -47,14 +49,17 @@ if user is None:  # logged in by cookie, but the account is gone or disabled
     st.warning("Your account is not active. Please contact your partnership's administrator.")
     st.stop()
 
-pages = {"Dashboards": []}
-if access.can(user, "view_dashboards"):
-    if access.grant(user, "crime"):
-        pages["Dashboards"].append(
-            st.Page(crime.render, title="Crime", icon=":material/local_police:", url_path="crime")
+pages: dict[str, list] = {}
+for spec in PAGES:
+    if access.can(user, spec.action) and (
+        not spec.datasets or any(access.grant(user, d) for d in spec.datasets)
+    ):
+        module = importlib.import_module(f"pages.{spec.module}")
+        pages.setdefault(spec.section, []).append(
+            st.Page(module.render, title=spec.title, icon=spec.icon, url_path=spec.url_path)
         )
-if not pages["Dashboards"]:
-    pages["Dashboards"].append(st.Page(lambda: st.info("No dashboards are shared with you yet."), title="Home"))
+if not pages:
+    pages["CSP Insight"] = [st.Page(lambda: st.info("Nothing is shared with you yet."), title="Home")]
 
 with st.sidebar:
     st.markdown(f"**{user.name}**  \n{user.role.title()} · {user.partner.replace('_', ' ').title()}")

@@ -18,24 +18,14 @@ def render() -> None:
         st.info("No crime data is available to you yet.")
         return
 
-    months = sorted({m for m in facets.frame["first_month"].to_list() + facets.frame["last_month"].to_list()})
-    first, last = min(months), max(months)
-    all_months = ui.month_range(first, last)
-
+    months = ui.months_held(facets.frame["first_month"], facets.frame["last_month"])
     with st.container(horizontal=True):
-        period = st.select_slider(
-            "Period", options=all_months, value=(all_months[max(0, len(all_months) - 24)], all_months[-1]),
-            format_func=ui.month_label, key="period",
-        )
-        area_options = {"": "Everywhere you may see"}
-        if areas is not None:
-            area_options |= {r["ward_code"]: r["ward_name"] for r in areas.frame.iter_rows(named=True)}
-        area = st.selectbox("Area", options=list(area_options), format_func=area_options.get, key="area")
+        start, end = ui.period_filter(months)
+        area = ui.area_filter(areas)
         types = st.multiselect("Crime type", options=facets.frame["crime_type"].to_list(),
-                               placeholder="All crime types", key="types")
+                               placeholder="All crime types", key="type", bind="query-params")
 
-    params = {"from": ui.month_param(period[0]), "to": ui.month_param(period[1]),
-              "area": area or None, "crime_type": types or None}
+    params = {"from": start, "to": end, "area": area, "crime_type": types or None}
 
     head = ui.run("crime_headline", {"to": params["to"], "area": params["area"], "crime_type": params["crime_type"]})
     if head is not None and head.frame.height:

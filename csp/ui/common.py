@@ -71,10 +71,6 @@ def month_label(d: dt.date) -> str:
     return d.strftime("%b %Y")
 
 
-def month_param(d: dt.date | None) -> str | None:
-    return d.strftime("%Y-%m") if d else None
-
-
 # Okabe-Ito plus Paul Tol's 'muted' set: distinguishable under the common colour-vision deficiencies.
 PALETTE = [
     "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
@@ -82,12 +78,46 @@ PALETTE = [
 ]
 
 
-def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
+def months_held(*columns) -> list[str]:
+    """Every month (YYYY-MM) from the earliest to the latest date in the given columns."""
+    dates = [d for col in columns for d in col.to_list() if d is not None]
+    if not dates:
+        return []
+    first, last = min(dates), max(dates)
     out, y, m = [], first.year, first.month
     while (y, m) <= (last.year, last.month):
-        out.append(dt.date(y, m, 1))
+        out.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
+
+
+def label_month(value: str) -> str:
+    return dt.date(int(value[:4]), int(value[5:7]), 1).strftime("%b %Y")
+
+
+# Filters are bound to the URL query string (Streamlit's bind="query-params"), so a link
+# reproduces the view and back/forward/reload keep it; values not among the options are
+# dropped by Streamlit before they reach any query.
+
+def period_filter(months: list[str], default_span: int = 24, key: str = "period") -> tuple[str, str]:
+    default = (months[max(0, len(months) - default_span)], months[-1])
+    start, end = st.select_slider(
+        "Period", options=months, value=default, format_func=label_month, key=key,
+        bind="query-params",
+    )
+    return start, end
+
+
+def area_filter(areas: "queries.Result | None", key: str = "area", everywhere: bool = True) -> str | None:
+    options = {"": "Everywhere you may see"} if everywhere else {}
+    if areas is not None:
+        options |= {r["ward_code"]: r["ward_name"] for r in areas.frame.iter_rows(named=True)}
+    if not options:
+        st.info("No wards are in your area scope.")
+        return None
+    choice = st.selectbox("Area", options=list(options), format_func=options.get, key=key,
+                          bind="query-params")
+    return choice or None
 
 
 def fmt_count(value) -> str:
