@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from . import access, config, queries
+
+
+CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts")
 
 
 def _fail(msg: str, code: int = 2) -> int:
@@ -114,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--param", action="append", help="name=value (repeatable)")
     ex.add_argument("--format", choices=["csv", "json"], default="csv")
     ex.set_defaults(fn=cmd_export)
+
+    # Feature modules add their own subcommands (upload/versions/rollback, audit ...): each
+    # defines register_cli(subparsers). Listed here so the CLI is explicit about what it offers.
+    for mod in CLI_MODULES:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+            continue
+        module.register_cli(sub)
     return p
 
 
