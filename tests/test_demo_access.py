@@ -1,0 +1,114 @@
+"""For every demo user, `python -m csp export` returns exactly what the sharing policy allows.
+
+The expected answers are computed independently here, straight from the published Parquet with
+Polars and the policy file, and compared with what the CLI prints through the access layer.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import tomllib
+
+import polars as pl
+import pytest
+
+from csp import __main__ as cli
+from csp import config, store, users
+
+DEMO = {u[0]: u for u in users.DEMO_USERS}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    import os
+
+    from csp import demo as demo_mod, queries
+
+    d = tmp_path_factory.mktemp("demo")
+    old = os.environ.get("CSP_DATA_DIR")
+    os.environ["CSP_DATA_DIR"] = str(d)
+    queries.clear_cache()
+    rounds, users.BCRYPT_ROUNDS = users.BCRYPT_ROUNDS, 4
+    demo_mod.publish_demo()
+    users.ensure_demo_users()
+    users.BCRYPT_ROUNDS = rounds
+    yield d
+    os.environ.pop("CSP_DATA_DIR") if old is None else os.environ.__setitem__("CSP_DATA_DIR", old)
+
+
+def export(*args) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["export", *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def policy_rule(dataset: str, partner: str) -> dict | None:
+    with open(config.policy_path(), "rb") as fh:
+        spec = tomllib.load(fh)["datasets"][dataset]
+    if spec["owner"] == partner:
+        return {"geography": "lsoa", "threshold": 0}
+    return spec.get("partners", {}).get(partner) or spec.get("everyone")
+
+
+def expected_monthly(dataset: str, username: str, by_type: bool) -> pl.DataFrame | None:
+    _, _, role, partner, areas = DEMO[username]
+    rule = policy_rule(dataset, partner)
+    if rule is None:
+        return None
+    rows = pl.read_parquet(store.current(dataset).files)
+    if areas:
+        rows = rows.filter(pl.col("ward_code").is_in(areas))
+    keys = ["month", "crime_type"] if by_type else ["month"]
+    value = "crimes" if by_type else "incidents"
+    out = rows.group_by(keys).agg(pl.len().alias(value)).sort(keys)
+    t = rule["threshold"]
+    return out.with_columns(
+        pl.when((pl.col(value) > 0) & (pl.col(value) < t)).then(pl.lit("suppressed"))
+        .otherwise(pl.col(value).cast(pl.String)).alias(value),
+        pl.col("month").cast(pl.String),
+    )
+
+
+@pytest.mark.parametrize("username", sorted(DEMO))
+@pytest.mark.parametrize("dataset,query,by_type", [("crime", "crime_monthly", True), ("asb", "asb_monthly", False)])
+def test_export_matches_policy(demo, username, dataset, query, by_type):
+    code, out, err = export(query, "--as", username)
+    expected = expected_monthly(dataset, username, by_type)
+    if expected is None:
+        assert code != 0 and "sharing agreement" in err and out == ""
+        return
+    assert code == 0, err
+    got = pl.read_csv(io.StringIO(out), infer_schema=False)
+    assert got.columns == expected.columns
+    assert got.sort(got.columns[:-1]).rows() == expected.sort(expected.columns[:-1]).rows()
+    if by_type and DEMO[username][3] != "police":
+        assert "suppressed" in got[got.columns[-1]].to_list()  # the demo has small crime cells
+
+
+@pytest.mark.parametrize("username", sorted(DEMO))
+def test_ward_table_needs_ward_level_access(demo, username):
+    code, out, err = export("crime_by_ward", "--as", username)
+    _, _, role, partner, areas = DEMO[username]
+    rule = policy_rule("crime", partner)
+    if rule["geography"] == "district":
+        assert code != 0 and "ward" in err.lower() and out == ""
+        return
+    got = pl.read_csv(io.StringIO(out), infer_schema=False)
+    wards = set(got["ward_code"].drop_nulls().to_list())
+    if areas:
+        assert wards == set(areas)
+    else:
+        assert len(wards) == 20  # every Fenmouth ward
+
+
+def test_cli_errors_are_one_line(demo):
+    for args, needle in [
+        (["crime_monthly", "--as", "nobody"], "unknown user"),
+        (["no_such_query", "--as", "board.police"], "Unknown query"),
+        (["crime_monthly", "--as", "board.police", "--param", "colour=red"], "no parameter 'colour'"),
+        (["crime_monthly", "--as", "board.police", "--param", "from=2024-13"], "YYYY-MM"),
+        (["crime_monthly", "--as", "board.police", "--param", "area=1 OR 1=1"], "ward or district code"),
+    ]:
+        code, out, err = export(*args)
+        assert code != 0 and out == "" and needle in err and len(err.strip().splitlines()) == 1, (args, err)
