@@ -1,0 +1,180 @@
+"""Plotly figure builders shared by the dashboard pages and the board pack (no Streamlit here).
+
+Each builder takes frames computed by :mod:`csp.indicators` from named-query results and draws
+them; none reads data itself. Maps are drawn from the boundary GeoJSON in
+``<data_dir>/boundaries/`` with no tile server, so they work offline and in the board pack.
+Colours: the Okabe-Ito palette for categories and Cividis for rates (both colour-blind safe);
+points outside control limits are marked by shape as well as colour.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+import polars as pl
+
+from . import config
+
+# Okabe-Ito (as csp.ui.common.PALETTE, repeated here so this module does not import Streamlit).
+BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#7f7f7f"
+SUPPRESSED_FILL = "#d9d9d9"
+CIVIDIS = "cividis_r"  # reversed: darker = higher rate, as readers expect
+FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13)
+
+
+def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height, font=FONT, template="plotly_white",
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        title=dict(text=title, x=0, font=dict(size=15)) if title else None,
+        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
+    )
+    return fig
+
+
+def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str | None = None,
+                  height: int = 400) -> go.Figure:
+    """Monthly counts with the 12-month rolling average, c-chart centre line and control limits;
+    months outside the limits are drawn as large vermillion diamonds."""
+    months = series["month"].to_list()
+    counts = series[count_col].to_list()
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=months, y=counts, name=label, mode="lines+markers", line=dict(color=BLUE, width=2),
+        marker=dict(size=5), hovertemplate="%{x|%b %Y}: %{y:,}<extra></extra>",
+    ))
+    rolling = series["rolling_12_months"].to_list()
+    if any(v is not None for v in rolling):
+        # The rolling total is ~12x a month: shown as its monthly average so both share one axis.
+        avg = [None if v is None else v / 12 for v in rolling]
+        fig.add_trace(go.Scatter(
+            x=months, y=avg, name="12-month rolling average", mode="lines",
+            line=dict(color=ORANGE, width=3), customdata=rolling,
+            hovertemplate="%{x|%b %Y}: average %{y:,.1f} a month "
+                          "(12-month total %{customdata:,})<extra></extra>",
+        ))
+    if series["upper_limit"].null_count() < series.height:
+        for col, name, dash in (("centre_line", "Average (centre line)", "dot"),
+                                ("upper_limit", "Control limits (3σ)", "dash"),
+                                ("lower_limit", "Control limits (3σ)", "dash")):
+            fig.add_trace(go.Scatter(
+                x=months, y=series[col].to_list(), name=name, mode="lines",
+                line=dict(color=GREY, width=1.5, dash=dash), hoverinfo="skip",
+                showlegend=col != "lower_limit", legendgroup=name,
+            ))
+        out = series.filter(pl.col("outside_limits"))
+        if out.height:
+            fig.add_trace(go.Scatter(
+                x=out["month"].to_list(), y=out[count_col].to_list(), name="Outside the limits",
+                mode="markers", marker=dict(symbol="diamond", size=12, color=VERMILLION,
+                                            line=dict(color="black", width=1)),
+                hovertemplate="%{x|%b %Y}: %{y:,} (outside the control limits)<extra></extra>",
+            ))
+    fig.update_yaxes(title_text=label, rangemode="tozero")
+    fig.update_xaxes(title_text=None)
+    return _layout(fig, height, title)
+
+
+def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str,
+              title: str | None = None, height: int | None = None) -> go.Figure:
+    """Horizontal bars, largest at the top. Suppressed categories (null counts) are not drawn
+    as bars but listed in the axis label as 'suppressed' so they are not mistaken for zero."""
+    rows = frame.select(category_col, count_col).to_dicts()
+    shown = sorted((r for r in rows if r[count_col] is not None), key=lambda r: r[count_col])
+    hidden = [r[category_col] for r in rows if r[count_col] is None]
+    # Plotly draws the first category at the bottom: suppressed ones go below the smallest bar.
+    cats = [f"{c} (suppressed)" for c in hidden] + [str(r[category_col]) for r in shown]
+    vals = [None] * len(hidden) + [r[count_col] for r in shown]
+    fig = go.Figure(go.Bar(
+        x=vals, y=cats, orientation="h", marker_color=BLUE,
+        text=[None if v is None else f"{v:,}" for v in vals], textposition="outside",
+        cliponaxis=False, hovertemplate="%{y}: %{x:,}<extra></extra>",
+    ))
+    fig.update_xaxes(title_text=label, rangemode="tozero")
+    fig.update_yaxes(automargin=True)
+    return _layout(fig, height or max(220, 28 * len(cats) + 80), title)
+
+
+def load_boundaries(level: str) -> dict | None:
+    """The boundary GeoJSON for 'ward' or 'lsoa' from the data directory, or None if absent."""
+    if level not in ("ward", "lsoa"):
+        raise ValueError(f"unknown boundary level {level!r}")
+    path = Path(config.data_dir()) / "boundaries" / f"{level}.geojson"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _only(geojson: dict, codes: set[str]) -> dict:
+    # Keep just the areas in the result and only their code: a map (and the board pack that
+    # embeds it) must carry no name or shape of an area outside the user's scope.
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": f["properties"]["code"]}, "geometry": f["geometry"]}
+        for f in geojson.get("features", []) if f.get("properties", {}).get("code") in codes
+    ]}
+
+
+def _rings(geometry: dict) -> list[list]:
+    if geometry["type"] == "Polygon":
+        return [geometry["coordinates"][0]]
+    if geometry["type"] == "MultiPolygon":
+        return [poly[0] for poly in geometry["coordinates"]]
+    return []
+
+
+def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str, count_col: str,
+               label: str, title: str | None = None, height: int = 460) -> go.Figure | None:
+    """Rate per 1,000 residents by area (Cividis, darker = higher), suppressed areas in light
+    grey. ``frame`` is a ranked-areas frame (csp.indicators.ranked_areas); None when no area of
+    the frame has a boundary.
+
+    Drawn as filled polygons on plain axes rather than a Plotly geo map: plotly.js fetches a
+    world topojson from its CDN for every geo map, which fails offline and leaves the map blank."""
+    rows = {r[code_col]: r for r in frame.to_dicts() if r.get(code_col)}
+    gj = _only(geojson, set(rows))
+    if not gj["features"]:
+        return None
+    rates = [r["rate_per_1000"] for r in rows.values() if r.get("rate_per_1000") is not None]
+    lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1.0
+    fig = go.Figure()
+    lats = []
+    for f in gj["features"]:
+        r = rows[f["properties"]["code"]]
+        rate = r.get("rate_per_1000")
+        xs, ys = [], []
+        for ring in _rings(f["geometry"]):
+            xs += [p[0] for p in ring] + [None]
+            ys += [p[1] for p in ring] + [None]
+        lats += [y for y in ys if y is not None]
+        if rate is None:
+            colour = SUPPRESSED_FILL
+            tip = f"{r[name_col]}: suppressed" if r.get(count_col) is None else f"{r[name_col]}: no rate"
+        else:
+            colour = sample_colorscale(CIVIDIS, (rate - lo) / (hi - lo) if len(set(rates)) > 1 else 0.5)[0]
+            tip = (f"{r[name_col]}<br>{rate:,.1f} per 1,000 residents<br>{label}: {r[count_col]:,}"
+                   + (f"<br>{r['vs_benchmark']}" if r.get("vs_benchmark") else ""))
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour, hoveron="fills",
+            line=dict(color="white", width=0.8), text=tip, hoverinfo="text",
+            name=str(r[name_col]), showlegend=False,
+        ))
+    if len(set(rates)) > 1:  # an invisible point carries the colour bar (none for one value)
+        fig.add_trace(go.Scatter(
+            x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+            marker=dict(colorscale=CIVIDIS, cmin=lo, cmax=hi, color=[lo], showscale=True,
+                        colorbar=dict(title=dict(text="per 1,000", side="right"), thickness=14,
+                                      len=0.8)),
+        ))
+    # Equal-area-ish aspect: a degree of longitude is cos(latitude) of a degree of latitude.
+    mid = sum(lats) / len(lats)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1 / math.cos(math.radians(mid)))
+    fig = _layout(fig, height, title)
+    fig.update_layout(margin=dict(l=0, r=0, t=40 if title else 0, b=0), plot_bgcolor="white",
+                      hoverlabel=dict(bgcolor="white"))
+    return fig

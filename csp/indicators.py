@@ -1,0 +1,254 @@
+"""Indicators computed from named-query results: monthly series with rolling 12-month totals and
+control limits, rates per 1,000 with confidence intervals ranked against a benchmark, and the
+change between two 12-month periods.
+
+Everything takes a :class:`csp.queries.Result` (already scoped and suppressed by the runner) and
+returns a new Result with the same query, threshold and versions, so tables and CSV downloads
+show exactly what the screen shows. A suppressed (null) cell is never used to derive a number:
+a window, limit or comparison that would need one is left out, and a note says why.
+No Streamlit here, so the board pack uses the same code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import polars as pl
+
+from . import stats
+from .queries import Result
+
+# The 'what this shows' texts, shared by the pages and the board pack.
+NOTES = {
+    "crime": (
+        "Crimes recorded by the police, as published on data.police.uk, counted by the month they "
+        "were recorded and the LSOA of their anonymised location; wards and districts come from "
+        "the LSOA lookup. Anti-social behaviour is shown separately.",
+        "Locations are snapped to anonymous map points, so small-area counts are approximate. "
+        "Recorded crime reflects reporting and recording practice as well as crime.",
+    ),
+    "asb": (
+        "Anti-social behaviour incidents reported to the police, as published on data.police.uk, "
+        "counted by month and the LSOA of their anonymised location; wards and districts come "
+        "from the LSOA lookup.",
+        "police.uk publishes ASB without a category (personal, nuisance or environmental), so no "
+        "breakdown by type is possible. Locations are snapped to anonymous map points. Recorded "
+        "ASB reflects reporting as well as incidents; councils and housing providers hold ASB "
+        "reports the police do not.",
+    ),
+    "outcomes": (
+        "The latest outcome police.uk gives for each crime recorded in the period.",
+        "Outcomes are updated as cases progress, so recent months have many crimes still 'under "
+        "investigation' or awaiting court; compare like periods.",
+    ),
+}
+CONTROL_NOTE = (
+    "The dotted line is the average month over the period shown and the dashed lines are c-chart "
+    "control limits (average ± 3 × its square root, the Poisson spread); a month outside them "
+    "(a diamond) is unlikely to be routine variation. The orange line is the 12-month rolling "
+    "total divided by 12, which smooths out the seasons."
+)
+RATE_NOTE = (
+    "Rates are per 1,000 residents for the whole period chosen, with 95% confidence intervals "
+    "(Byar's method). An area is 'better' or 'worse' than {bench} only when its interval lies "
+    "wholly below or above {bench}'s rate; otherwise it is 'similar'."
+)
+MIN_CONTROL_POINTS = 12  # fewer monthly points than this give unreliable c-chart limits
+COMPARISON_LABEL = {
+    "better": "better", "worse": "worse", "similar": "similar",
+    "higher": "higher", "lower": "lower",
+}
+
+
+def _month_range(first: dt.date, last: dt.date) -> list[dt.date]:
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(dt.date(y, m, 1))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _parse_month(value: str | dt.date) -> dt.date:
+    if isinstance(value, dt.date):
+        return value.replace(day=1)
+    return dt.date(int(value[:4]), int(value[5:7]), 1)
+
+
+def _derived(result: Result, frame: pl.DataFrame, mask: pl.DataFrame) -> Result:
+    return dataclasses.replace(result, frame=frame, suppressed=mask)
+
+
+# ---- monthly series -------------------------------------------------------------------------
+
+def shift_month(value: str, n: int) -> str:
+    """'YYYY-MM' moved by n months."""
+    d = _parse_month(value)
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return f"{y:04d}-{m + 1:02d}"
+
+
+def history_start(start: str, first_held: str) -> str:
+    """Where to start reading so the rolling 12-month total exists from ``start`` on: 11 months
+    earlier, but never before the first month held (earlier months are unknown, not zero)."""
+    return max(shift_month(start, -11), first_held)
+
+
+def monthly_series(result: Result, count_col: str, start: str | dt.date | None = None,
+                   end: str | dt.date | None = None) -> tuple[Result, str]:
+    """One row per month from ``start`` to ``end`` (default: the months in the result) with the
+    count, the rolling 12-month total, and c-chart centre line, limits and an ``outside_limits``
+    flag. The result may start before ``start`` (see :func:`history_start`): those months feed
+    the rolling total only. A month absent from the query output had no records, so it counts as
+    0; a suppressed month stays null and no rolling total or control limit is derived from it.
+
+    Returns (Result, note); the note is empty or says why limits or totals are missing."""
+    frame = result.frame
+    known = dict(zip(frame["month"].to_list(), frame[count_col].to_list()))
+    masked = dict(zip(frame["month"].to_list(), result.suppressed[count_col].to_list())) \
+        if count_col in result.suppressed.columns else {}
+    if not known and (start is None or end is None):
+        empty = pl.DataFrame(schema={"month": pl.Date, count_col: pl.Int64})
+        return _derived(result, empty, pl.DataFrame(schema={count_col: pl.Boolean})), ""
+    first = _parse_month(start) if start is not None else min(known)
+    last = _parse_month(end) if end is not None else max(known)
+    read_from = min([first, *known]) if known else first
+    months = _month_range(read_from, last)
+    suppressed = [bool(masked.get(m, False)) for m in months]
+    counts = [None if s else known.get(m, 0) for m, s in zip(months, suppressed)]
+    rolling: list[int | None] = []
+    for i in range(len(counts)):
+        window = counts[i - 11:i + 1] if i >= 11 else None
+        rolling.append(None if window is None or any(v is None for v in window) else sum(window))
+    # From here on only the period asked for: the lead-in months fed the rolling total only.
+    keep = [i for i, m in enumerate(months) if m >= first]
+    months, counts, rolling, suppressed = ([xs[i] for i in keep]
+                                           for xs in (months, counts, rolling, suppressed))
+
+    notes = []
+    n_supp = sum(suppressed)
+    if n_supp:
+        chart = None
+        notes.append(
+            f"{n_supp} month(s) are suppressed (small numbers), so control limits are not shown "
+            "and rolling 12-month totals are shown only where a full year has no suppressed month."
+        )
+    else:
+        chart = stats.c_chart(counts, min_points=MIN_CONTROL_POINTS)
+        if chart["too_short"]:
+            notes.append(chart["note"])
+    has_limits = chart is not None and not chart["too_short"]
+    n = len(months)
+    out = pl.DataFrame({
+        "month": months,
+        count_col: counts,
+        "rolling_12_months": rolling,
+        "centre_line": [chart["centre"] if has_limits else None] * n,
+        "lower_limit": [chart["lcl"] if has_limits else None] * n,
+        "upper_limit": [chart["ucl"] if has_limits else None] * n,
+        "outside_limits": chart["outside"] if has_limits else [False] * n,
+    }, schema={"month": pl.Date, count_col: pl.Int64, "rolling_12_months": pl.Int64,
+               "centre_line": pl.Float64, "lower_limit": pl.Float64, "upper_limit": pl.Float64,
+               "outside_limits": pl.Boolean})
+    out = out.with_columns(pl.col("centre_line", "lower_limit", "upper_limit").round(1))
+    mask = pl.DataFrame({count_col: suppressed}, schema={count_col: pl.Boolean})
+    return _derived(result, out, mask), " ".join(notes)
+
+
+# ---- change between periods ---------------------------------------------------------------
+
+def change_test(current, previous, alpha: float = 0.05) -> dict | None:
+    """Exact Poisson test of current against previous, or None when either is suppressed."""
+    if current is None or previous is None:
+        return None
+    return stats.poisson_change_test(current, previous, alpha=alpha)
+
+
+def change_sentence(test: dict | None, noun: str) -> str:
+    """One plain sentence on the change, e.g. 'Crimes rose 12.0% on the previous 12 months; the
+    change is statistically significant (exact Poisson test, p = 0.003).'"""
+    if test is None:
+        return f"The change in {noun} cannot be tested because a figure is suppressed."
+    if test["previous"] == 0:
+        return f"There were no {noun} in the previous 12 months, so no change is tested."
+    pct = test["pct_change"]
+    verb = "rose" if pct > 0 else "fell" if pct < 0 else "did not change"
+    size = f" {abs(pct):.1f}%" if pct else ""
+    p = test["p_value"]
+    ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    verdict = ("the change is statistically significant" if test["significant"]
+               else "the change is within normal variation (not statistically significant)")
+    return (f"{noun[:1].upper()}{noun[1:]} {verb}{size} on the previous 12 months; {verdict} "
+            f"(exact Poisson test, {ptxt}).")
+
+
+# ---- rates and comparison with a benchmark ---------------------------------------------------
+
+def benchmark_rate(result: Result | None, count_col: str) -> dict | None:
+    """The benchmark (area-wide) rate per 1,000 with its CI, or None when it cannot be given
+    (no result, suppressed count, or no population). Adds ``wards`` when the query has it."""
+    if result is None or result.frame.height == 0:
+        return None
+    row = result.frame.row(0, named=True)
+    count, pop = row.get(count_col), row.get("population")
+    if count is None or not pop:
+        return None
+    out = stats.rate_per_1000(count, float(pop))
+    out.update(count=count, population=float(pop), wards=row.get("wards"),
+               districts=row.get("districts"))
+    return out
+
+
+def ranked_areas(result: Result, count_col: str, benchmark: dict | None,
+                 polarity: str = "lower_is_better") -> tuple[Result, str]:
+    """Areas ranked by rate per 1,000 residents, each with a 95% Byar interval and whether it is
+    better, similar or worse than the benchmark (from the interval, Fingertips-style).
+
+    Keeps the query's columns (so ``ward_name`` and the count stay as they were) and adds
+    ``lower_95``, ``upper_95`` and ``vs_benchmark``; all three are withheld ('suppressed')
+    wherever the count is. Areas with no population (unknown location) get no rate. A benchmark
+    covering a single ward is not used for ward rows: a ward compared with itself says nothing."""
+    frame = result.frame
+    counts = frame[count_col].to_list()
+    pops = frame["population"].to_list() if "population" in frame.columns else [None] * frame.height
+    c_mask = (result.suppressed[count_col].to_list() if count_col in result.suppressed.columns
+              else [False] * frame.height)
+    use_bench = benchmark is not None and not (
+        "ward_code" in frame.columns and (benchmark.get("wards") or 0) <= 1)
+    rates, lows, highs, verdicts = [], [], [], []
+    for count, pop, supp in zip(counts, pops, c_mask):
+        if supp or count is None or not pop:
+            rates.append(None), lows.append(None), highs.append(None), verdicts.append(None)
+            continue
+        r = stats.rate_per_1000(count, float(pop))
+        rates.append(r["rate"]), lows.append(r["lower"]), highs.append(r["upper"])
+        verdicts.append(COMPARISON_LABEL[stats.compare_to_benchmark(
+            r["lower"], r["upper"], benchmark["rate"], polarity)] if use_bench else None)
+    out = frame.with_columns(
+        pl.Series("rate_per_1000", [None if r is None else round(r, 2) for r in rates], pl.Float64),
+        pl.Series("lower_95", [None if v is None else round(v, 2) for v in lows], pl.Float64),
+        pl.Series("upper_95", [None if v is None else round(v, 2) for v in highs], pl.Float64),
+        pl.Series("vs_benchmark", verdicts, pl.String),
+        pl.Series("_sort", [-1.0 if r is None else r for r in rates], pl.Float64),
+        pl.Series("_supp", c_mask, pl.Boolean),
+    )
+    # Rank by rate; suppressed and unknown-area rows go last (their order reveals nothing).
+    order = out.with_row_index("_i").sort(["_supp", "_sort"], descending=[False, True])["_i"]
+    out = out[order.to_list()].drop("_sort", "_supp")
+    supp_sorted = [c_mask[i] for i in order.to_list()]
+    mask = result.suppressed[order.to_list()] if result.suppressed.width else result.suppressed
+    mask = mask.with_columns(
+        *[pl.Series(c, supp_sorted, pl.Boolean) for c in ("rate_per_1000", "lower_95", "upper_95",
+                                                         "vs_benchmark")]
+    )
+    note = ""
+    if benchmark is None:
+        note = "No comparison is shown: the area-wide figure is suppressed or unavailable."
+    elif not use_bench:
+        note = "No comparison is shown: the area you may see is a single ward."
+    return _derived(result, out, mask), note
+
+
+def benchmark_label(areas: tuple[str, ...], benchmark: dict | None = None) -> str:
+    """What the benchmark is, in words: 'the district' only when it is one whole district."""
+    one_district = benchmark is None or (benchmark.get("districts") or 1) == 1
+    return "the district" if not areas and one_district else "the area you may see"

@@ -1,0 +1,29 @@
+-- title: ASB, last 12 months against the 12 before
+-- description: >
+--   Anti-social behaviour incidents in the 12 months ending with the chosen month (default: the
+--   latest month held) and in the 12 months before that, with the percentage change.
+-- datasets: [asb]
+-- parameters:
+--   to: {type: month, description: "Last month of the current 12-month period, YYYY-MM"}
+--   area: {type: area, description: "Ward or district code"}
+-- columns:
+--   last_month: {type: date, description: "Last month of the current period"}
+--   current: {type: count, description: "Incidents in the 12 months to last_month"}
+--   previous: {type: count, description: "Incidents in the 12 months before that"}
+--   pct_change: {type: derived, from: [current, previous], description: "Change, % of previous"}
+WITH bounds AS (
+    SELECT coalesce($to, max(month)) AS last_month FROM asb
+), scoped AS (
+    SELECT a.month, b.last_month
+    FROM asb a, bounds b
+    WHERE ($area IS NULL OR a.ward_code = $area OR a.district_code = $area)
+      AND a.month > b.last_month - INTERVAL 24 MONTH AND a.month <= b.last_month
+)
+SELECT
+    (SELECT last_month FROM bounds) AS last_month,
+    count(*) FILTER (WHERE month > last_month - INTERVAL 12 MONTH) AS current,
+    count(*) FILTER (WHERE month <= last_month - INTERVAL 12 MONTH) AS previous,
+    round(100.0 * (count(*) FILTER (WHERE month > last_month - INTERVAL 12 MONTH)
+          - count(*) FILTER (WHERE month <= last_month - INTERVAL 12 MONTH))
+          / nullif(count(*) FILTER (WHERE month <= last_month - INTERVAL 12 MONTH), 0), 1) AS pct_change
+FROM scoped

@@ -1,0 +1,35 @@
+-- title: Crime by LSOA
+-- description: >
+--   Recorded crimes per LSOA (lower-layer super output area) for the chosen period and crime
+--   types, with its resident population and the rate per 1,000 residents. Every LSOA you may
+--   see is listed, those with no crimes as 0.
+-- datasets: [crime, geography]
+-- grain: lsoa
+-- parameters:
+--   from: {type: month, description: "First month, YYYY-MM"}
+--   to: {type: month, description: "Last month, YYYY-MM"}
+--   area: {type: area, description: "Ward or district code"}
+--   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
+-- columns:
+--   lsoa_code: {type: dimension, description: "LSOA code"}
+--   lsoa_name: {type: dimension, description: "LSOA name"}
+--   ward_name: {type: dimension, description: "Ward the LSOA lies in"}
+--   crimes: {type: count, description: "Recorded crimes in the period"}
+--   population: {type: number, description: "Resident population"}
+--   rate_per_1000: {type: derived, from: [crimes], description: "Crimes per 1,000 residents in the period"}
+WITH counts AS (
+    SELECT lsoa_code, count(*) AS crimes
+    FROM crime
+    WHERE lsoa_code IS NOT NULL
+      AND ($from IS NULL OR month >= $from)
+      AND ($to IS NULL OR month <= $to)
+      AND ($area IS NULL OR ward_code = $area OR district_code = $area)
+      AND ($crime_type IS NULL OR list_contains($crime_type, crime_type))
+    GROUP BY lsoa_code
+)
+SELECT g.lsoa_code, g.lsoa_name, g.ward_name, coalesce(c.crimes, 0) AS crimes, g.population,
+       round(1000.0 * coalesce(c.crimes, 0) / nullif(g.population, 0), 2) AS rate_per_1000
+FROM geography g LEFT JOIN counts c USING (lsoa_code)
+WHERE g.lsoa_code IS NOT NULL
+  AND ($area IS NULL OR g.ward_code = $area OR g.district_code = $area)
+ORDER BY crimes DESC, g.lsoa_name

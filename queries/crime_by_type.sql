@@ -1,0 +1,19 @@
+-- title: Crime by type
+-- description: Recorded crimes per police.uk crime type in the chosen period and area.
+-- datasets: [crime]
+-- parameters:
+--   from: {type: month, description: "First month, YYYY-MM"}
+--   to: {type: month, description: "Last month, YYYY-MM"}
+--   area: {type: area, description: "Ward or district code"}
+--   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
+-- columns:
+--   crime_type: {type: dimension, description: "police.uk crime type"}
+--   crimes: {type: count, description: "Recorded crimes in the period"}
+SELECT crime_type, count(*) AS crimes
+FROM crime
+WHERE ($from IS NULL OR month >= $from)
+  AND ($to IS NULL OR month <= $to)
+  AND ($area IS NULL OR ward_code = $area OR district_code = $area)
+  AND ($crime_type IS NULL OR list_contains($crime_type, crime_type))
+GROUP BY crime_type
+ORDER BY crimes DESC, crime_type

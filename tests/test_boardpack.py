@@ -1,0 +1,172 @@
+"""The board pack on the Fenmouth demo: every theme section, plotly.js once and inline, nothing
+the user may not see, suppression shown as 'suppressed', and figures equal to the named
+queries run as the same user."""
+from __future__ import annotations
+
+import html
+import re
+
+import plotly.offline
+import pytest
+
+FIRE_WARD = "E05999003"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from csp import demo as demo_mod, queries, users
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "BCRYPT_ROUNDS", 4)
+        mp.setenv("CSP_DATA_DIR", str(tmp_path_factory.mktemp("demo")))
+        mp.delenv("CSP_DEMO", raising=False)
+        queries.clear_cache()
+        demo_mod.publish_demo()
+        users.ensure_demo_users()
+        # A board member of the fire service limited to one ward (the demo's fire user is a
+        # practitioner, and practitioners may not produce packs).
+        users.add_user("board.fire.scoped", "a-long-test-password", role="board", partner="fire",
+                       areas=[FIRE_WARD])
+        yield
+        queries.clear_cache()
+
+
+@pytest.fixture(scope="module")
+def packs(demo):
+    from csp import boardpack, users
+    return {u: boardpack.build(users.get_user(u))
+            for u in ("board.council", "board.police", "board.health", "board.fire.scoped")}
+
+
+def without_plotlyjs(page: str) -> str:
+    return page.replace(plotly.offline.get_plotlyjs(), "")
+
+
+def text_of(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", without_plotlyjs(page)))
+
+
+def test_every_theme_has_a_section(packs):
+    for page in packs.values():
+        for sid in ("cover", "crime", "asb", "reoffending", "substance"):
+            assert f"id='{sid}'" in page
+
+
+def test_plotly_is_inline_once_and_nothing_is_fetched(packs):
+    page = packs["board.council"]
+    assert page.count(plotly.offline.get_plotlyjs()) == 1
+    rest = without_plotlyjs(page)
+    assert "plotly.js v" not in rest
+    assert not re.search(r"<script[^>]+src=", rest)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", rest)
+    # every figure div is drawn by the inline library: one Plotly.newPlot per chart
+    assert rest.count("Plotly.newPlot") == rest.count('<figure class="chart"') >= 8
+    assert "@media print" in rest and "@page" in rest
+
+
+def test_cover_shows_user_scope_and_as_at_dates(packs, demo):
+    from csp import store
+    council = text_of(packs["board.council"])
+    assert "Chris Board (Council)" in council and "the whole partnership area" in council
+    crime = store.current("crime").meta["coverage"]
+    assert f"{crime['first']} to {crime['last']}" in council
+    scoped = text_of(packs["board.fire.scoped"])
+    assert f"Eastfield ({FIRE_WARD})" in scoped
+
+
+def test_numbers_come_from_the_queries_as_the_user(packs, demo):
+    from csp import queries, users
+    for name in ("board.council", "board.fire.scoped"):
+        page = text_of(packs[name])
+        head = queries.run(users.get_user(name), "crime_headline", {}).frame.row(0, named=True)
+        assert f"{head['current']:,}" in page and f"{head['previous']:,}" in page
+        asb = queries.run(users.get_user(name), "asb_headline", {}).frame.row(0, named=True)
+        assert f"{asb['current']:,}" in page
+
+
+def test_scoped_pack_holds_no_other_ward(packs):
+    from csp import demo as demo_mod
+    page = without_plotlyjs(packs["board.fire.scoped"])
+    others = [(n, c) for n, c in demo_mod.WARD_CODES.items() if c != FIRE_WARD]
+    assert len(others) == 19
+    for name, code in others:
+        assert html.escape(name) not in page and name not in page and code not in page, name
+    # ward-level grant: no LSOA section, and no LSOA code at all
+    assert "by LSOA" not in page and "E01999" not in page
+    # the map carries only the scope's own boundary
+    assert page.count(f'"{FIRE_WARD}"') <= 2
+
+
+def test_suppressed_cells_read_suppressed(packs, demo):
+    from csp import boardpack, queries, users
+    scoped = users.get_user("board.fire.scoped")
+    page = packs["board.fire.scoped"]
+    # The pack's period: the latest 24 months held, as on the pages.
+    last = queries.run(scoped, "crime_facets").frame["last_month"].max()
+    start = boardpack._add_months(last, -23)
+    outcomes = queries.run(scoped, "crime_outcomes",
+                           {"from": start.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
+    hidden = outcomes.frame.filter(outcomes.frame["crimes"].is_null())["outcome"].to_list()
+    assert hidden, "the demo should have some small outcome counts in one ward"
+    for outcome in hidden:
+        assert f'<td>{html.escape(outcome)}</td><td class="supp">suppressed</td>' in page
+        assert f"{outcome} (suppressed)" in page  # the bar chart says so, never draws a zero
+    assert "Counts from 1 to 4 are shown as 'suppressed'" in page
+    # reoffending reaches the council at district level with counts under 10 withheld
+    council = packs["board.council"]
+    assert queries.run(users.get_user("board.council"), "reoffending_quarterly").n_suppressed > 0
+    reoff = council[council.index("id='reoffending'"):council.index("id='substance'")]
+    assert '<td class="supp">suppressed</td>' in reoff
+    # the owner (police) sees crime unsuppressed: no suppressed crime or ASB cell
+    police = packs["board.police"]
+    crime = police[police.index("id='crime'"):police.index("id='reoffending'")]
+    assert "suppressed</td>" not in crime
+
+
+def test_district_only_partner_gets_refusals_not_errors(packs):
+    page = text_of(packs["board.health"])
+    crime = page[page.index("Crime"):]
+    assert "WARD detail" in crime
+    assert "by LSOA" not in page and "E01999" not in without_plotlyjs(packs["board.health"])
+
+
+def test_practitioner_may_not_produce_a_pack(demo):
+    from csp import access, boardpack, users
+    with pytest.raises(access.AccessDenied):
+        boardpack.build(users.get_user("officer.fire"))
+
+
+def test_pack_is_produced_when_themes_are_missing(tiny):
+    """The tiny fixture publishes only geography and crime: every other section must say it
+    has nothing rather than break the pack, and the crime figures are the hand counts."""
+    from csp import boardpack, users
+    page = boardpack.build(users.get_user("council.board"))
+    text = text_of(page)
+    for sid in ("crime", "asb", "reoffending", "substance"):
+        assert f"id='{sid}'" in page
+    # tiny: 12 months to Feb 2024 = 38 crimes, the 12 before = 25 (see tests/conftest.py)
+    assert "Crimes, 12 months to Feb 2024 38" in " ".join(text.split())
+    assert "Crimes rose 52.0% on the previous 12 months" in text
+    # two districts in the council's view: the benchmark is not called 'the district'
+    assert "vs the area you may see" in text
+    # no boundaries published: tables only, no map figure
+    assert page.count("Plotly.newPlot") == page.count('<figure class="chart"')
+
+
+def test_download_button_only_for_roles_that_may(demo):
+    from streamlit.testing.v1 import AppTest
+
+    def app():
+        from csp.ui.boardpack import boardpack_button
+        boardpack_button()
+
+    for username, shown in (("board.council", 1), ("officer.fire", 0)):
+        at = AppTest.from_function(app, default_timeout=30)
+        at.session_state["authentication_status"] = True
+        at.session_state["username"] = username
+        at.run()
+        assert not at.exception
+        buttons = at.get("download_button")
+        assert len(buttons) == shown
+        if shown:
+            assert buttons[0].proto.label == "Download board pack"
