@@ -7,8 +7,9 @@ import importlib
 
 import streamlit as st
 
-from csp import access, config
+from csp import access, audit, config
 from csp.ui import auth
+from csp.ui.common import md_escape as ui_escape
 from pages import PAGES
 
 st.set_page_config(page_title="CSP Insight", page_icon=":material/shield:", layout="wide")
@@ -24,10 +25,17 @@ except config.ConfigError as e:
 def login_page() -> None:
     st.title("CSP Insight")
     st.caption("Community Safety Partnership evidence, shared safely.")
-    authenticator.login(location="main", fields={"Form name": "Log in", "Login": "Log in"})
-    if st.session_state.get("authentication_status") is False:
-        # One message for unknown user and wrong password: no user enumeration.
+    if st.session_state.get("csp_notice"):
+        st.info(st.session_state["csp_notice"])
+    with st.form("login"):
+        st.subheader("Log in")
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Log in")
+    if submitted and not auth.password_login(authenticator, username, password):
+        # One message for unknown user, wrong password and locked account: no user enumeration.
         st.error("Username or password is incorrect.")
+        st.caption("After 5 failed attempts an account is locked for 15 minutes.")
     if config.demo_mode():
         st.info(
             "Demo mode: fictional data for 'Fenmouth', demo logins listed in README.md, and a "
@@ -36,39 +44,79 @@ def login_page() -> None:
 
 
 if st.session_state.get("authentication_status") is not True:
-    # Render the form (it also accepts a valid re-login cookie), then, if that logged us in,
-    # continue to the real navigation in the same run.
-    st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")]).run()
-    if st.session_state.get("authentication_status") is not True:
-        st.stop()
+    # A re-login cookie is checked (signature, expiry, revocation, account state, idle) before
+    # it may log anyone in; otherwise the form, and after a form login we start again at the
+    # real navigation.
+    auth.write_pending_cookie(authenticator)
+    if not auth.cookie_login(cookie):
+        st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")]).run()
+        if st.session_state.get("authentication_status") is not True:
+            st.stop()
+        st.rerun()
+    # Logged in by cookie: nothing drawn yet, so carry on in this run to the page the URL asks for.
+
+real = auth.check_session(authenticator)  # revoked, disabled or idle sessions end here
+if real is None:
+    st.rerun()
+auth.write_pending_cookie(authenticator)
+user = auth.current_user()
+if user is None:  # viewing as an account that has since been disabled
+    auth.view_as(None)
     st.rerun()
 
-user = auth.current_user()
-if user is None:  # logged in by cookie, but the account is gone or disabled
-    st.session_state["authentication_status"] = None
-    st.warning("Your account is not active. Please contact your partnership's administrator.")
-    st.stop()
-
 pages: dict[str, list] = {}
+specs_by_title = {}  # page title -> PageSpec, for the audit's data owners
+has_default = False
 for spec in PAGES:
     if access.can(user, spec.action) and (
         not spec.datasets or any(access.grant(user, d) for d in spec.datasets)
     ):
         module = importlib.import_module(f"pages.{spec.module}")
+        default = not has_default and user.role in getattr(spec, "default_for_roles", ())
+        has_default = has_default or default
         pages.setdefault(spec.section, []).append(
-            st.Page(module.render, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+            st.Page(module.render, title=spec.title, icon=spec.icon, url_path=spec.url_path,
+                    default=default)
         )
+        specs_by_title[spec.title] = spec  # the default page's url_path is "", so key by title
 if not pages:
     pages["CSP Insight"] = [st.Page(lambda: st.info("Nothing is shared with you yet."), title="Home")]
 
 with st.sidebar:
-    st.markdown(f"**{user.name}**  \n{user.role.title()} · {user.partner.replace('_', ' ').title()}")
+    if user != real:
+        st.warning(f"Viewing as **{ui_escape(user.username)}**: you see exactly what they see.")
+        if st.button("Stop viewing as", key="stop_view_as"):
+            auth.view_as(None)
+            st.rerun()
+    st.markdown(f"**{ui_escape(user.name)}**  \n{user.role.title()} · {user.partner.replace('_', ' ').title()}")
     if user.areas:
         st.caption("Area scope: " + ", ".join(user.areas))
     if cookie.generated:
         st.caption("Demo mode: cookie key generated for this data directory.")
-    authenticator.logout("Log out", location="sidebar", key="logout_button")
-if st.session_state.get("authentication_status") is not True:
-    st.rerun()  # just logged out: draw nothing more, start again at the login gate
+    if st.button("Log out", key="logout_button"):
+        # Ends every session and re-login cookie of this user, not just this browser's.
+        auth.end_session(authenticator, "logout", "You have logged out.", revoke=True)
+        st.rerun()
 
-st.navigation(pages).run()
+
+def audit_view(page) -> None:
+    """Audit the page view with its filters (the URL query string the filters are bound to),
+    once per distinct view per session, so reruns that change nothing are not logged again."""
+    view = (page.url_path, user.username, tuple(sorted((k, tuple(st.query_params.get_all(k))) for k in st.query_params)))
+    if st.session_state.get("csp_last_view") == view:
+        return
+    st.session_state["csp_last_view"] = view
+    spec = specs_by_title.get(page.title)
+    audit.record(
+        real.username, "view", target=page.url_path or page.title,
+        details={"filters": {k: list(v) if len(v) > 1 else v[0] for k, v in view[2]}}
+        | ({"view_as": user.username} if user != real else {}),
+        data_owner=audit.owners_of(spec.datasets) if spec else None,
+    )
+
+
+page = st.navigation(pages)
+try:
+    page.run()
+finally:  # also when the page stops early (st.stop) or reruns
+    audit_view(page)

@@ -9,21 +9,25 @@ import polars as pl
 from . import disclosure
 from .queries import Result
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-def _defuse(value: str | None) -> str | None:
+def defuse(value: str | None) -> str | None:
     # OWASP CSV injection guidance: a cell starting with a formula trigger is prefixed with a
-    # quote so Excel/LibreOffice show it as text instead of evaluating it.
-    if value and value.startswith(_FORMULA_START):
+    # quote so Excel/LibreOffice show it as text instead of evaluating it. Leading spaces are
+    # looked through (spreadsheets ignore them) and full-width variants count too.
+    if value and value.lstrip(" ").startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+_defuse = defuse  # older name
 
 
 def safe_frame(result: Result) -> pl.DataFrame:
     frame = disclosure.display_frame(result.frame, result.suppressed)
     return frame.with_columns(
-        [pl.col(c).map_elements(_defuse, return_dtype=pl.String) for c, t in frame.schema.items()
+        [pl.col(c).map_elements(defuse, return_dtype=pl.String) for c, t in frame.schema.items()
          if t == pl.String]
     )
 

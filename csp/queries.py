@@ -11,6 +11,12 @@ parameters, columns), then SQL that reads the datasets by name. The runner, for 
 5. suppresses small counts in the declared ``count`` columns, and blanks every column declared as
    derived from a suppressed cell.
 
+Hostile-input and disclosure hooks (SECURITY.md): a parameter may declare its allowed values,
+``choices: [a, b]`` or ``choices_from: <query>.<column>`` (run as the same user, so the allowed
+values are what that user may see); a header may declare ``totals:`` groupings for secondary
+suppression (csp.disclosure); and for users whose grant suppresses small numbers a multi-value
+filter takes one value or none, so "all but one" complements cannot be formed.
+
 Pages never hold a DuckDB connection; this module is the only reader of published data.
 """
 from __future__ import annotations
@@ -49,6 +55,8 @@ class Param:
     description: str
     default: str | None = None
     max_length: int = 200
+    choices: tuple[str, ...] | None = None  # allowed values, if the domain is fixed
+    choices_from: str | None = None  # "<query>.<column>": allowed values the user may see
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class NamedQuery:
     grain: str | None  # finest geography in the output rows, if any
     sql: str
     path: Path
+    totals: tuple[tuple[str, ...], ...] = ()  # groupings for secondary suppression
 
     @property
     def count_columns(self) -> list[str]:
@@ -100,9 +109,14 @@ def _parse(path: Path) -> NamedQuery:
             raise ValueError(f"{path.name}: parameter {pname} has unknown type {ptype}")
         if f"${pname}" not in sql:
             raise ValueError(f"{path.name}: parameter {pname} is declared but not used")
+        choices = spec.get("choices")
+        choices_from = spec.get("choices_from")
+        if choices_from is not None and not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", choices_from):
+            raise ValueError(f"{path.name}: parameter {pname}: choices_from must be <query>.<column>")
         params[pname] = Param(
             pname, ptype, bool(spec.get("required", False)), spec.get("description", ""),
             spec.get("default"), int(spec.get("max_length", 200)),
+            tuple(str(c) for c in choices) if choices is not None else None, choices_from,
         )
     columns = {}
     for cname, spec in (head.get("columns") or {}).items():
@@ -115,10 +129,17 @@ def _parse(path: Path) -> NamedQuery:
     datasets = tuple(head.get("datasets") or ())
     for d in datasets:
         catalog.contract(d)
+    totals = head.get("totals") or []
+    if not isinstance(totals, list) or not all(isinstance(g, list) for g in totals):
+        raise ValueError(f"{path.name}: totals must be a list of lists of dimension columns")
+    for g in totals:
+        for c in g:
+            if c not in columns or columns[c].type not in ("dimension", "date", "text"):
+                raise ValueError(f"{path.name}: totals: {c} is not a declared dimension column")
     return NamedQuery(
         name=path.stem, title=head.get("title", path.stem), description=head.get("description", ""),
         datasets=datasets, params=params, columns=columns, grain=head.get("grain"),
-        sql=sql, path=path,
+        sql=sql, path=path, totals=tuple(tuple(g) for g in totals),
     )
 
 
@@ -132,7 +153,8 @@ _registry: dict[str, tuple[int, NamedQuery]] = {}
 
 def get(name: str) -> NamedQuery:
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name or ""):
-        raise QueryError(f"Unknown query '{name}'.")
+        # Not echoed: the name may be hostile and the message may be shown as Markdown.
+        raise QueryError("Unknown query name. See `python -m csp queries`.")
     path = config.QUERIES_DIR / f"{name}.sql"
     try:
         mtime = path.stat().st_mtime_ns
@@ -192,8 +214,9 @@ def bind_params(q: NamedQuery, params: dict | None) -> dict:
     params = dict(params or {})
     unknown = sorted(set(params) - set(q.params))
     if unknown:
+        shown = unknown[0] if re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", unknown[0]) else "…"  # never echo junk
         raise QueryError(
-            f"Query '{q.name}' has no parameter '{unknown[0]}'"
+            f"Query '{q.name}' has no parameter '{shown}'"
             + (f" (it takes: {', '.join(q.params)})." if q.params else " (it takes none).")
         )
     return {n: _coerce(p, params.get(n, p.default)) for n, p in q.params.items()}
@@ -295,9 +318,11 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
                 f"This view shows {q.grain.upper()} detail; the sharing agreement lets you see "
                 f"{', '.join(too_coarse)} only down to {grants[too_coarse[0]].geography} level."
             )
+    threshold = max((g.threshold for g in grants.values()), default=0)
+    _check_complements(q, values, threshold)
+    _check_choices(user, q, values)
     current = {d: store.current(d) for d in q.datasets}
     versions = {d: (v.version if v else None) for d, v in current.items()}
-    threshold = max((g.threshold for g in grants.values()), default=0)
     # The cache key carries everything that can change the answer, the user's whole grant
     # included, so two users with different scopes can never share an entry.
     key = (
@@ -319,13 +344,55 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
         frame = cur.sql(sql, params=binds).pl()
     finally:
         cur.close()
-    frame, mask = disclosure.suppress(frame, q.columns, threshold)
+    frame, mask = disclosure.suppress(frame, q.columns, threshold, [list(g) for g in q.totals])
     result = Result(q, frame, mask, threshold, versions)
     with _cache_lock:
         _cache[key] = result
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return result
+
+
+def _check_complements(q: NamedQuery, values: dict, threshold: int) -> None:
+    """Differencing rule: with suppression in force, a multi-value filter takes one value or
+    none. Otherwise "all" minus "all but X" would give X exactly, however small."""
+    if threshold <= 0:
+        return
+    for name, p in q.params.items():
+        if p.type == "text_list" and values.get(name) and len(values[name]) > 1:
+            raise QueryError(
+                f"Under the sharing agreement you can filter '{name}' to one value at a time, or "
+                "leave it empty for all: combining a few values could reveal suppressed numbers."
+            )
+
+
+_choice_depth = threading.local()
+
+
+def _check_choices(user, q: NamedQuery, values: dict) -> None:
+    """Allowed-value check for parameters with a known domain. The message never repeats the
+    value (it may be hostile and the message may be shown as Markdown)."""
+    for name, p in q.params.items():
+        v = values.get(name)
+        if v is None or (p.choices is None and p.choices_from is None):
+            continue
+        allowed = set(p.choices or ())
+        if p.choices_from:
+            if getattr(_choice_depth, "n", 0) > 2:
+                raise QueryError(f"Query '{q.name}': allowed values of '{name}' refer back to themselves.")
+            qname, col = p.choices_from.split(".")
+            _choice_depth.n = getattr(_choice_depth, "n", 0) + 1
+            try:
+                frame = run(user, qname, {}).frame
+            except access.AccessDenied:
+                frame = pl.DataFrame()
+            finally:
+                _choice_depth.n -= 1
+            if col in frame.columns:
+                allowed |= {str(x) for x in frame[col].drop_nulls().to_list()}
+        items = v if isinstance(v, list) else [v]
+        if any(str(i.isoformat()[:7] if isinstance(i, dt.date) else i) not in allowed for i in items):
+            raise QueryError(f"Parameter '{name}' has a value that is not one of its allowed values.")
 
 
 def _finer(a: str, b: str) -> bool:

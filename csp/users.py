@@ -7,8 +7,11 @@ import Streamlit. Users live in a database table, not a YAML file rewritten on e
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
 
 import bcrypt
 
@@ -65,9 +68,10 @@ def add_user(username: str, password: str, *, name: str | None = None, role: str
              areas: list[str] | tuple[str, ...] = (), email: str = "", replace: bool = False) -> access.User:
     _valid_username(username)
     user = access.User(username, name or username, role, partner, tuple(areas))  # validates role etc.
-    if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"Passwords must be at least {MIN_PASSWORD} characters.")
-    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+    problem = password_problem(password, username)
+    if problem:
+        raise UserError(problem)
+    hashed = hash_password(password)
     with db() as con:
         exists = con.execute("SELECT 1 FROM users WHERE username=?", (username,)).fetchone()
         if exists and not replace:
@@ -78,6 +82,36 @@ def add_user(username: str, password: str, *, name: str | None = None, role: str
             (username, user.name, email, hashed, role, partner, json.dumps(list(areas))),
         )
     return user
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    path = Path(__file__).with_name("common_passwords.txt")
+    return frozenset(
+        line.strip().lower() for line in path.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a password is not acceptable, or None. Length first (NCSC/NIST: length beats
+    complexity rules), then a check against commonly used passwords, ignoring case and
+    trailing digits/symbols ('Password2024!' is still 'password')."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
+        return f"Passwords must be at least {MIN_PASSWORD} characters."
+    if len(password.encode()) > 72:  # bcrypt's limit
+        return "Passwords may be at most 72 bytes (about 70 letters)."
+    low = password.lower()
+    stem = re.sub(r"[\d\W_]+$", "", low)
+    common = _common_passwords()
+    if low in common or stem in common or (username and username.lower() in {low, stem}):
+        return "That password is too common or too easy to guess; please choose another."
+    return None
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
 
 
 def get_user(username: str) -> access.User | None:
@@ -97,6 +131,50 @@ def list_users() -> list[access.User]:
     with db() as con:
         rows = con.execute("SELECT * FROM users WHERE disabled=0 ORDER BY username").fetchall()
     return [_to_user(r) for r in rows]
+
+
+def list_all() -> list[dict]:
+    """Every account, disabled ones included (for the admin page): plain dicts, no hashes."""
+    with db() as con:
+        rows = con.execute("SELECT * FROM users ORDER BY username").fetchall()
+    return [
+        {"username": r["username"], "name": r["name"], "email": r["email"], "role": r["role"],
+         "partner": r["partner"], "areas": tuple(json.loads(r["areas"])),
+         "disabled": bool(r["disabled"]), "created_at": r["created_at"]}
+        for r in rows
+    ]
+
+
+def password_hash(username: str) -> str | None:
+    """The stored hash of an active account (None if unknown or disabled)."""
+    with db() as con:
+        row = con.execute("SELECT password_hash FROM users WHERE username=? AND disabled=0",
+                          (username or "",)).fetchone()
+    return row["password_hash"] if row else None
+
+
+def update_user(username: str, **changes) -> None:
+    """Change name, email, role, partner, areas, disabled or password_hash of an existing user.
+    Role, partner and areas are validated through access.User like a new account."""
+    allowed = {"name", "email", "role", "partner", "areas", "disabled", "password_hash"}
+    bad = set(changes) - allowed
+    if bad:
+        raise UserError(f"cannot change {', '.join(sorted(bad))}")
+    with db() as con:
+        row = con.execute("SELECT * FROM users WHERE username=?", (username,)).fetchone()
+        if row is None:
+            raise UserError(f"No user '{username}'.")
+        current = _to_user(row)
+        areas = tuple(changes.get("areas", current.areas))
+        access.User(username, changes.get("name", current.name), changes.get("role", current.role),
+                    changes.get("partner", current.partner), areas)  # validates
+        values = dict(changes)
+        if "areas" in values:
+            values["areas"] = json.dumps(list(areas))
+        if "disabled" in values:
+            values["disabled"] = int(bool(values["disabled"]))
+        sets = ", ".join(f"{k}=?" for k in values)
+        con.execute(f"UPDATE users SET {sets} WHERE username=?", (*values.values(), username))
 
 
 def credentials() -> dict:

@@ -35,10 +35,25 @@ def table(result: queries.Result, **kwargs) -> None:
 
 
 def download(result: queries.Result, label: str, filename: str, key: str) -> None:
+    """A CSV download of exactly what the table shows (same scope and suppression, formula-safe).
+    Clicking it is recorded in the audit trail: who, which query and versions, whose data."""
     st.download_button(
         label, data=export.to_csv(result), file_name=filename, mime="text/csv", key=key,
-        on_click="ignore",
+        on_click=_audit_download, args=(result.query.name, filename, dict(result.versions),
+                                        result.frame.height),
     )
+
+
+def _audit_download(query: str, filename: str, versions: dict, rows: int) -> None:
+    from .. import audit
+    from .auth import real_user
+
+    real, user = real_user(), current_user()
+    details = {"query": query, "versions": versions, "rows": rows}
+    if user is not None and real is not None and user != real:
+        details["view_as"] = user.username
+    audit.record(real.username if real else None, "download", target=filename, details=details,
+                 data_owner=audit.owners_of(versions))
 
 
 def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:

@@ -1,0 +1,31 @@
+"""Use of our data: for a data-owning partner, who viewed, downloaded or exported its datasets
+(from the audit trail)."""
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from csp import audit
+from csp.ui import auth
+
+USES = ("view", "download", "export", "board_pack")
+
+
+def render() -> None:
+    me = auth.current_user()
+    partner = me.partner.replace("_", " ").title()
+    st.title(f"Use of {partner} data")
+    st.caption(f"Everyone who viewed a page built on {partner} data, downloaded it or exported it, "
+               "from the audit trail.")
+    since = st.date_input("Since", value=dt.date.today() - dt.timedelta(days=30), key="uses_since")
+    rows = [r for r in audit.search(data_owner=me.partner, since=since.isoformat(), limit=5000)
+            if r["action"] in USES]
+    if not rows:
+        st.info("No use of your data is recorded in this period.")
+        return
+    frame = pl.DataFrame(rows).select("at", "actor", "action", "target", "details")
+    summary = frame.group_by("actor", "action").len("times").sort(["times", "actor"], descending=[True, False])
+    st.subheader("By user")
+    st.dataframe(summary, hide_index=True, width="stretch")
+    st.subheader("Every entry")
+    st.dataframe(frame, hide_index=True, width="stretch")

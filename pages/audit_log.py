@@ -1,0 +1,54 @@
+"""Audit trail (administrators): search, check the hash chain, export as CSV."""
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from csp import access, audit
+from csp.ui import auth
+
+ACTIONS = ["", "login", "login_failed", "logout", "view", "download", "export", "board_pack", "upload",
+           "publish", "rollback", "user_add", "user_change", "user_disable", "user_enable",
+           "password_reset", "revoke_sessions", "user_unlock", "view_as", "view_as_end"]
+
+
+def entries_frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"seq": pl.Int64, "at": pl.String, "actor": pl.String,
+                                      "action": pl.String, "target": pl.String,
+                                      "details": pl.String, "data_owner": pl.String})
+
+
+def render() -> None:
+    st.title("Audit trail")
+    with st.container(horizontal=True):
+        actor = st.text_input("User", key="audit_actor")
+        action = st.selectbox("Action", ACTIONS, format_func=lambda a: a or "Any", key="audit_action")
+        owner = st.selectbox("Whose data", ["", *access.PARTNERS], format_func=lambda p: p or "Any",
+                             key="audit_owner")
+        text = st.text_input("Contains", key="audit_text")
+        since = st.date_input("From", value=dt.date.today() - dt.timedelta(days=30), key="audit_since")
+        until = st.date_input("To", value=dt.date.today(), key="audit_until")
+    rows = audit.search(actor=actor.strip() or None, action=action or None, data_owner=owner or None,
+                        text=text.strip() or None, since=since.isoformat(), until=until.isoformat(),
+                        limit=5000)
+    st.caption(f"{len(rows):,} entries (newest first, at most 5,000).")
+    st.dataframe(entries_frame(rows), hide_index=True, width="stretch")
+    st.download_button(
+        "Download these entries (CSV)", data=audit.to_csv(rows), file_name="audit_log.csv",
+        mime="text/csv", key="dl_audit", on_click=_audit_export,
+        args=({"actor": actor, "action": action, "owner": owner, "text": text,
+               "since": since.isoformat(), "until": until.isoformat()}, len(rows)),
+    )
+
+    if st.button("Check the chain", key="verify"):
+        v = audit.verify()
+        (st.success if v.intact else st.error)(str(v))
+        if v.intact:
+            st.caption("Keep a copy of the head hash elsewhere: it lets you show later that no "
+                       "entry up to this one was changed.")
+
+
+def _audit_export(filters: dict, n: int) -> None:
+    me = auth.real_user()
+    audit.record(me.username if me else None, "download", target="audit_log.csv",
+                 details={"filters": filters, "rows": n})

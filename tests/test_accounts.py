@@ -1,0 +1,236 @@
+"""Account safety: lockout, password rules, cookie revocation, idle limit, admin changes."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from csp import accounts, audit, users
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+KEY = "k" * 40
+PW = "correct-horse-battery"
+
+
+def token(username: str, issued: float, days: float = 1, key: str = KEY) -> str:
+    # Exactly what streamlit-authenticator 0.4.2's CookieModel._token_encode writes.
+    return jwt.encode({"username": username, "exp_date": issued + days * 86400}, key, algorithm="HS256")
+
+
+@pytest.fixture
+def jo(data_dir):
+    return users.add_user("joe", PW, role="board", partner="council")
+
+
+def test_good_password_logs_in_and_is_audited(jo):
+    assert accounts.authenticate("Joe ", PW) == jo  # the form's username is trimmed, lower-cased
+    assert [(r["actor"], r["action"]) for r in audit.search()] == [("joe", "login")]
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(jo):
+    now = time.time()
+    for i in range(accounts.LOCK_AFTER):
+        assert accounts.locked_until("joe", now) is None
+        assert accounts.authenticate("joe", f"wrong-{i}", now=now) is None
+    assert accounts.locked_until("joe", now) == pytest.approx(now + accounts.LOCK_SECONDS)
+    assert accounts.authenticate("joe", PW, now=now + 60) is None
+    assert accounts.authenticate("joe", PW, now=now + accounts.LOCK_SECONDS - 1) is None
+    # The lock ends after 15 minutes.
+    assert accounts.authenticate("joe", PW, now=now + accounts.LOCK_SECONDS + 1) == jo
+    reasons = [r["details"] for r in audit.search(action="login_failed")]
+    assert sum('"locked"' in d for d in reasons) == 2 and sum("locked_now" in d for d in reasons) == 1
+
+
+def test_four_failures_then_success_resets_the_count(jo):
+    for _ in range(4):
+        accounts.authenticate("joe", "nope-nope-nope")
+    assert accounts.authenticate("joe", PW) == jo
+    for _ in range(4):
+        accounts.authenticate("joe", "nope-nope-nope")
+    assert accounts.locked_until("joe") is None
+
+
+def test_lock_persists_in_the_database(jo, monkeypatch):
+    for _ in range(5):
+        accounts.authenticate("joe", "wrong-password")
+    # A "restart": nothing is held in memory, the state is read back from SQLite.
+    import importlib
+
+    importlib.reload(accounts)
+    assert accounts.locked_until("joe") is not None
+    assert accounts.authenticate("joe", PW) is None
+
+
+def test_unknown_user_is_counted_like_a_known_one(jo):
+    assert accounts.authenticate("nobody", "whatever-pass") is None
+    assert audit.search(action="login_failed")[0]["details"] == '{"reason":"unknown_user"}'
+    for _ in range(4):
+        accounts.authenticate("nobody", "whatever-pass")
+    assert accounts.locked_until("nobody") is not None  # no difference an attacker could observe
+
+
+@pytest.mark.parametrize("password, ok", [
+    ("short", False), ("password123", False), ("Password2024!", False), ("qwertyuiop", False),
+    ("joe-the-user", True), ("fenmouth-demo", True), ("x" * 73, False),
+])
+def test_password_rules(password, ok):
+    assert (users.password_problem(password, "joe") is None) is ok
+
+
+def test_password_equal_to_username_is_refused():
+    assert users.password_problem("jonathan.smith", "jonathan.smith") is not None
+
+
+def test_common_password_list_is_a_real_list():
+    words = users._common_passwords()
+    assert len(words) >= 300 and "123456" in words and "password" in words
+
+
+def test_add_user_refuses_common_password(data_dir):
+    with pytest.raises(users.UserError, match="too common"):
+        users.add_user("sam", "password1234", role="board", partner="council")
+
+
+def test_cookie_accepted_until_logout_then_refused_even_if_replayed(jo):
+    issued = time.time() - 10
+    t = token("joe", issued)
+    assert accounts.cookie_login(t, KEY, 1) == "joe"
+    accounts.end_sessions("joe")  # what Log out does
+    assert accounts.cookie_login(t, KEY, 1) is None
+    assert accounts.cookie_login(t, KEY, 1) is None  # and again: no state was consumed
+    assert accounts.cookie_login(token("joe", time.time() + 1), KEY, 1) == "joe"  # a new login
+
+
+def test_cookie_refused_when_forged_expired_disabled_revoked_or_idle(jo, monkeypatch):
+    now = time.time()
+    assert accounts.cookie_login(token("joe", now, key="x" * 40), KEY, 1) is None  # wrong key
+    assert accounts.cookie_login(token("joe", now - 2 * 86400), KEY, 1) is None  # expired
+    assert accounts.cookie_login("not-a-jwt", KEY, 1) is None
+    monkeypatch.setenv("CSP_IDLE_MINUTES", "5")
+    accounts.touch("joe", now=now - 600)
+    assert accounts.cookie_login(token("joe", now - 599), KEY, 1) is None  # idle for 10 minutes
+    accounts.touch("joe")
+    assert accounts.cookie_login(token("joe", now - 599), KEY, 1) == "joe"
+    accounts.revoke_sessions("admin", "joe")
+    assert accounts.cookie_login(token("joe", now - 1), KEY, 1) is None
+    assert accounts.cookie_login(token("joe", now + 1), KEY, 1) == "joe"
+    accounts.set_disabled("admin", "joe", True)
+    assert accounts.cookie_login(token("joe", now + 2), KEY, 1) is None
+    accounts.set_disabled("admin", "joe", False)
+    assert accounts.cookie_login(token("joe", now + 3), KEY, 1) == "joe"
+
+
+def test_admin_changes_are_applied_and_audited(jo):
+    accounts.set_access("admin", "joe", role="practitioner", partner="housing", areas=["E05000901"])
+    u = users.get_user("joe")
+    assert (u.role, u.partner, u.areas) == ("practitioner", "housing", ("E05000901",))
+    accounts.reset_password("admin", "joe", "a-brand-new-secret")
+    assert accounts.authenticate("joe", PW) is None
+    assert accounts.authenticate("joe", "a-brand-new-secret") is not None
+    with pytest.raises(users.UserError):
+        accounts.reset_password("admin", "joe", "letmein123")
+    accounts.set_disabled("admin", "joe", True)
+    assert users.get_user("joe") is None and accounts.authenticate("joe", "a-brand-new-secret") is None
+    actions = [r["action"] for r in audit.search(actor="admin")]
+    assert actions == ["user_disable", "password_reset", "user_change"]
+    change = audit.search(action="user_change")[0]
+    assert '"before":{"areas":[],"partner":"council","role":"board"}' in change["details"]
+    assert audit.verify().intact
+
+
+# ---- through the app ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_env(tiny, monkeypatch):
+    monkeypatch.setenv("CSP_COOKIE_KEY", KEY)
+    return tiny
+
+
+def login(at, username, password):
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Username"].input(username)
+    inputs["Password"].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def logged_in(at) -> bool:
+    return any(b.label == "Log out" for b in at.button)
+
+
+def test_locked_account_gets_the_same_message_in_the_app(app_env):
+    for _ in range(5):
+        accounts.authenticate("council.board", "wrong-password")
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    assert [e.value for e in at.error] == ["Username or password is incorrect."]
+    assert not logged_in(at)
+
+
+def test_revoked_session_ends_on_next_interaction(app_env):
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    assert logged_in(at)
+    time.sleep(0.01)
+    accounts.revoke_sessions("admin", "council.board")
+    at.run()
+    assert not logged_in(at) and [t.label for t in at.text_input] == ["Username", "Password"]
+    assert "Your session has ended" in at.info[0].value
+
+
+def test_idle_session_is_logged_out(app_env, monkeypatch):
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    assert logged_in(at)
+    monkeypatch.setenv("CSP_IDLE_MINUTES", "1")
+    at.session_state["csp_last_activity"] = time.time() - 61
+    at.run()
+    assert not logged_in(at)
+    assert "without activity" in at.info[0].value
+    assert audit.search(action="logout")[0]["details"] == '{"reason":"idle"}'
+
+
+def test_login_logout_and_page_view_are_audited(app_env):
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    assert logged_in(at)
+    views = audit.search(action="view", actor="council.board")
+    assert len(views) == 1
+    from pages import PAGES
+
+    spec = next(p for p in PAGES if views[0]["target"] in (p.url_path, p.title))
+    # whose data it was: the owners of the page's datasets under the policy
+    assert views[0]["data_owner"] == ",".join(audit.owners_of(spec.datasets)) != ""
+    at.run()  # a rerun showing the same view is not logged again
+    assert len(audit.search(action="view", actor="council.board")) == 1
+    [b for b in at.button if b.label == "Log out"][0].click()
+    at.run()
+    assert [r["action"] for r in audit.search(actor="council.board")][:1] == ["logout"]
+    assert audit.verify().intact
+
+
+def test_admin_adds_user_and_views_as_them_without_password(app_env):
+    admin = users.add_user("ada.admin", PW, role="admin", partner="council")
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "ada.admin", PW)
+    assert logged_in(at)
+    at._page_hash = calc_hash("admin_users")  # st.Page(callable) routes by the url_path's hash
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Users"
+    at.selectbox(key="view_as_user").set_value("housing.officer")
+    at.button(key="view_as_start").click()
+    at.run()  # (the landing page itself is another module's business; we look at the frame)
+    # Now the app is exactly housing.officer's: their scope, no admin pages.
+    assert any("Viewing as" in w.value for w in at.warning)
+    assert "Area scope: E05000901" in [c.value for c in at.caption]
+    at._page_hash = calc_hash("admin_users")
+    at.run()
+    assert not [t for t in at.title if t.value == "Users"]  # not a page they have
+    entry = audit.search(action="view_as")[0]
+    assert (entry["actor"], entry["target"], entry["data_owner"]) == ("ada.admin", "housing.officer", "housing")
+    at.button(key="stop_view_as").click()
+    at.run()
+    assert not any("Viewing as" in w.value for w in at.warning)
+    assert audit.search(action="view_as_end")[0]["actor"] == "ada.admin"

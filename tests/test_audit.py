@@ -1,0 +1,140 @@
+"""The audit trail: append-only, hash-chained, searchable, and fed by the CLI export."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from csp import audit, config
+
+
+def test_record_and_verify_intact(data_dir):
+    assert audit.verify().intact and audit.verify().entries == 0
+    a = audit.record("jo", "login")
+    b = audit.record("jo", "view", target="crime", details={"filters": {"area": "E05000901"}},
+                     data_owner=["police"])
+    assert (a, b) == (1, 2)
+    v = audit.verify()
+    assert v.intact and v.entries == 2 and str(v).startswith("intact")
+    rows = audit.search(actor="jo")
+    assert [r["action"] for r in rows] == ["view", "login"]  # newest first
+    assert json.loads(rows[0]["details"]) == {"filters": {"area": "E05000901"}}
+    assert rows[0]["data_owner"] == "police"
+
+
+def test_update_and_delete_are_refused(data_dir):
+    audit.record("jo", "login")
+    con = sqlite3.connect(config.app_db_path())
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE audit_log SET actor='someone-else'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM audit_log")
+    con.close()
+    assert audit.search()[0]["actor"] == "jo"
+
+
+def _tamper(sql: str, *args):
+    # Someone with the database file can drop the triggers; the chain still gives them away.
+    con = sqlite3.connect(config.app_db_path())
+    con.execute("DROP TRIGGER audit_log_no_update")
+    con.execute("DROP TRIGGER audit_log_no_delete")
+    con.execute(sql, args)
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("sql, broken", [
+    ("UPDATE audit_log SET actor='mallory' WHERE seq=2", 2),
+    ("UPDATE audit_log SET details='{}' WHERE seq=3", 3),
+    ("DELETE FROM audit_log WHERE seq=2", 2),
+])
+def test_tampering_is_found_at_the_first_broken_link(data_dir, sql, broken):
+    for i in range(4):
+        audit.record("jo", "view", target=f"page{i}", details={"i": i})
+    _tamper(sql)
+    v = audit.verify()
+    assert not v.intact and v.broken_at == broken
+
+
+def test_rewriting_a_hash_does_not_hide_an_edit(data_dir):
+    for i in range(3):
+        audit.record("jo", "view", target=f"page{i}")
+    con = sqlite3.connect(config.app_db_path())
+    row = dict(zip(["seq", "at", "actor", "action", "target", "details", "data_owner", "prev_hash"],
+                   con.execute("SELECT seq, at, actor, action, target, details, data_owner, prev_hash"
+                               " FROM audit_log WHERE seq=2").fetchone()))
+    con.close()
+    row["actor"] = "mallory"
+    new_hash = audit.entry_hash(row, row["prev_hash"])
+    _tamper("UPDATE audit_log SET actor='mallory', hash=? WHERE seq=2", new_hash)
+    v = audit.verify()
+    assert not v.intact and v.broken_at == 3  # entry 3 no longer links to entry 2
+
+
+def test_search_filters_by_owner_text_and_action(data_dir):
+    audit.record("a", "view", target="crime", data_owner=["police"])
+    audit.record("b", "view", target="reoffending", data_owner=["probation", "police"])
+    audit.record("c", "download", target="crime_by_ward.csv", data_owner="police")
+    audit.record("d", "view", target="substance", data_owner="health")
+    assert [r["actor"] for r in audit.search(data_owner="police")] == ["c", "b", "a"]
+    assert [r["actor"] for r in audit.search(data_owner="probation")] == ["b"]
+    assert [r["actor"] for r in audit.search(action="download")] == ["c"]
+    assert [r["actor"] for r in audit.search(text="REOFF")] == ["b"]
+
+
+def test_csv_export_of_the_log_is_formula_safe(data_dir):
+    audit.record("jo", "view", target="=HYPERLINK(\"http://evil\")")
+    text = audit.to_csv(audit.search())
+    assert "'=HYPERLINK" in text and text.splitlines()[0] == ",".join(audit.FIELDS)
+
+
+def test_cli_verify_and_export_is_audited(tiny, capsys):
+    from csp.__main__ import main
+
+    assert main(["export", "crime_by_type", "--as", "council.board", "--param", "from=2024-01"]) == 0
+    capsys.readouterr()
+    rows = audit.search(action="export")
+    assert len(rows) == 1 and rows[0]["actor"] == "council.board" and rows[0]["target"] == "crime_by_type"
+    assert rows[0]["data_owner"] == "police"
+    assert json.loads(rows[0]["details"])["params"] == ["from=2024-01"]
+    assert main(["audit", "verify"]) == 0
+    assert capsys.readouterr().out.startswith("intact")
+    _tamper("UPDATE audit_log SET target='x' WHERE seq=1")
+    assert main(["audit", "verify"]) == 1
+    assert "broken at entry 1" in capsys.readouterr().out
+
+
+def test_audit_and_data_use_pages(tiny, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from streamlit.util import calc_hash
+
+    from csp import users
+
+    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    users.add_user("ada.admin", tiny["password"], role="admin", partner="council")
+    audit.record("council.board", "download", target="crime_by_ward.csv", data_owner=["police"])
+    audit.record("council.board", "view", target="<b>x</b>", data_owner=["health"])
+
+    def open_page(username, page):
+        at = AppTest.from_file("../app.py", default_timeout=30).run()
+        inputs = {t.label: t for t in at.text_input}
+        inputs["Username"].input(username)
+        inputs["Password"].input(tiny["password"])
+        at.button[0].click()
+        at.run()
+        at._page_hash = calc_hash(page)
+        return at.run()
+
+    at = open_page("ada.admin", "audit_log")
+    assert not at.exception, at.exception
+    log = at.dataframe[0].value
+    assert {"download", "view", "login"} <= set(log["action"])
+    at = open_page("pc.owner", "access_log")  # police board: sees who used police data
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Use of Police data"
+    every = at.dataframe[1].value
+    # the council user's download of police data is there; the view of health data is not
+    assert ("council.board", "download", "crime_by_ward.csv") in set(
+        zip(every["actor"], every["action"], every["target"]))
+    assert "<b>x</b>" not in set(every["target"])
