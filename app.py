@@ -9,6 +9,7 @@ import streamlit as st
 
 from csp import access, audit, config
 from csp.ui import auth
+from csp.ui.boardpack import boardpack_button
 from csp.ui.common import md_escape as ui_escape
 from pages import PAGES
 
@@ -93,6 +94,7 @@ with st.sidebar:
         st.caption("Area scope: " + ", ".join(user.areas))
     if cookie.generated:
         st.caption("Demo mode: cookie key generated for this data directory.")
+    boardpack_button()  # draws nothing for roles without board_pack
     if st.button("Log out", key="logout_button"):
         # Ends every session and re-login cookie of this user, not just this browser's.
         auth.end_session(authenticator, "logout", "You have logged out.", revoke=True)

@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from .. import access, boardpack
+from .. import access, audit, boardpack
 from .auth import current_user
 
 
@@ -15,9 +15,17 @@ def boardpack_button(key: str = "board_pack") -> None:
     user = current_user()
     if user is None or not access.can(user, "board_pack"):
         return
+    def build() -> bytes:
+        # Runs only on click; every board pack is an export of partners' data, so it is audited.
+        html = boardpack.build(user)
+        visible = access.visible_datasets(user)
+        audit.record(user.username, "board_pack", target="board pack",
+                     details={"datasets": visible}, data_owner=audit.owners_of(visible))
+        return html.encode("utf-8")
+
     # The user is captured now: the callable runs outside the script, without session state.
     st.download_button(
-        "Download board pack", data=lambda: boardpack.build(user).encode("utf-8"),
+        "Download board pack", data=build,
         file_name=f"board-pack-{dt.date.today():%Y-%m-%d}.html", mime="text/html",
         key=key, on_click="ignore", icon=":material/description:",
         help="One HTML file with every theme you may see; opens offline and prints to PDF.",
