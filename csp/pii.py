@@ -651,13 +651,16 @@ def _temporal_dates(col: str, s: pl.Series, birth: bool) -> Finding | None:
     return _value_finding(col, kind, text, hit)
 
 
-def screen(df: pl.DataFrame, allowed_columns: dict[str, str] | None = None) -> list[Finding]:
+def screen(df: pl.DataFrame, allowed_columns: dict[str, str] | None = None, *, first_row: int = 1) -> list[Finding]:
     """Findings of personal data in ``df``; an empty list means the upload may proceed.
 
     ``allowed_columns`` maps a column name to the reason it is allowed (for the audit
     trail, e.g. ``{"location": "police.uk anonymised street"}``). Allowed columns skip
     the column-name check and the softer value checks (names, house numbers, dates) but
     are still screened for STRICT_KINDS.
+
+    ``first_row`` is the number reported for the frame's first row (1 = data rows counted from
+    one; uploads pass 2 so numbers match a spreadsheet, whose row 1 is the header).
     """
     if not isinstance(df, pl.DataFrame):
         raise TypeError(f"screen() needs a polars DataFrame, not {type(df).__name__}")
@@ -723,6 +726,14 @@ def screen(df: pl.DataFrame, allowed_columns: dict[str, str] | None = None) -> l
                     head, kind, [], 1, _mask(kind, token),
                     f"The column heading '{_mask(kind, head)}' itself looks like {KIND_LABELS[kind][0]}",
                 ))
+    if first_row != 1:
+        for f in findings:
+            if f.rows:
+                shifted = [r + first_row - 1 for r in f.rows]
+                suffix = f"({_rows_text(f.rows, f.count)})"
+                if f.message.endswith(suffix):
+                    f.message = f.message[: -len(suffix)] + f"({_rows_text(shifted, f.count)})"
+                f.rows = shifted
     return findings
 
 

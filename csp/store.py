@@ -253,3 +253,71 @@ def rollback(name: str, vid: str) -> Version:
 
 def file_checksum(path: Path) -> str:
     return _sha256(path)
+
+
+# ---- helpers for uploads: relation writing, history log, retention purge --------------------
+
+
+def write_relation(cur: duckdb.DuckDBPyConnection, name: str, relation_sql: str, params: dict | None,
+                   out: Path) -> None:
+    """Write a query's result cast to the contract and sorted as publish(relation_sql=...) does;
+    for ``write=`` callables that must check something inside the dataset lock first."""
+    sort = _sort_keys(name)
+    order = (" ORDER BY " + ", ".join(f'"{k}" NULLS LAST' for k in sort)) if sort else ""
+    rel = cur.sql(f"{contract_select(name, f'({relation_sql})')}{order}", params=params or {})
+    rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
+
+
+def record_event(name: str, event: dict) -> None:
+    """Append one event (publish, rollback, purge ...) to the dataset's history log."""
+    d = dataset_dir(name)
+    d.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **event})
+    with (d / "history.jsonl").open("a") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def history(name: str) -> list[dict]:
+    """The dataset's events, oldest first. A line torn by a crash mid-append is skipped."""
+    try:
+        lines = (dataset_dir(name) / "history.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def purge(name: str, older_than: dt.datetime, *, by: str) -> list[str]:
+    """Delete versions published before ``older_than``; never the serving one, never the newest
+    (its number must not be reused). Each is renamed aside first, so a crash mid-delete leaves
+    either a whole version or a hidden leftover that the next purge sweeps."""
+    removed: list[str] = []
+    with _dataset_lock(name) as d:
+        vroot = d / "versions"
+        for stale in d.glob(".purge-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        vs = versions(name)
+        if not vs:
+            return removed
+        keep = {current_version_id(name), vs[-1].version}
+        for v in vs:
+            if v.version in keep:
+                continue
+            published = dt.datetime.fromisoformat(v.meta["published_at"])
+            if published < older_than:
+                aside = d / f".purge-{v.version}-{uuid.uuid4().hex}"
+                os.rename(v.path, aside)
+                _fsync_dir(vroot)
+                shutil.rmtree(aside, ignore_errors=True)
+                removed.append(v.version)
+    if removed:
+        record_event(name, {"event": "purge", "by": by, "versions": removed,
+                            "older_than": older_than.isoformat(timespec="seconds")})
+    return removed

@@ -1,0 +1,120 @@
+"""Data-quality judgements and catalogue entries, computed from query results and metadata.
+
+The figures themselves come from the named ``quality_*`` queries (so access control and
+suppression apply as everywhere); this module only turns them into flags: geography share below
+the threshold, months missing from the expected schedule or late, categories that come and go.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from . import access, catalog, store
+
+QUALITY_QUERIES = {
+    "crime": "quality_crime",
+    "asb": "quality_asb",
+    "reoffending": "quality_reoffending",
+    "substance_misuse": "quality_substance_misuse",
+}
+CATEGORY_QUERIES = {"crime": "quality_crime_categories"}
+VALID_GEOGRAPHY_MIN = 85.0  # % of records with a valid geography below which a period is flagged
+# How long after a period ends its data is normally due (police.uk ~2 months; MoJ proven
+# reoffending follows a cohort for 18 months before publishing; NDTMS quarterly ~6 months).
+EXPECTED_LAG_MONTHS = {"crime": 2, "asb": 2, "reoffending": 24, "substance_misuse": 6}
+STEP_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
+
+
+def _add_months(d: dt.date, n: int) -> dt.date:
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return dt.date(y, m + 1, 1)
+
+
+def flag_geography(frame: pl.DataFrame) -> pl.DataFrame:
+    """Adds ``low_geography``: the period's share of validly located records is under 85%."""
+    if "pct_located" not in frame.columns:
+        return frame
+    return frame.with_columns((pl.col("pct_located") < VALID_GEOGRAPHY_MIN).fill_null(False).alias("low_geography"))
+
+
+@dataclass
+class Schedule:
+    step: int
+    missing: list[str]  # periods between the first and the last held with no data
+    latest: str | None
+    expected_latest: str
+    periods_late: int  # how many periods the latest is behind the expected one (0 = on time)
+
+
+def schedule(dataset: str, periods: list[dt.date], today: dt.date | None = None) -> Schedule:
+    """Months missing from the dataset's schedule and how late its latest period is."""
+    contract = catalog.contract(dataset)
+    step = STEP_MONTHS.get(contract.update_frequency, 1)
+    today = today or dt.date.today()
+    due = _add_months(dt.date(today.year, today.month, 1), -EXPECTED_LAG_MONTHS.get(dataset, step))
+    # The expected latest period is the last one on the dataset's own grid that is due by now.
+    due = _add_months(due, -((due.month - 1) % step))
+    held = sorted({dt.date(p.year, p.month, 1) for p in periods if p is not None})
+    if not held:
+        return Schedule(step, [], None, f"{due:%Y-%m}", 0)
+    missing, d = [], held[0]
+    have = set(held)
+    while d < held[-1]:
+        if d not in have:
+            missing.append(f"{d:%Y-%m}")
+        d = _add_months(d, step)
+    behind = ((due.year - held[-1].year) * 12 + due.month - held[-1].month) // step
+    return Schedule(step, missing, f"{held[-1]:%Y-%m}", f"{due:%Y-%m}", max(0, behind))
+
+
+def category_changes(frame: pl.DataFrame, category: str = "crime_type") -> pl.DataFrame:
+    """Per category: first and last month used, months used, and whether it is used throughout,
+    starts later, stops earlier or has gaps (taxonomy changes show up here)."""
+    if frame.height == 0:
+        return pl.DataFrame(schema={category: pl.String, "first_month": pl.Date, "last_month": pl.Date,
+                                    "months": pl.UInt32, "change": pl.String})
+    start, end = frame["month"].min(), frame["month"].max()
+    span = (end.year - start.year) * 12 + end.month - start.month + 1
+    out = frame.group_by(category).agg(
+        pl.col("month").min().alias("first_month"), pl.col("month").max().alias("last_month"),
+        pl.col("month").n_unique().alias("months"),
+    )
+    first_s = pl.col("first_month").dt.strftime("%Y-%m")
+    last_s = pl.col("last_month").dt.strftime("%Y-%m")
+    held = (pl.col("last_month").dt.year() - pl.col("first_month").dt.year()) * 12 \
+        + pl.col("last_month").dt.month() - pl.col("first_month").dt.month() + 1
+    change = (
+        pl.when((pl.col("first_month") > start) & (pl.col("last_month") < end))
+        .then(pl.format("used only {} to {}", first_s, last_s))
+        .when(pl.col("first_month") > start).then(pl.format("new from {}", first_s))
+        .when(pl.col("last_month") < end).then(pl.format("last used {}", last_s))
+        .when(pl.col("months") < held).then(pl.lit("gaps"))
+        .otherwise(pl.lit("used throughout"))
+    )
+    return out.with_columns(change.alias("change")).sort("first_month", category).with_columns(
+        pl.lit(span).alias("span_months"))
+
+
+def catalogue(user: access.User | None) -> list[dict]:
+    """Every dataset's contract with its latest version's as-at date and coverage, and what the
+    user may see of it. Metadata only: no record is read."""
+    out = []
+    for name, c in catalog.contracts().items():
+        v = store.current(name)
+        g = access.grant(user, name)
+        cov = (v.meta.get("coverage") or {}) if v else {}
+        out.append({
+            "dataset": name, "title": c.title, "owner": c.owner, "description": c.description,
+            "update_frequency": c.update_frequency,
+            "latest_version": v.version if v else None,
+            "as_at": v.meta["published_at"][:10] if v else None,
+            "coverage": f"{cov.get('first')} to {cov.get('last')}" if cov.get("first") else ("all" if v else None),
+            "access": ("owner: everything" if g.owner else f"to {g.geography} level"
+                       + (f", counts under {g.threshold} suppressed" if g.threshold else "")) if g else "not shared with you",
+            "fields": pl.DataFrame(
+                [{"field": f.name, "type": f.type, "privacy tier": f.tier, "geography": f.geo or "",
+                  "description": f.description} for f in c.fields]),
+        })
+    return out

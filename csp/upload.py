@@ -1,0 +1,757 @@
+"""Analyst uploads: read, map, depersonalise, validate, preview, publish; versions and rollback.
+
+``prepare`` does everything except publishing and returns a ``Plan``: the validation report
+(every problem, with rows and counts), the personal-data findings, and a preview of what
+publishing would change. ``publish`` refuses a plan with any error or finding, and refuses if
+the dataset changed since the preview. Nothing here imports Streamlit: the Upload page and the
+CLI (``python -m csp upload|versions|rollback|retention``) share this module.
+
+A raw police.uk street-level file holds crimes and anti-social behaviour together, so uploading
+one (as ``crime`` or ``asb``) updates both datasets, the months in the file replacing those months.
+Other uploads replace the periods they contain and keep every other period as published.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import re
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from . import access, catalog, config, ingest, pii, store, users, validate
+from .validate import Problem, ReadError, check, check_formulas, parse_month, read_limited, read_table
+
+DEFAULT_MARGIN = 0.2  # "moved by more than" threshold in the preview: 20% of the published figure
+MIN_KEEP_DAYS = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS upload_mappings (
+    partner TEXT NOT NULL, dataset TEXT NOT NULL, source_column TEXT NOT NULL,
+    target_column TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (partner, dataset, source_column)
+);
+CREATE TABLE IF NOT EXISTS upload_retention (
+    dataset TEXT PRIMARY KEY, days INTEGER NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL
+);
+"""
+
+POLICE_UK_MAP = {
+    "Crime ID": "crime_id", "Month": "month", "Falls within": "falls_within", "Location": "location",
+    "LSOA code": "lsoa_code", "Crime type": "crime_type", "Last outcome category": "outcome",
+}
+# Columns of a police.uk file that are not published: the force's own name for itself, the
+# anonymised map point (the LSOA carries the geography), names derivable from codes, and Context
+# (always empty, and free text if not).
+POLICE_UK_DROPPED = ("Reported by", "Longitude", "Latitude", "LSOA name", "Context")
+
+
+class UploadError(ValueError):
+    """The upload cannot go ahead; the message is safe to show."""
+
+
+# ---- who may upload what --------------------------------------------------------------------
+
+
+def may_upload(user: access.User | None, dataset: str) -> bool:
+    if user is None or not access.can(user, "upload"):
+        return False
+    return user.role == "admin" or catalog.contract(dataset).owner == user.partner
+
+
+def upload_targets(user: access.User | None) -> list[str]:
+    return [d for d in catalog.contracts() if may_upload(user, d)]
+
+
+def require_upload(user: access.User | None, dataset: str) -> None:
+    contract = catalog.contract(dataset)
+    if user is None or not access.can(user, "upload"):
+        raise access.AccessDenied("Only analysts and administrators may upload data.")
+    if not may_upload(user, dataset):
+        own = ", ".join(upload_targets(user)) or "none"
+        raise access.AccessDenied(
+            f"The {dataset} dataset belongs to {contract.owner}: {user.partner} analysts may upload "
+            f"only {user.partner} datasets ({own})."
+        )
+
+
+# ---- mapping memory (app state database) ----------------------------------------------------
+
+
+@contextmanager
+def _db():
+    with users.db() as con:
+        con.executescript(SCHEMA)
+        yield con
+
+
+def remembered_mapping(partner: str, dataset: str) -> dict[str, str]:
+    with _db() as con:
+        rows = con.execute("SELECT source_column, target_column FROM upload_mappings WHERE partner=? AND dataset=?",
+                           (partner, dataset)).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def remember_mapping(partner: str, dataset: str, mapping: dict[str, str], by: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    with _db() as con:
+        for src, dst in mapping.items():
+            con.execute("INSERT OR REPLACE INTO upload_mappings VALUES (?, ?, ?, ?, ?, ?)",
+                        (partner, dataset, src, dst, by, now))
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def auto_mapping(dataset: str, columns: list[str]) -> dict[str, str]:
+    """File columns whose names match a contract field once case and punctuation are ignored."""
+    fields = {_norm(f): f for f in catalog.contract(dataset).field_names}
+    aliases = {}
+    if dataset == "geography":
+        aliases = {_norm(a): t for t, names in ingest.LOOKUP_ALIASES.items() for a in names}
+    elif dataset in ("crime", "asb"):
+        aliases = {_norm(k): v for k, v in POLICE_UK_MAP.items()}
+    out = {}
+    for c in columns:
+        n = _norm(c)
+        target = fields.get(n) or aliases.get(n)
+        if target and target not in out.values() and target in catalog.contract(dataset).field_names:
+            out[c] = target
+    return out
+
+
+# ---- the plan -------------------------------------------------------------------------------
+
+
+@dataclass
+class Diff:
+    dataset: str
+    base_version: str | None
+    rows_before: int
+    rows_after: int
+    measure: str  # what the totals count: "rows" or a count field
+    periods_added: list[str]
+    periods_replaced: list[str]
+    totals: pl.DataFrame  # period, before, after, change, change_pct, moved
+    margin: float
+
+    @property
+    def moved(self) -> list[str]:
+        return self.totals.filter(pl.col("moved"))["period"].to_list() if self.totals.height else []
+
+
+@dataclass
+class Plan:
+    dataset: str
+    filename: str
+    checksum: str | None = None
+    format: str | None = None
+    encoding: str | None = None
+    police_uk: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    findings: list[pii.Finding] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # file columns as read (after transforms)
+    transforms: list[str] = field(default_factory=list)
+    rows: int = 0
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)  # dataset -> typed rows to publish
+    periods: list = field(default_factory=list)
+    diffs: dict[str, Diff] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.findings and bool(self.frames)
+
+    def summary(self) -> dict:
+        return {
+            "file": self.filename, "format": self.format, "encoding": self.encoding,
+            "rows": self.rows, "errors": len(self.errors), "personal_data_findings": len(self.findings),
+            "warnings": [p.text() for p in self.warnings], "mapping": self.mapping,
+            "ignored_columns": self.ignored_columns, "transforms": self.transforms,
+            "periods": [str(p)[:7] if isinstance(p, dt.date) else str(p) for p in self.periods],
+        }
+
+    def report(self) -> str:
+        """The validation report as plain text (CLI output; the page draws the same content)."""
+        lines = [f"{self.filename}: {self.rows:,} data row(s)"
+                 + (f", {self.format}" if self.format else "") + (f", {self.encoding}" if self.encoding else "")
+                 + (" (police.uk street-level file)" if self.police_uk else "")]
+        if self.mapping:
+            renamed = {k: v for k, v in self.mapping.items() if k != v}
+            if renamed:
+                lines.append("Columns mapped: " + ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
+        for t in self.transforms:
+            lines.append(f"Transform applied: {t}")
+        if self.errors:
+            lines.append(f"{len(self.errors)} problem(s) must be fixed:")
+            lines += [f"  ERROR {p.text()}" for p in self.errors]
+        if self.findings:
+            lines.append(f"{len(self.findings)} personal-data finding(s) must be resolved:")
+            for f in self.findings:
+                fix = pii.suggest_transform(f)
+                lines.append(f"  PERSONAL DATA {f.message}; example {f.example}"
+                             + (f" -> fix: --transform {fix}:{f.column}" if fix else ""))
+        if self.warnings:
+            lines.append(f"{len(self.warnings)} warning(s):")
+            lines += [f"  warning {p.text()}" for p in self.warnings]
+        for d in self.diffs.values():
+            lines.append(
+                f"Preview {d.dataset}: {d.rows_before:,} -> {d.rows_after:,} rows (against "
+                f"{d.base_version or 'nothing published'}); periods added: {', '.join(d.periods_added) or 'none'}; "
+                f"replaced: {', '.join(d.periods_replaced) or 'none'}"
+            )
+            if d.moved:
+                lines.append(f"  moved by more than {d.margin:.0%}: " + ", ".join(
+                    f"{r['period']} {r['before']:,} -> {r['after']:,}" for r in d.totals.filter(pl.col("moved")).iter_rows(named=True)))
+        if self.ok:
+            lines.append("Validation passed.")
+        return "\n".join(lines)
+
+
+def _lookup() -> pl.DataFrame | None:
+    geo = store.current("geography")
+    if geo is None:
+        return None
+    return pl.read_parquet(geo.files).select("lsoa_code", "ward_code", "district_code")
+
+
+def _lsoa_centroids() -> pl.DataFrame:
+    """LSOA centroids (mean of boundary vertices) from <data_dir>/boundaries/lsoa.geojson."""
+    path = config.data_dir() / "boundaries" / "lsoa.geojson"
+    if not path.exists():
+        raise UploadError("Coordinates can be turned into LSOAs only once LSOA boundaries are loaded.")
+    fc = json.loads(path.read_text())
+    rows = []
+    for feat in fc.get("features", []):
+        props = feat.get("properties") or {}
+        code = props.get("lsoa_code") or props.get("code") or next(
+            (v for k, v in props.items() if k.lower().startswith("lsoa") and k.lower().endswith("cd")), None)
+        geom = feat.get("geometry") or {}
+        polys = geom.get("coordinates", [])
+        if geom.get("type") == "Polygon":
+            polys = [polys]
+        pts = [p for poly in polys for p in poly[0]] if polys else []
+        if code and pts:
+            rows.append({"lsoa_code": code, "lon": sum(p[0] for p in pts) / len(pts),
+                         "lat": sum(p[1] for p in pts) / len(pts)})
+    return pl.DataFrame(rows, schema={"lsoa_code": pl.String, "lon": pl.Float64, "lat": pl.Float64})
+
+
+def parse_transform(spec: str) -> tuple[str, list[str]]:
+    """'postcode_to_sector:postcode' or 'coordinates_to_lsoa:Longitude,Latitude'."""
+    name, _, cols = spec.partition(":")
+    if name not in pii.TRANSFORMS or not cols:
+        raise UploadError(f"Unknown transform '{spec}': use NAME:COLUMN with NAME one of {', '.join(pii.TRANSFORMS)}.")
+    return name, [c.strip() for c in cols.split(",")]
+
+
+def _apply_transforms(frame: pl.DataFrame, transforms: list[str], problems: list[Problem]) -> pl.DataFrame:
+    for spec in transforms:
+        try:
+            name, cols = parse_transform(spec)
+            missing = [c for c in cols if c not in frame.columns]
+            if missing:
+                raise UploadError(f"the file has no column {', '.join(repr(c) for c in missing)}")
+            if name == "coordinates_to_lsoa":
+                if len(cols) != 2:
+                    raise UploadError("give the longitude and latitude columns, e.g. coordinates_to_lsoa:lon,lat")
+                frame = pii.coordinates_to_lsoa(frame, cols[0], cols[1], _lsoa_centroids())
+            else:
+                for c in cols:
+                    frame = pii.TRANSFORMS[name](frame, c)
+        except (UploadError, ValueError, TypeError) as e:
+            problems.append(Problem("error", "transform", f"Transform {spec}: {e}"))
+    return frame
+
+
+def prepare(dataset: str, source, filename: str | None = None, *, user: access.User | None = None,
+            mapping: dict[str, str] | None = None, transforms: list[str] | tuple[str, ...] = (),
+            margin: float = DEFAULT_MARGIN, today: dt.date | None = None, max_bytes: int | None = None,
+            remember: bool = True) -> Plan:
+    """Read, map, transform, screen and validate an upload, and preview it. Publishes nothing.
+
+    ``source``: a path, bytes, a binary file object or an iterable of byte chunks (read up to the
+    size limit and no further). ``mapping``: file column -> contract field, on top of the mapping
+    remembered for the user's partner and the automatic name match."""
+    contract = catalog.contract(dataset)
+    if user is not None:
+        require_upload(user, dataset)
+    filename = filename or (str(source) if isinstance(source, (str, Path)) else "upload")
+    plan = Plan(dataset, Path(filename).name, transforms=list(transforms))
+    try:
+        data = read_limited(source, max_bytes)
+        plan.checksum = hashlib.sha256(data).hexdigest()
+        table = read_table(data, plan.filename)
+    except ReadError as e:
+        plan.problems.append(Problem("error", "unreadable", str(e)))
+        return plan
+    plan.format, plan.encoding = table.format, table.encoding
+    plan.problems += table.notes
+    frame, first_row = table.frame, table.first_row
+    plan.rows = frame.height
+    plan.police_uk = dataset in ("crime", "asb") and frame.columns == ingest.POLICE_UK_HEADER
+
+    frame = _apply_transforms(frame, list(transforms), plan.problems)
+    plan.columns = list(frame.columns)
+    if plan.police_uk:
+        plan.mapping = dict(POLICE_UK_MAP)
+        frame = frame.drop(POLICE_UK_DROPPED).rename(POLICE_UK_MAP)
+    else:
+        frame = _map_columns(plan, frame, dataset, user, mapping or {})
+    if any(p.code == "bad_mapping" for p in plan.problems):
+        return plan
+
+    # Everything in the file is screened, ignored columns too: a surname column must be dropped
+    # deliberately (drop_column), not slip through because it happens not to be published.
+    plan.findings = pii.screen(frame, first_row=first_row)
+    plan.problems += check_formulas(frame, first_row)
+    lookup = _lookup()
+    if dataset in ("crime", "asb") and lookup is None:
+        plan.problems.append(Problem("error", "no_lookup", "No geography lookup is published yet: upload the "
+                                     "LSOA lookup (dataset 'geography') first, so records can be placed in wards."))
+    targets = [dataset]
+    if plan.police_uk:
+        targets = ["crime", "asb"]
+    for name in targets:
+        part = frame.with_row_index("__row")
+        if plan.police_uk:  # crimes are checked as crime, ASB rows as asb
+            is_asb = pl.col("crime_type") == ingest.ASB
+            part = part.filter(is_asb if name == "asb" else ~is_asb)
+        rows = part.get_column("__row")
+        probs = check(name, part.drop("__row").select([c for c in part.columns if c in catalog.contract(name).field_names]),
+                      first_row=0, lookup=lookup, today=today, lenient_geography=name in ("crime", "asb"),
+                      source_columns=list(frame.columns))
+        for p in probs:  # map the part's row positions back to spreadsheet rows
+            if p.rows:
+                p.rows = [int(rows[r]) + first_row for r in p.rows]
+        plan.problems += probs
+    if user is not None and remember and not plan.police_uk and plan.mapping and not plan.errors:
+        remember_mapping(user.partner, dataset, {k: v for k, v in plan.mapping.items() if k != v}, user.username)
+    if plan.errors or plan.findings:
+        return plan
+    for name in targets:
+        plan.frames[name] = _typed(name, frame, lookup, plan.police_uk)
+    pf = contract.period_field
+    if pf:
+        plan.periods = sorted(frame.select(_period_expr(dataset, pf)).to_series().unique().to_list())
+    for name, typed in plan.frames.items():
+        plan.diffs[name] = diff(name, typed, plan.periods if pf else None, margin)
+    return plan
+
+
+def _map_columns(plan: Plan, frame: pl.DataFrame, dataset: str, user, explicit: dict[str, str]) -> pl.DataFrame:
+    contract = catalog.contract(dataset)
+    remembered = remembered_mapping(user.partner, dataset) if user is not None else {}
+    chosen: dict[str, str] = {}
+    for src, dst in explicit.items():
+        if src not in frame.columns:
+            plan.problems.append(Problem("error", "bad_mapping", f"Mapping {src} -> {dst}: the file has no column '{src}' "
+                                         f"(it has: {', '.join(frame.columns[:15])})"))
+        elif dst not in contract.field_names:
+            plan.problems.append(Problem("error", "bad_mapping", f"Mapping {src} -> {dst}: '{dst}' is not a field of "
+                                         f"{dataset} (fields: {', '.join(contract.field_names)})"))
+        else:
+            chosen[src] = dst
+    for source in (remembered, auto_mapping(dataset, [c for c in frame.columns if c not in chosen])):
+        for src, dst in source.items():
+            if src in frame.columns and src not in chosen and dst not in chosen.values() and dst in contract.field_names:
+                chosen[src] = dst
+    targets = list(chosen.values())
+    clash = {t for t in targets if targets.count(t) > 1}
+    if clash:
+        plan.problems.append(Problem("error", "bad_mapping", f"More than one column is mapped to {', '.join(sorted(clash))}"))
+        return frame
+    taken = [c for c in frame.columns if c not in chosen and c in contract.field_names]
+    if taken:  # a column already named like a field that another column is mapped onto
+        for c in taken:
+            if c in chosen.values():
+                plan.problems.append(Problem("error", "bad_mapping", f"Column '{c}' and the column mapped to it "
+                                             "would both be published as the same field"))
+                return frame
+    plan.mapping = chosen
+    plan.ignored_columns = [c for c in frame.columns if c not in chosen and c not in contract.field_names]
+    if plan.ignored_columns:
+        plan.problems.append(Problem("warning", "ignored_columns",
+                                     f"Not in the {dataset} contract, so not published: {', '.join(plan.ignored_columns)}"))
+    return frame.rename(chosen)
+
+
+def _period_expr(dataset: str, pf: str) -> pl.Expr:
+    if catalog.contract(dataset).field(pf).type == "DATE":
+        return pl.col(pf).map_batches(parse_month, return_dtype=pl.Date).alias(pf)
+    return pl.col(pf).alias(pf)
+
+
+def _typed(name: str, frame: pl.DataFrame, lookup: pl.DataFrame | None, police_uk: bool) -> pl.DataFrame:
+    contract = catalog.contract(name)
+    if police_uk:
+        is_asb = pl.col("crime_type") == ingest.ASB
+        frame = frame.filter(is_asb if name == "asb" else ~is_asb)
+    cols = []
+    for f in contract.fields:
+        if f.name not in frame.columns:
+            cols.append(pl.lit(None, pl.String).alias(f.name))
+        elif f.type == "DATE":
+            cols.append(pl.col(f.name).map_batches(parse_month, return_dtype=pl.Date).alias(f.name))
+        elif f.type in ("BIGINT", "INTEGER"):
+            cols.append(pl.col(f.name).str.replace(r"\.0+$", "").cast(pl.Int64).alias(f.name))
+        elif f.type == "DOUBLE":
+            cols.append(pl.col(f.name).cast(pl.Float64).alias(f.name))
+        else:
+            cols.append(pl.col(f.name))
+    out = frame.select(cols)
+    if name == "crime" and "crime_type" in out.columns:
+        out = out.with_columns(pl.coalesce(pl.col("crime_category"),
+                                           pl.col("crime_type").replace(ingest.CATEGORY_RENAMES)).alias("crime_category"))
+    if name in ("crime", "asb") and lookup is not None:
+        # Wards and districts always come from the published lookup (as the police.uk importer does).
+        out = out.drop("ward_code", "district_code").join(
+            lookup.select("lsoa_code", "ward_code", "district_code"), on="lsoa_code", how="left"
+        ).select(contract.field_names)
+    return out
+
+
+# ---- preview --------------------------------------------------------------------------------
+
+
+def _group_key(name: str) -> str | None:
+    c = catalog.contract(name)
+    return c.period_field or ("district_code" if "district_code" in c.field_names else None)
+
+
+def _measure(name: str) -> str:
+    c = catalog.contract(name)
+    counts = [f.name for f in c.fields if f.type == "BIGINT" and f.name != "population"]
+    return counts[0] if counts else "rows"
+
+
+def diff(name: str, new: pl.DataFrame, periods: list | None, margin: float = DEFAULT_MARGIN) -> Diff:
+    """What publishing ``new`` would change: rows, periods added or replaced, totals before/after."""
+    cur = store.current(name)
+    key, measure = _group_key(name), _measure(name)
+    agg = "count(*)" if measure == "rows" else f'sum("{measure}")'
+    if cur is not None:
+        # Aggregated in DuckDB straight from the published Parquet: the whole history never
+        # needs to be loaded to preview one month.
+        c = store.cursor()
+        try:
+            sel = f'{_period_sql(name, key)} AS period' if key else "'all' AS period"
+            grp = " GROUP BY 1" if key else ""
+            before = c.sql(f"SELECT {sel}, CAST({agg} AS BIGINT) AS before, count(*) AS n "
+                           f"FROM read_parquet($f){grp}", params={"f": cur.files}).pl()
+        finally:
+            c.close()
+    else:
+        before = pl.DataFrame(schema={"period": pl.String, "before": pl.Int64, "n": pl.Int64})
+    new_agg = pl.len() if measure == "rows" else pl.col(measure).sum()
+    if key:
+        added = new.group_by(_period_label(name, key).alias("period")).agg(
+            new_agg.cast(pl.Int64).alias("new"), pl.len().cast(pl.Int64).alias("n_new"))
+    else:
+        added = pl.DataFrame({"period": ["all"], "new": [new.height if measure == "rows" else int(new[measure].sum() or 0)],
+                              "n_new": [new.height]}, schema={"period": pl.String, "new": pl.Int64, "n_new": pl.Int64})
+    new_periods = sorted({_label(p) for p in (periods or [])})
+    replaced = set(new_periods) if key and periods is not None else set(before["period"].to_list())
+    t = before.join(added, on="period", how="full", coalesce=True).with_columns(
+        pl.col("before").fill_null(0), pl.col("n").fill_null(0), pl.col("new").fill_null(0), pl.col("n_new").fill_null(0))
+    t = t.with_columns(
+        pl.when(pl.col("period").is_in(list(replaced))).then(pl.col("new")).otherwise(pl.col("before")).alias("after"),
+        pl.when(pl.col("period").is_in(list(replaced))).then(pl.col("n_new")).otherwise(pl.col("n")).alias("n_after"),
+    ).sort("period")
+    rows_before, rows_after = int(t["n"].sum()), int(t["n_after"].sum())
+    t = t.select("period", "before", "after").with_columns((pl.col("after") - pl.col("before")).alias("change"))
+    t = t.with_columns(
+        pl.when(pl.col("before") > 0).then(pl.col("change") / pl.col("before") * 100).alias("change_pct"),
+    ).with_columns(
+        ((pl.col("change_pct").abs() > margin * 100) & (pl.col("before") > 0)).fill_null(False).alias("moved")
+    )
+    old_periods = set(before["period"].to_list())
+    return Diff(
+        name, cur.version if cur else None, rows_before, rows_after, measure,
+        [p for p in new_periods if p not in old_periods], [p for p in new_periods if p in old_periods],
+        t, margin,
+    )
+
+
+def _label(p) -> str:
+    return f"{p:%Y-%m}" if isinstance(p, dt.date) else str(p)
+
+
+def _period_sql(name: str, key: str) -> str:
+    # Month-like periods are labelled YYYY-MM, as everywhere else in the app.
+    if catalog.contract(name).field(key).type == "DATE":
+        return f'strftime("{key}", \'%Y-%m\')'
+    return f'CAST("{key}" AS VARCHAR)'
+
+
+def _period_label(name: str, key: str) -> pl.Expr:
+    if catalog.contract(name).field(key).type == "DATE":
+        return pl.col(key).dt.strftime("%Y-%m")
+    return pl.col(key).cast(pl.String)
+
+
+# ---- publishing -----------------------------------------------------------------------------
+
+
+def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Version]:
+    """Publish a clean plan: each dataset atomically, merged with the published periods it does
+    not replace. Refuses if anything was flagged or the dataset changed since the preview."""
+    if plan.errors or plan.findings:
+        raise UploadError("This upload has unresolved problems; nothing was published.")
+    if not plan.frames:
+        raise UploadError("Nothing to publish.")
+    tmpdir = config.data_dir() / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, store.Version] = {}
+    for name, frame in plan.frames.items():
+        staged = tmpdir / f"upload-{name}-{uuid.uuid4().hex}.parquet"
+        frame.write_parquet(staged)
+        base = plan.diffs[name].base_version if name in plan.diffs else None
+        key = catalog.contract(name).period_field
+
+        def write(cur, path, name=name, staged=staged, base=base, key=key):
+            # Inside the dataset lock: the merge must start from the version the preview showed.
+            now = store.current(name)
+            if (now.version if now else None) != base:
+                raise UploadError(f"{name} changed since the preview (now {now.version if now else 'empty'}); "
+                                  "preview the upload again.")
+            sql, params = "SELECT * FROM read_parquet($new)", {"new": str(staged)}
+            if now is not None and key and plan.periods:
+                sql = (f'SELECT * FROM read_parquet($old) WHERE "{key}" NOT IN (SELECT unnest($periods)) '
+                       f"UNION ALL BY NAME {sql}")
+                params |= {"old": now.files, "periods": plan.periods}
+            store.write_relation(cur, name, sql, params, path)
+
+        try:
+            v = store.publish(name, write, published_by=published_by, source=plan.filename,
+                              source_checksum=plan.checksum, validation=plan.summary(), note=note)
+        finally:
+            staged.unlink(missing_ok=True)
+        store.record_event(name, {"event": "publish", "by": published_by, "version": v.version,
+                                  "file": plan.filename, "checksum": plan.checksum})
+        out[name] = v
+        apply_retention(name, by=published_by)
+    if plan.dataset == "geography":
+        ingest.regeocode(published_by)
+    return out
+
+
+def rollback(dataset: str, vid: str, by: str) -> store.Version:
+    before = store.current_version_id(dataset)
+    v = store.rollback(dataset, vid)
+    store.record_event(dataset, {"event": "rollback", "by": by, "from": before, "to": vid})
+    return v
+
+
+# ---- retention ------------------------------------------------------------------------------
+
+
+def retention_days(dataset: str) -> int | None:
+    catalog.contract(dataset)
+    with _db() as con:
+        row = con.execute("SELECT days FROM upload_retention WHERE dataset=?", (dataset,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def set_retention(dataset: str, days: int, by: str) -> None:
+    catalog.contract(dataset)
+    if days < MIN_KEEP_DAYS:
+        raise UploadError(f"Retention must be at least {MIN_KEEP_DAYS} day(s).")
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    with _db() as con:
+        con.execute("INSERT OR REPLACE INTO upload_retention VALUES (?, ?, ?, ?)", (dataset, days, by, now))
+    store.record_event(dataset, {"event": "retention", "by": by, "days": days})
+
+
+def apply_retention(dataset: str, by: str, now: dt.datetime | None = None) -> list[str]:
+    days = retention_days(dataset)
+    if days is None:
+        return []
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return store.purge(dataset, now - dt.timedelta(days=days), by=by)
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+
+def _cli_user(name: str | None) -> tuple[access.User | None, str]:
+    if name is None:
+        # Whoever runs the CLI already controls the data directory; record the OS account.
+        return None, f"cli:{getpass.getuser()}"
+    u = users.get_user(name)
+    if u is None:
+        raise UploadError(f"unknown user '{name}'")
+    return u, u.username
+
+
+def cmd_upload(args) -> int:
+    user, by = _cli_user(args.as_user)
+    mapping = {}
+    for item in args.map or []:
+        if "=" not in item:
+            raise UploadError(f"--map takes source=field, got '{item}'")
+        k, v = item.split("=", 1)
+        mapping[k.strip()] = v.strip()
+    plan = prepare(args.dataset, Path(args.file), args.file, user=user, mapping=mapping,
+                   transforms=args.transform or [], margin=args.margin)
+    print(plan.report())
+    if not plan.ok:
+        print("Nothing was published.")
+        return 1
+    if args.dry_run:
+        print("Dry run: nothing was published.")
+        return 0
+    done = publish(plan, by)
+    print("Published " + ", ".join(f"{k} {v.version}" for k, v in done.items()))
+    return 0
+
+
+def cmd_versions(args) -> int:
+    current = store.current_version_id(args.dataset)
+    vs = store.versions(args.dataset)
+    if not vs:
+        print(f"{args.dataset}: nothing published yet")
+    for v in vs:
+        m = v.meta
+        cov = m.get("coverage") or {}
+        val = m.get("validation") or {}
+        print("\t".join([
+            ("* " if v.version == current else "  ") + v.version, m["published_at"], m["published_by"],
+            f"{m['rows']:,} rows", f"{cov.get('first', '')}..{cov.get('last', '')}" if cov else "",
+            m.get("source", ""), (m.get("source_checksum") or "")[:12],
+            f"{val.get('errors', 0)} errors, {len(val.get('warnings', []))} warnings" if val else "",
+        ]))
+    for e in store.history(args.dataset):
+        if e.get("event") in ("rollback", "purge", "retention"):
+            print(f"  {e['at']} {e['event']} by {e.get('by')}: "
+                  + json.dumps({k: v for k, v in e.items() if k not in ("at", "event", "by")}))
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    user, by = _cli_user(args.as_user)
+    if user is not None:
+        require_upload(user, args.dataset)
+    v = rollback(args.dataset, args.version, by)
+    print(f"{args.dataset} now serves {v.version} ({v.meta['rows']:,} rows, published {v.meta['published_at']})")
+    return 0
+
+
+def cmd_retention(args) -> int:
+    user, by = _cli_user(args.as_user)
+    if user is not None:
+        require_upload(user, args.dataset)
+    if args.days is not None:
+        set_retention(args.dataset, args.days, by)
+    days = retention_days(args.dataset)
+    removed = apply_retention(args.dataset, by)
+    print(f"{args.dataset}: keep versions for {days} days" if days else f"{args.dataset}: no retention period set")
+    if removed:
+        print("Purged: " + ", ".join(removed))
+    return 0
+
+
+def _wrap(fn):
+    def run(args) -> int:
+        try:
+            return fn(args)
+        except (UploadError, KeyError) as e:
+            print(f"error: {str(e).strip(chr(39))}", file=__import__("sys").stderr)
+            return 2
+    return run
+
+
+def register_cli(sub) -> None:
+    up = sub.add_parser("upload", help="validate and publish a partner extract (CSV, XLSX, Parquet, police.uk)")
+    up.add_argument("dataset")
+    up.add_argument("file")
+    up.add_argument("--map", action="append", metavar="SRC=FIELD", help="map a file column to a contract field (repeatable)")
+    up.add_argument("--transform", action="append", metavar="NAME:COLUMN",
+                    help="depersonalise first: " + ", ".join(pii.TRANSFORMS) + " (repeatable)")
+    up.add_argument("--dry-run", action="store_true", help="validate and preview only")
+    up.add_argument("--as", dest="as_user", help="upload as this user (their permissions apply)")
+    up.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="flag periods that move by more than this share (0.2 = 20%%)")
+    up.set_defaults(fn=_wrap(cmd_upload))
+    vs = sub.add_parser("versions", help="list a dataset's versions (* = serving) and its rollbacks and purges")
+    vs.add_argument("dataset")
+    vs.set_defaults(fn=_wrap(cmd_versions))
+    rb = sub.add_parser("rollback", help="serve an earlier version of a dataset again")
+    rb.add_argument("dataset")
+    rb.add_argument("version")
+    rb.add_argument("--as", dest="as_user")
+    rb.set_defaults(fn=_wrap(cmd_rollback))
+    rt = sub.add_parser("retention", help="set or apply a dataset's version retention period (days)")
+    rt.add_argument("dataset")
+    rt.add_argument("days", type=int, nargs="?")
+    rt.add_argument("--as", dest="as_user")
+    rt.set_defaults(fn=_wrap(cmd_retention))
+    bd = sub.add_parser("boundaries", help="validate and publish a boundary GeoJSON (WGS84) for lsoa, ward or district")
+    bd.add_argument("level", choices=validate.BOUNDARY_LEVELS)
+    bd.add_argument("file")
+    bd.add_argument("--dry-run", action="store_true")
+    bd.add_argument("--as", dest="as_user")
+    bd.set_defaults(fn=_wrap(cmd_boundaries))
+
+
+# ---- boundaries -----------------------------------------------------------------------------
+
+
+def boundaries(level: str, source, filename: str, *, user: access.User | None = None,
+               dry_run: bool = False, by: str = "cli") -> tuple[list[Problem], Path | None]:
+    """Validate a boundary GeoJSON and, if clean, replace ``<data_dir>/boundaries/<level>.geojson``
+    atomically (the previous file is kept beside it as ``<level>.previous.geojson``)."""
+    if user is not None:
+        require_upload(user, "geography")  # boundaries belong with the geography lookup
+    try:
+        data = read_limited(source)
+    except ReadError as e:
+        return [Problem("error", "unreadable", str(e))], None
+    lookup = _lookup()
+    known = None
+    if lookup is not None:
+        known = set(lookup.get_column(f"{level}_code").drop_nulls().to_list()) if f"{level}_code" in lookup.columns else None
+    fc, problems = validate.check_boundaries(level, data, Path(filename).name, known)
+    if fc is None or any(p.severity == "error" for p in problems) or dry_run:
+        return problems, None
+    folder = config.data_dir() / "boundaries"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{level}.geojson"
+    tmp = folder / f".{level}.{uuid.uuid4().hex}.tmp"
+    with tmp.open("w") as fh:
+        fh.write(json.dumps(fc, separators=(",", ":")))
+        fh.flush()
+        os.fsync(fh.fileno())
+    if path.exists():
+        (folder / f"{level}.previous.geojson").write_bytes(path.read_bytes())
+    os.replace(tmp, path)
+    store.record_event("geography", {"event": "boundaries", "by": by, "level": level, "features": len(fc["features"]),
+                                     "file": Path(filename).name, "checksum": hashlib.sha256(data).hexdigest()})
+    return problems, path
+
+
+def cmd_boundaries(args) -> int:
+    user, by = _cli_user(args.as_user)
+    problems, path = boundaries(args.level, Path(args.file), args.file, user=user, dry_run=args.dry_run, by=by)
+    for p in problems:
+        print(f"  {'ERROR' if p.severity == 'error' else 'warning'} {p.text()}")
+    if any(p.severity == "error" for p in problems):
+        print("Nothing was published.")
+        return 1
+    print("Dry run: nothing was published." if path is None else f"Published {args.level} boundaries to {path}")
+    return 0

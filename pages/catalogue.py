@@ -1,0 +1,28 @@
+"""Catalogue: every dataset with its owner, description, fields and privacy tiers, update
+frequency, as-at date, coverage and latest version, and what the sharing agreement lets you see."""
+import streamlit as st
+
+from csp import quality
+from csp.ui import common as ui
+from csp.ui.auth import current_user
+
+
+def render() -> None:
+    st.title("Data catalogue")
+    st.caption("What each partner shares, how often it is updated and how current it is. "
+               "Privacy tiers: *public* fields are shared at the permitted geography; *restricted* "
+               "fields (identifiers, street descriptions) are seen only by the owning partner.")
+    entries = quality.catalogue(current_user())
+    summary = [{k: e[k] for k in ("title", "owner", "update_frequency", "as_at", "coverage", "latest_version", "access")}
+               for e in entries]
+    st.dataframe(summary, hide_index=True, width="stretch", column_config={
+        "title": "Dataset", "owner": "Owner", "update_frequency": "Updated", "as_at": "As at",
+        "coverage": "Coverage", "latest_version": "Version", "access": "You may see"})
+    for e in entries:
+        with st.expander(f"{e['title']} ({e['dataset']})"):
+            st.markdown(f"{ui.md_escape(e['description'])}\n\n**Owner:** {ui.md_escape(e['owner'])} · "
+                        f"**Updated:** {ui.md_escape(e['update_frequency'])} · "
+                        f"**As at:** {ui.md_escape(e['as_at'] or 'not published yet')} · "
+                        f"**Coverage:** {ui.md_escape(e['coverage'] or '-')} · "
+                        f"**Latest version:** {ui.md_escape(e['latest_version'] or '-')}")
+            st.dataframe(e["fields"], hide_index=True, width="stretch")

@@ -1,0 +1,72 @@
+"""Data quality: per dataset and period, records, share with a valid geography (flagged under
+85%), duplicate identifiers, periods missing or late against the schedule, category changes."""
+import plotly.express as px
+import polars as pl
+import streamlit as st
+
+from csp import access, catalog, disclosure, quality
+from csp.ui import common as ui
+from csp.ui.auth import current_user
+
+LABELS = {"month": "Period", "records": "Records", "located": "With valid geography",
+          "pct_located": "Valid geography %", "with_id": "With identifier",
+          "duplicate_ids": "Duplicate identifiers", "categories": "Categories",
+          "low_geography": "Below 85%", "offenders": "Offenders", "in_treatment": "In treatment"}
+
+
+def render() -> None:
+    st.title("Data quality")
+    user = current_user()
+    options = [d for d in quality.QUALITY_QUERIES if access.grant(user, d)]
+    if not options:
+        st.info("No dataset with quality checks is shared with you.")
+        return
+    dataset = st.selectbox("Dataset", options, format_func=lambda d: catalog.contract(d).title, key="dq_dataset",
+                           bind="query-params")
+    result = ui.run(quality.QUALITY_QUERIES[dataset])
+    if result is None:
+        return
+    if result.frame.height == 0:
+        st.info("Nothing has been published for this dataset yet.")
+        return
+    frame = quality.flag_geography(result.frame)
+    sched = quality.schedule(dataset, frame["month"].to_list())
+    low = frame.filter(pl.col("low_geography")) if "low_geography" in frame.columns else frame.clear()
+
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Latest period", sched.latest or "-")
+    c2.metric("Periods late", sched.periods_late, help=f"Expected by now: {sched.expected_latest}")
+    c3.metric("Periods missing", len(sched.missing))
+    c4.metric(f"Periods under {quality.VALID_GEOGRAPHY_MIN:.0f}% valid geography", low.height)
+    if sched.periods_late:
+        st.warning(f"The latest period held is {sched.latest}; {sched.expected_latest} was due by now "
+                   f"({sched.periods_late} period(s) late).")
+    if sched.missing:
+        st.warning("Periods with no data: " + ", ".join(sched.missing))
+    if low.height:
+        st.warning("Share of records with a valid geography is below "
+                   f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: " + ", ".join(f"{d:%Y-%m}" for d in low["month"]))
+
+    fig = px.bar(frame.to_pandas(), x="month", y="records", labels=LABELS,
+                 color="low_geography" if "low_geography" in frame.columns else None,
+                 color_discrete_map={False: ui.PALETTE[0], True: ui.PALETTE[5]})
+    fig.update_layout(height=300, margin=dict(t=10), showlegend=False)
+    st.plotly_chart(fig, width="stretch")
+
+    st.subheader("By period")
+    display = frame.rename({k: v for k, v in LABELS.items() if k in frame.columns})
+    mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
+    st.dataframe(disclosure.display_frame(display, mask), hide_index=True, width="stretch")
+    if result.n_suppressed:
+        st.caption(ui.SUPPRESSION_NOTE.format(t=result.threshold - 1))
+    if "with_id" in frame.columns and frame["with_id"].drop_nulls().sum() == 0:
+        st.caption("Identifiers are restricted to the owning partner, so duplicate identifiers are shown only to them.")
+
+    if dataset in quality.CATEGORY_QUERIES:
+        cats = ui.run(quality.CATEGORY_QUERIES[dataset])
+        if cats is not None and cats.frame.height:
+            st.subheader("Category changes over time")
+            changes = quality.category_changes(cats.frame)
+            st.dataframe(changes.drop("span_months"), hide_index=True, width="stretch",
+                         column_config={"crime_type": "Crime type", "first_month": "First used",
+                                        "last_month": "Last used", "months": "Months used", "change": "Change"})

@@ -1,0 +1,235 @@
+"""Upload: analysts (and admins) publish their partner's extracts. The file is read, mapped,
+screened for personal data and validated by csp.upload; this page shows the report, offers the
+column mapping and the depersonalising fixes, previews the change and publishes. Versions and
+rollback are below. Text from the file (column names, values) is shown only in tables, never as
+Markdown."""
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from csp import catalog, pii, store, upload, validate
+from csp.ui import common as ui
+from csp.ui.auth import current_user
+
+NONE = "(not in this file)"
+
+
+def render() -> None:
+    st.title("Upload data")
+    user = current_user()
+    targets = upload.upload_targets(user)
+    if not targets:
+        st.info("Your partner does not own any dataset you can upload.")
+        return
+    dataset = st.selectbox("Dataset", targets, format_func=lambda d: f"{catalog.contract(d).title} ({d})",
+                           key="up_dataset")
+    contract = catalog.contract(dataset)
+    with st.expander("What the file should contain"):
+        st.markdown(ui.md_escape(contract.description))
+        required = set(validate.required_fields(dataset))
+        st.dataframe([{"column": f.name, "required": "yes" if f.name in required else "optional",
+                       "type": f.type, "description": f.description} for f in contract.fields],
+                     hide_index=True, width="stretch")
+        st.caption("CSV (UTF-8, UTF-8 with BOM or Windows-1252), Excel .xlsx (first sheet) or Parquet; "
+                   + ("raw data.police.uk street-level files are accepted as they are and update both crime and ASB. "
+                      if dataset in ("crime", "asb") else "")
+                   + f"Up to {validate.max_upload_bytes() / 1e6:,.0f} MB.")
+
+    file = st.file_uploader("File", type=["csv", "xlsx", "parquet"], key=f"up_file_{dataset}")
+    if file is not None:
+        _review(user, dataset, file)
+    if dataset == "geography":
+        _boundaries(user)
+    _versions(user, dataset)
+
+
+def _boundaries(user) -> None:
+    st.subheader("Boundaries (GeoJSON)")
+    st.caption("Polygons in longitude/latitude (WGS84) with a code property for the level; used by the maps.")
+    level = st.selectbox("Level", validate.BOUNDARY_LEVELS, key="up_bd_level")
+    file = st.file_uploader("Boundary file", type=["geojson", "json"], key="up_bd_file")
+    if file is None:
+        return
+    dry = not st.button("Publish boundaries", key="up_bd_publish")
+    problems, path = upload.boundaries(level, file.getvalue(), file.name, user=user, dry_run=dry, by=user.username)
+    errors = [p for p in problems if p.severity == "error"]
+    if problems:
+        _problems(problems)
+    if errors:
+        st.error("These boundaries cannot be published until the problems are fixed.")
+    elif path is not None:
+        st.success(f"Published {level} boundaries.")
+    else:
+        st.info("The boundaries passed validation; publish them to replace the current ones.")
+
+
+def _state(dataset: str) -> tuple[dict, list]:
+    mapping = st.session_state.setdefault(f"up_map_{dataset}", {})
+    transforms = st.session_state.setdefault(f"up_tf_{dataset}", [])
+    return mapping, transforms
+
+
+def _review(user, dataset: str, file) -> None:
+    mapping, transforms = _state(dataset)
+    try:
+        plan = upload.prepare(dataset, file.getvalue(), file.name, user=user, mapping=mapping, transforms=transforms)
+    except (upload.UploadError, ValueError) as e:
+        st.error(ui.md_escape(e))
+        return
+    st.caption(f"{ui.md_escape(plan.filename)}: {plan.rows:,} data rows"
+               + (f", {plan.format}" if plan.format else "") + (f", {plan.encoding}" if plan.encoding else "")
+               + (", police.uk street-level file" if plan.police_uk else ""))
+
+    if plan.errors:
+        st.error(f"{len(plan.errors)} problem(s) must be fixed before this file can be published.")
+        _problems(plan.errors)
+    if plan.findings:
+        st.error(f"{len(plan.findings)} possible personal-data finding(s): nothing is published until each is "
+                 "resolved, by fixing the file or applying a standard depersonalising fix below.")
+        _findings(dataset, plan)
+    if plan.warnings:
+        st.warning(f"{len(plan.warnings)} warning(s) (these do not stop publishing).")
+        _problems(plan.warnings)
+    if plan.format and not plan.police_uk and not any(p.code == "unreadable" for p in plan.errors):
+        _mapping(dataset, plan)
+    if transforms:
+        st.caption("Fixes applied: " + ui.md_escape(", ".join(transforms)))
+        if st.button("Clear fixes", key=f"up_clear_{dataset}"):
+            st.session_state[f"up_tf_{dataset}"] = []
+            st.rerun()
+    if not plan.ok:
+        return
+
+    st.success("Validation passed: no problems and no personal data found.")
+    for d in plan.diffs.values():
+        _preview(d)
+    if st.button("Publish", type="primary", key=f"up_publish_{dataset}"):
+        try:
+            done = upload.publish(plan, user.username)
+        except upload.UploadError as e:
+            st.error(ui.md_escape(e))
+            return
+        st.session_state[f"up_done_{dataset}"] = ", ".join(f"{k} {v.version}" for k, v in done.items())
+    if st.session_state.get(f"up_done_{dataset}"):
+        st.success(f"Published {ui.md_escape(st.session_state[f'up_done_{dataset}'])}.")
+
+
+def _problems(problems: list[validate.Problem]) -> None:
+    st.dataframe(
+        [{"problem": p.message, "column": p.column or "", "count": str(p.count) if p.count else "",
+          "rows": ", ".join(map(str, p.rows)) + (" ..." if p.count > len(p.rows) else "") if p.rows else ""}
+         for p in problems],
+        hide_index=True, width="stretch",
+        column_config={"problem": st.column_config.TextColumn("Problem", width="large")},
+    )
+
+
+def _findings(dataset: str, plan: upload.Plan) -> None:
+    st.dataframe(
+        [{"column": f.column, "looks like": pii.KIND_LABELS.get(f.kind, (f.kind.replace("_", " "),))[0],
+          "count": f.count, "rows": ", ".join(map(str, f.rows[:10])) + (" ..." if f.count > 10 else ""),
+          "example (masked)": f.example} for f in plan.findings],
+        hide_index=True, width="stretch",
+    )
+    with st.form(f"up_fix_{dataset}"):
+        choices = {}
+        for f in {f.column: f for f in plan.findings}.values():
+            options = ["leave (fix the file instead)"] + [t for t in pii.TRANSFORMS if t != "coordinates_to_lsoa"]
+            suggested = pii.suggest_transform(f)
+            choices[f.column] = st.selectbox(
+                f"Fix for column {ui.md_escape(repr(f.column))}", options, index=options.index(suggested) if suggested in options else 0,
+                format_func=lambda t: pii.TRANSFORM_DESCRIPTIONS.get(t, t), key=f"up_fixsel_{dataset}_{f.column}")
+        if st.form_submit_button("Apply fixes"):
+            chosen = [f"{t}:{c}" for c, t in choices.items() if t in pii.TRANSFORMS]
+            st.session_state[f"up_tf_{dataset}"] = _state(dataset)[1] + chosen
+            st.rerun()
+
+
+def _mapping(dataset: str, plan: upload.Plan) -> None:
+    contract = catalog.contract(dataset)
+    missing = any(p.code == "missing_columns" for p in plan.errors)
+    with st.expander("Column mapping", expanded=missing):
+        st.caption("Which column of your file holds each field. Your choice is remembered for your "
+                   "partner's next upload of this dataset.")
+        by_target = {dst: src for src, dst in plan.mapping.items()}
+        with st.form(f"up_mapform_{dataset}"):
+            picks = {}
+            cols = [NONE] + plan.columns
+            for f in contract.fields:
+                current = by_target.get(f.name, NONE)
+                picks[f.name] = st.selectbox(f.name, cols, index=cols.index(current) if current in cols else 0,
+                                             key=f"up_mapsel_{dataset}_{f.name}")
+            if st.form_submit_button("Apply mapping"):
+                st.session_state[f"up_map_{dataset}"] = {src: dst for dst, src in picks.items() if src != NONE}
+                st.rerun()
+
+
+def _preview(d: upload.Diff) -> None:
+    st.subheader(f"Preview: {d.dataset}")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Rows after publishing", f"{d.rows_after:,}", delta=f"{d.rows_after - d.rows_before:+,}")
+    c2.metric("Periods added", len(d.periods_added))
+    c3.metric("Periods replaced", len(d.periods_replaced))
+    st.caption(f"Compared with {d.base_version or 'nothing published yet'}. Totals count "
+               f"{'records' if d.measure == 'rows' else d.measure}.")
+    if d.moved:
+        st.warning(f"{len(d.moved)} period(s) move by more than {d.margin:.0%} against the published figures: "
+                   + ui.md_escape(", ".join(d.moved)))
+    t = d.totals
+    fig = go.Figure([
+        # A period not yet published has no published figure (not zero): leave a gap.
+        go.Scatter(name="Published", x=t["period"].to_list(), mode="lines+markers",
+                   y=[None if p in d.periods_added else v for p, v in zip(t["period"], t["before"])],
+                   line=dict(color=ui.PALETTE[0])),
+        go.Scatter(name="After upload", x=t["period"].to_list(), y=t["after"].to_list(), mode="lines+markers",
+                   line=dict(color=ui.PALETTE[1], dash="dash")),
+    ])
+    fig.update_layout(height=300, margin=dict(t=10, b=10), legend=dict(orientation="h", y=-0.25),
+                      xaxis=dict(type="category", nticks=12))
+    st.plotly_chart(fig, width="stretch")
+    changed = t.filter(pl.col("change") != 0)
+    st.caption(f"{changed.height} period(s) change; the table lists them (all periods are in the chart).")
+    st.dataframe(changed, hide_index=True, width="stretch", column_config={
+        "period": "Period", "before": "Published", "after": "After upload", "change": "Change",
+        "change_pct": st.column_config.NumberColumn("Change %", format="%.1f"),
+        "moved": f"Moved > {d.margin:.0%}"})
+
+
+def _versions(user, dataset: str) -> None:
+    st.subheader("Versions")
+    vs = store.versions(dataset)
+    if not vs:
+        st.caption("Nothing published yet.")
+        return
+    serving = store.current_version_id(dataset)
+    rows = []
+    for v in reversed(vs):
+        m, val = v.meta, v.meta.get("validation") or {}
+        cov = m.get("coverage") or {}
+        rows.append({"version": v.version, "serving": v.version == serving, "published": m["published_at"],
+                     "by": m["published_by"], "rows": m["rows"],
+                     "coverage": f"{cov.get('first')} to {cov.get('last')}" if cov else "",
+                     "file": m.get("source", ""), "checksum": (m.get("source_checksum") or "")[:12],
+                     "warnings": len(val.get("warnings", []))})
+    st.dataframe(rows, hide_index=True, width="stretch")
+    others = [v.version for v in vs if v.version != serving]
+    with st.container(horizontal=True):
+        if others:
+            target = st.selectbox("Roll back to", list(reversed(others)), key=f"up_rb_{dataset}")
+            if st.button("Roll back", key=f"up_rbbtn_{dataset}"):
+                v = upload.rollback(dataset, target, user.username)
+                st.success(f"{dataset} now serves {v.version}.")
+                st.rerun()
+        days = upload.retention_days(dataset)
+        new_days = st.number_input("Keep old versions for (days)" + ("" if days else ": not set, all kept"),
+                                   min_value=upload.MIN_KEEP_DAYS, value=days or 365, step=1, key=f"up_ret_{dataset}")
+        if st.button("Save retention and purge", key=f"up_retbtn_{dataset}"):
+            upload.set_retention(dataset, int(new_days), user.username)
+            purged = upload.apply_retention(dataset, user.username)
+            st.success(f"Retention {int(new_days)} days; purged {', '.join(purged) or 'nothing'}.")
+    events = [e for e in store.history(dataset) if e.get("event") in ("rollback", "purge", "retention")]
+    if events:
+        st.caption("Rollbacks and purges")
+        st.dataframe([{"when": e["at"], "what": e["event"], "by": e.get("by"),
+                       "detail": ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "event", "by"))}
+                      for e in reversed(events)], hide_index=True, width="stretch")

@@ -1,0 +1,69 @@
+"""Data-quality judgements: schedule gaps and lateness, geography flags, category changes, and the
+quality queries on the tiny area (restricted identifiers visible to the owner only)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from csp import quality, queries
+
+D = dt.date
+
+
+def test_schedule_finds_gaps_and_lateness():
+    months = [D(2024, 1, 1), D(2024, 2, 1), D(2024, 5, 1)]
+    s = quality.schedule("crime", months, today=D(2024, 11, 15))
+    assert s.missing == ["2024-03", "2024-04"]
+    # Crime is due two months after the month ends: by mid-November, September is expected.
+    assert s.latest == "2024-05" and s.expected_latest == "2024-09" and s.periods_late == 4
+    on_time = quality.schedule("crime", months + [D(2024, m, 1) for m in (3, 4, 6, 7, 8, 9)], today=D(2024, 11, 1))
+    assert on_time.missing == [] and on_time.periods_late == 0
+
+
+def test_quarterly_schedule_steps_by_quarter():
+    qs = [D(2023, 1, 1), D(2023, 7, 1), D(2023, 10, 1)]
+    s = quality.schedule("substance_misuse", qs, today=D(2024, 8, 20))
+    assert s.step == 3 and s.missing == ["2023-04"]
+    # Due six months after: by 2024-08 the quarter starting 2024-01 is expected, two quarters on.
+    assert s.expected_latest == "2024-01" and s.periods_late == 1
+
+
+def test_flag_geography_threshold():
+    f = quality.flag_geography(pl.DataFrame({"pct_located": [84.9, 85.0, None, 100.0]}))
+    assert f["low_geography"].to_list() == [True, False, False, False]
+
+
+def test_category_changes_describe_taxonomy_changes():
+    rows = []
+    for m in range(1, 7):
+        rows.append((D(2013, m, 1), "Burglary"))
+        rows.append((D(2013, m, 1), "Violent crime" if m < 5 else "Violence and sexual offences"))
+        if m in (2, 4):
+            rows.append((D(2013, m, 1), "Bicycle theft"))
+    frame = pl.DataFrame(rows, schema={"month": pl.Date, "crime_type": pl.String}, orient="row").with_columns(
+        pl.lit(1).alias("records"))
+    got = {r["crime_type"]: r["change"] for r in quality.category_changes(frame).iter_rows(named=True)}
+    assert got == {"Burglary": "used throughout", "Violent crime": "last used 2013-04",
+                   "Violence and sexual offences": "new from 2013-05", "Bicycle theft": "used only 2013-02 to 2013-04"}
+
+
+def test_quality_query_on_tiny_area(tiny):
+    owner = tiny["users"]["police"]
+    r = queries.run(owner, "quality_crime")
+    feb = r.frame.filter(pl.col("month") == D(2024, 2, 1)).row(0, named=True)
+    # 2024-02: 12 drugs in L3 + 3 burglaries with no LSOA.
+    assert (feb["records"], feb["located"], feb["pct_located"], feb["with_id"]) == (15, 12, 80.0, 15)
+    council = queries.run(tiny["users"]["council"], "quality_crime")
+    # Identifiers are restricted: the council sees none of them, so no duplicates can be counted.
+    assert council.frame["with_id"].drop_nulls().sum() == 0
+    assert council.frame.filter(pl.col("month") == D(2024, 2, 1))["records"].to_list() == [15]
+
+
+def test_catalogue_lists_access_per_user(tiny):
+    cat = {e["dataset"]: e for e in quality.catalogue(tiny["users"]["health"])}
+    assert set(cat) == {"geography", "crime", "asb", "reoffending", "substance_misuse", "alcohol_admissions"}
+    assert cat["crime"]["access"] == "to district level, counts under 5 suppressed"
+    assert cat["substance_misuse"]["access"] == "owner: everything"
+    assert cat["asb"]["latest_version"] is None and cat["crime"]["coverage"] == "2023-02 to 2024-02"
+    assert "crime_id" in cat["crime"]["fields"]["field"].to_list()

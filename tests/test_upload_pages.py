@@ -1,0 +1,119 @@
+"""The Upload, Catalogue and Data quality pages through AppTest on the tiny fixture."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from upload_fixtures import crime_csv, crime_rows, with_extra
+
+from csp import store, users
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app_env(tiny, monkeypatch):
+    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    users.add_user("analyst.police", tiny["password"], role="analyst", partner="police")
+    users.add_user("analyst.probation", tiny["password"], role="analyst", partner="probation")
+    return tiny
+
+
+def login(username: str, password: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Username"].input(username)
+    inputs["Password"].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def go(at: AppTest, url_path: str) -> AppTest:
+    # st.Page(callable, url_path=...) has no file for AppTest.switch_page; the session routes by
+    # the hash of the url_path, as the browser's URL does. An unlisted page falls back to the
+    # landing page, so tests check the title.
+    at._page_hash = calc_hash(url_path)
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([e.value for e in at.error] + [w.value for w in at.warning] + [s.value for s in at.success])
+
+
+def test_upload_page_rejects_then_publishes(app_env):
+    at = go(login("analyst.police", app_env["password"]), "upload")
+    assert not at.exception, at.exception
+    assert at.selectbox(key="up_dataset").options == ["Police recorded crime (street level) (crime)",
+                                                       "Anti-social behaviour incidents (asb)"]
+    before = store.current_version_id("crime")
+
+    at.file_uploader[0].set_value(("bad.csv", crime_csv(crime_rows(3, month="2099-01")), "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    assert "problem(s) must be fixed" in texts(at)
+    report = at.dataframe[1].value  # [0] is the expected-columns table
+    assert any("after this month" in p for p in report["problem"])
+    assert not [b for b in at.button if b.label == "Publish"]
+
+    at.file_uploader[0].set_value(("pc.csv", with_extra("postcode", ["LN1 3AB"]), "text/csv"))
+    at.run()
+    assert "personal-data finding" in texts(at)
+    at.button(key="FormSubmitter:up_fix_crime-Apply fixes").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert "Validation passed" in texts(at)
+    publish = [b for b in at.button if b.label == "Publish"][0]
+    publish.click()
+    at.run()
+    assert "Published crime" in texts(at)
+    assert store.current_version_id("crime") != before
+    assert store.current("crime").meta["published_by"] == "analyst.police"
+
+
+def test_upload_page_hidden_from_board_and_other_partners_datasets(app_env):
+    at = go(login("council.board", app_env["password"]), "upload")
+    assert not [t for t in at.title if t.value == "Upload data"]
+    at = go(login("analyst.probation", app_env["password"]), "upload")
+    assert at.selectbox(key="up_dataset").options == ["Proven reoffending cohorts (reoffending)"]
+
+
+def test_catalogue_lists_every_dataset(app_env):
+    at = go(login("council.board", app_env["password"]), "catalogue")
+    assert not at.exception, at.exception
+    summary = at.dataframe[0].value
+    assert len(summary) == 6
+    crime = summary[summary["title"] == "Police recorded crime (street level)"].iloc[0]
+    assert crime["owner"] == "police" and crime["latest_version"] == "v000001"
+    assert crime["coverage"] == "2023-02 to 2024-02"
+    assert "suppressed" in crime["access"]
+
+
+def test_data_quality_page(app_env):
+    at = go(login("analyst.police", app_env["password"]), "data-quality")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    # 2024-02: 15 crimes, 3 with no LSOA -> 80% located, flagged under 85%.
+    feb = table[table["Period"].astype(str).str.startswith("2024-02")].iloc[0]
+    assert feb["Records"] == 15 and feb["With valid geography"] == 12 and bool(feb["Below 85%"])
+    assert "below 85%" in texts(at)
+    assert "Periods with no data" in texts(at)  # 2023-03 .. 2023-12 are missing
+
+
+def test_upload_page_mapping_is_offered_and_remembered(app_env):
+    from csp import upload
+    from upload_fixtures import CRIME_HEADER
+
+    at = go(login("analyst.police", app_env["password"]), "upload")
+    data = crime_csv(crime_rows(3), header=CRIME_HEADER.replace("crime_type", "Offence *group*"))
+    at.file_uploader[0].set_value(("mapped.csv", data, "text/csv"))
+    at.run()
+    assert "problem(s) must be fixed" in texts(at)
+    at.selectbox(key="up_mapsel_crime_crime_type").set_value("Offence *group*")
+    at.button(key="FormSubmitter:up_mapform_crime-Apply mapping").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert "Validation passed" in texts(at)
+    assert upload.remembered_mapping("police", "crime") == {"Offence *group*": "crime_type"}
