@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from . import access, catalog, config, ingest, pii, store, users, validate
+from . import access, audit, catalog, config, ingest, pii, store, users, validate
 from .validate import Problem, ReadError, check, check_formulas, parse_month, read_limited, read_table
 
 DEFAULT_MARGIN = 0.2  # "moved by more than" threshold in the preview: 20% of the published figure
@@ -281,6 +281,17 @@ def _apply_transforms(frame: pl.DataFrame, transforms: list[str], problems: list
 
 
 def prepare(dataset: str, source, filename: str | None = None, *, user: access.User | None = None,
+            **kwargs) -> Plan:
+    """Prepare an upload (see _prepare) and record the attempt, accepted or not, in the audit log."""
+    plan = _prepare(dataset, source, filename, user=user, **kwargs)
+    audit.record(user.username if user else "cli", "upload", target=dataset,
+                 details={"file": plan.filename, "checksum": plan.checksum,
+                          "errors": len(plan.errors), "personal_data_findings": len(plan.findings)},
+                 data_owner=audit.owners_of([dataset]))
+    return plan
+
+
+def _prepare(dataset: str, source, filename: str | None = None, *, user: access.User | None = None,
             mapping: dict[str, str] | None = None, transforms: list[str] | tuple[str, ...] = (),
             margin: float = DEFAULT_MARGIN, today: dt.date | None = None, max_bytes: int | None = None,
             remember: bool = True) -> Plan:
@@ -545,6 +556,9 @@ def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Ve
             staged.unlink(missing_ok=True)
         store.record_event(name, {"event": "publish", "by": published_by, "version": v.version,
                                   "file": plan.filename, "checksum": plan.checksum})
+        audit.record(published_by, "publish", target=f"{name} {v.version}",
+                     details={"file": plan.filename, "checksum": plan.checksum, "rows": v.meta["rows"]},
+                     data_owner=audit.owners_of([name]))
         out[name] = v
         apply_retention(name, by=published_by)
     if plan.dataset == "geography":
@@ -556,6 +570,8 @@ def rollback(dataset: str, vid: str, by: str) -> store.Version:
     before = store.current_version_id(dataset)
     v = store.rollback(dataset, vid)
     store.record_event(dataset, {"event": "rollback", "by": by, "from": before, "to": vid})
+    audit.record(by, "rollback", target=f"{dataset} {vid}", details={"from": before},
+                 data_owner=audit.owners_of([dataset]))
     return v
 
 
