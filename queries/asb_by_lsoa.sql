@@ -8,6 +8,7 @@
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
+-- totals: [[], [ward_name]]  # groups whose totals users can see: secondary suppression
 -- columns:
 --   lsoa_code: {type: dimension, description: "LSOA code"}
 --   lsoa_name: {type: dimension, description: "LSOA name"}

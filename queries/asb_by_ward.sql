@@ -9,6 +9,7 @@
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
+-- totals: [[], [district_name]]  # groups whose totals users can see: secondary suppression
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code (blank = unknown area)"}
 --   ward_name: {type: dimension, description: "Ward name"}

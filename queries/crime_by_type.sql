@@ -6,6 +6,7 @@
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
+-- totals: [[]]  # groups whose totals users can see: secondary suppression
 -- columns:
 --   crime_type: {type: dimension, description: "police.uk crime type"}
 --   crimes: {type: count, description: "Recorded crimes in the period"}

@@ -10,6 +10,7 @@
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
+-- totals: [[], [district_name]]  # groups whose totals users can see: secondary suppression
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code (blank = unknown area)"}
 --   ward_name: {type: dimension, description: "Ward name"}

@@ -8,6 +8,7 @@
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
+-- totals: [[]]  # groups whose totals users can see: secondary suppression
 -- columns:
 --   outcome: {type: dimension, description: "Last outcome category"}
 --   crimes: {type: count, description: "Crimes whose last outcome is this"}

@@ -31,14 +31,21 @@ def test_owner_sees_everything_unsuppressed(tiny):
 
 def test_partner_sees_small_counts_suppressed_not_zero(tiny):
     r = queries.run(tiny["users"]["council"], "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
+    truth = {"Abbey": 7 + 2 + 1, "Bridge": 4, "Canal": 9}
     got = {row["ward_name"]: row["crimes"] for row in r.frame.iter_rows(named=True)}
-    # Abbey 7+2+1 = 10, Bridge 4 (< 5: suppressed), Canal 9.
-    assert got == {"Abbey": 10, "Bridge": None, "Canal": 9}
+    assert set(got) == set(truth)
+    assert got["Bridge"] is None  # 4 < 5: suppressed, not shown as zero
+    assert all(v is None or v == truth[w] for w, v in got.items())  # nothing shown is altered
+    # A lone suppressed cell could be recovered from the total, so at least one more is withheld.
+    assert sum(v is None for v in got.values()) >= 2
     mask = dict(zip(r.frame["ward_name"], r.suppressed["crimes"]))
-    assert mask == {"Abbey": False, "Bridge": True, "Canal": False}
-    # The rate is derived from the suppressed count, so it is withheld too.
-    rate = dict(zip(r.frame["ward_name"], r.frame["rate_per_1000"]))
-    assert rate["Bridge"] is None and rate["Abbey"] == pytest.approx(1000 * 10 / 3000, abs=0.01)
+    assert mask == {w: v is None for w, v in got.items()}
+    # The rate is derived from the count, so it is withheld wherever the count is.
+    for row in r.frame.iter_rows(named=True):
+        if row["crimes"] is None:
+            assert row["rate_per_1000"] is None
+        elif row["ward_name"] == "Abbey":
+            assert row["rate_per_1000"] == pytest.approx(1000 * 10 / 3000, abs=0.01)
 
 
 def test_district_level_partner_cannot_see_wards(tiny):
@@ -57,6 +64,9 @@ def test_practitioner_sees_only_their_wards(tiny):
     r = queries.run(fire, "crime_monthly")
     expected = totals(CRIME_CELLS, keep=lambda c: c[1] == "E01000903")
     expected = {k: (v if v >= 5 else None) for k, v in expected.items()}
+    # Burglary in Bridge: 4 in 2024-01 (small) and 5 in 2023-02. The Burglary total over the
+    # months is visible elsewhere, so the 5 is withheld too (secondary suppression).
+    expected[("2023-02", "Burglary")] = None
     assert as_dict(r, ["month", "crime_type"], "crimes") == expected
     areas = queries.run(fire, "areas")
     assert areas.frame["ward_code"].to_list() == [W2]

@@ -168,7 +168,7 @@ def test_asb_page_for_council(demo):
     # Harbourside is the demo's ASB hotspot.
     assert wards.iloc[0]["ward_name"] == "Harbourside" and wards.iloc[0]["vs_benchmark"] == "worse"
     assert len(at.get("plotly_chart")) == 3  # trend, ward map, LSOA map
-    assert len(at.get("download_button")) == 3
+    assert len([b for b in at.get("download_button") if b.key != "board_pack"]) == 3
 
 
 def test_area_filter_changes_every_view(demo):

@@ -81,13 +81,16 @@ def query_dir(tmp_path, monkeypatch):
     queries._registry.clear()
 
 
-def add_header(query_dir, name: str, line: str) -> None:
+def add_header(query_dir, name: str, line: str | None) -> None:
+    """Replace the query's `totals:` header line with `line` (None: no secondary suppression)."""
     p = query_dir / f"{name}.sql"
-    p.write_text(f"-- {line}\n" + p.read_text())
+    body = "".join(l for l in p.read_text().splitlines(keepends=True) if not l.startswith("-- totals:"))
+    p.write_text((f"-- {line}\n" if line else "") + body)
 
 
 def test_declared_totals_apply_secondary_suppression(tiny, query_dir):
     council = tiny["users"]["council"]
+    add_header(query_dir, "crime_by_ward", None)
     before = queries.run(council, "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
     assert dict(zip(before.frame["ward_name"], before.frame["crimes"])) == {"Abbey": 10, "Bridge": None, "Canal": 9}
     add_header(query_dir, "crime_by_ward", "totals: [[]]")

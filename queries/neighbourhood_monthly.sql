@@ -1,0 +1,34 @@
+-- title: One ward, month by month, recent months first
+-- description: >
+--   Recorded crimes and ASB incidents per month in one ward and in the part of its district you
+--   may see, for the 12 months to the latest month held, most recent first.
+-- datasets: [crime, asb, geography]
+-- grain: ward
+-- parameters:
+--   ward: {type: area, required: true, description: "Ward code"}
+-- columns:
+--   month: {type: date, description: "Month (first day)"}
+--   ward_crimes: {type: count, description: "Recorded crimes in the ward"}
+--   ward_asb: {type: count, description: "ASB incidents in the ward"}
+--   district_crimes: {type: count, description: "Recorded crimes in the district (the part you may see)"}
+--   district_asb: {type: count, description: "ASB incidents in the district (the part you may see)"}
+WITH here AS (
+    SELECT any_value(district_code) AS district_code FROM geography WHERE ward_code = $ward
+), bounds AS (
+    SELECT max(month) AS last_month FROM crime
+), c AS (
+    SELECT month, count(*) FILTER (WHERE ward_code = $ward) AS ward_crimes, count(*) AS district_crimes
+    FROM crime, here, bounds
+    WHERE crime.district_code = here.district_code AND month > last_month - INTERVAL 12 MONTH
+    GROUP BY month
+), a AS (
+    SELECT month, count(*) FILTER (WHERE ward_code = $ward) AS ward_asb, count(*) AS district_asb
+    FROM asb, here, bounds
+    WHERE asb.district_code = here.district_code AND month > last_month - INTERVAL 12 MONTH
+    GROUP BY month
+)
+SELECT coalesce(c.month, a.month) AS month, coalesce(c.ward_crimes, 0) AS ward_crimes,
+       coalesce(a.ward_asb, 0) AS ward_asb, coalesce(c.district_crimes, 0) AS district_crimes,
+       coalesce(a.district_asb, 0) AS district_asb
+FROM c FULL OUTER JOIN a USING (month)
+ORDER BY month DESC

@@ -1,0 +1,24 @@
+-- title: ASB incidents by ward, last 12 months against the 12 before
+-- description: >
+--   For each ward you may see: anti-social behaviour incidents in the 12 months to the latest
+--   month held and in the 12 months before.
+-- datasets: [asb, geography]
+-- grain: ward
+-- columns:
+--   ward_code: {type: dimension, description: "Ward code"}
+--   ward_name: {type: dimension, description: "Ward name"}
+--   current: {type: count, description: "Incidents in the latest 12 months"}
+--   previous: {type: count, description: "Incidents in the 12 months before"}
+WITH bounds AS (
+    SELECT max(month) AS last_month FROM asb
+), names AS (
+    SELECT ward_code, any_value(ward_name) AS ward_name FROM geography GROUP BY ward_code
+)
+SELECT a.ward_code, n.ward_name,
+       count(*) FILTER (WHERE a.month > b.last_month - INTERVAL 12 MONTH) AS current,
+       count(*) FILTER (WHERE a.month <= b.last_month - INTERVAL 12 MONTH) AS previous
+FROM asb a CROSS JOIN bounds b LEFT JOIN names n USING (ward_code)
+WHERE a.ward_code IS NOT NULL
+  AND a.month > b.last_month - INTERVAL 24 MONTH
+GROUP BY a.ward_code, n.ward_name
+ORDER BY a.ward_code

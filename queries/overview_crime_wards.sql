@@ -1,0 +1,27 @@
+-- title: Recorded crime by ward, last 12 months against the 12 before
+-- description: >
+--   For each ward you may see: recorded crimes in the 12 months to the latest month held and in
+--   the 12 months before, to find where a change is concentrated.
+-- datasets: [crime, geography]
+-- grain: ward
+-- parameters:
+--   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
+-- columns:
+--   ward_code: {type: dimension, description: "Ward code"}
+--   ward_name: {type: dimension, description: "Ward name"}
+--   current: {type: count, description: "Crimes in the latest 12 months"}
+--   previous: {type: count, description: "Crimes in the 12 months before"}
+WITH bounds AS (
+    SELECT max(month) AS last_month FROM crime
+), names AS (
+    SELECT ward_code, any_value(ward_name) AS ward_name FROM geography GROUP BY ward_code
+)
+SELECT c.ward_code, n.ward_name,
+       count(*) FILTER (WHERE c.month > b.last_month - INTERVAL 12 MONTH) AS current,
+       count(*) FILTER (WHERE c.month <= b.last_month - INTERVAL 12 MONTH) AS previous
+FROM crime c CROSS JOIN bounds b LEFT JOIN names n USING (ward_code)
+WHERE c.ward_code IS NOT NULL
+  AND c.month > b.last_month - INTERVAL 24 MONTH
+  AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
+GROUP BY c.ward_code, n.ward_name
+ORDER BY c.ward_code
