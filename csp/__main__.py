@@ -85,8 +85,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one 'error: ...' line like every other CLI error."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m csp", description="CSP Insight command line.")
+    p = _Parser(prog="python -m csp", description="CSP Insight command line.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     sub.add_parser("demo", help="build the demo area's data and demo users (idempotent)").set_defaults(fn=cmd_demo)
@@ -133,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2, already reported on one line)
+        return int(e.code or 0)
     from . import ingest, store, users
 
     try:

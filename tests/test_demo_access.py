@@ -122,6 +122,7 @@ def test_cli_errors_are_one_line(demo):
         (["crime_monthly", "--as", "board.police", "--param", "colour=red"], "no parameter 'colour'"),
         (["crime_monthly", "--as", "board.police", "--param", "from=2024-13"], "YYYY-MM"),
         (["crime_monthly", "--as", "board.police", "--param", "area=1 OR 1=1"], "ward or district code"),
+        (["crime_monthly", "--as", "board.police", "--param", "-x=1"], "expected one argument"),
     ]:
         code, out, err = export(*args)
         assert code != 0 and out == "" and needle in err and len(err.strip().splitlines()) == 1, (args, err)
