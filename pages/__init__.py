@@ -19,8 +19,24 @@ class PageSpec:
     section: str
     action: str = "view_dashboards"
     datasets: tuple[str, ...] = ()
+    default_for_roles: tuple[str, ...] = ()  # roles whose landing page this is (else the first page)
 
 
 PAGES: list[PageSpec] = [
+    PageSpec("overview", "Overview", ":material/dashboard:", "overview", "Dashboards",
+             datasets=("crime", "asb", "reoffending", "substance_misuse")),
     PageSpec("crime", "Crime", ":material/local_police:", "crime", "Dashboards", datasets=("crime",)),
+    PageSpec("asb", "Anti-social behaviour", ":material/campaign:", "asb", "Dashboards", datasets=("asb",)),
+    PageSpec("reoffending", "Reoffending", ":material/replay:", "reoffending", "Dashboards",
+             datasets=("reoffending",)),
+    PageSpec("substance", "Substance misuse", ":material/medication:", "substance-misuse", "Dashboards",
+             datasets=("substance_misuse", "alcohol_admissions", "crime")),
+    PageSpec("neighbourhood", "Neighbourhood", ":material/home_pin:", "neighbourhood", "Dashboards",
+             datasets=("crime", "asb"), default_for_roles=("practitioner",)),
+    PageSpec("catalogue", "Catalogue", ":material/menu_book:", "catalogue", "Data"),
+    PageSpec("upload", "Upload", ":material/upload_file:", "upload", "Data", action="upload"),
+    PageSpec("data_quality", "Data quality", ":material/fact_check:", "data-quality", "Data", action="data_quality"),
+    PageSpec("access_log", "Use of our data", ":material/visibility:", "access_log", "Admin", action="access_log"),
+    PageSpec("admin_users", "Users", ":material/manage_accounts:", "admin_users", "Admin", action="manage_users"),
+    PageSpec("audit_log", "Audit trail", ":material/receipt_long:", "audit_log", "Admin", action="audit"),
 ]

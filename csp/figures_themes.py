@@ -1,0 +1,137 @@
+"""Plotly figures for the Overview, Reoffending, Substance misuse and Neighbourhood pages.
+No Streamlit: the board pack draws the same figures. Colours are colour-blind safe
+(Okabe-Ito); suppressed points are simply absent, never drawn as zero."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from . import stats
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
+FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13)
+
+
+def _layout(fig: go.Figure, height: int, y_title: str = "", x_title: str = "") -> go.Figure:
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, plot_bgcolor="white",
+        legend=dict(orientation="h", y=-0.18, x=0), hovermode="x unified",
+        yaxis_title=y_title, xaxis_title=x_title,
+    )
+    fig.update_xaxes(showgrid=False, linecolor="#999")
+    fig.update_yaxes(gridcolor="#eee", zeroline=False, rangemode="tozero")
+    return fig
+
+
+def sparkline(x: list, y: list, colour: str = OKABE_ITO[0], label: str = "") -> go.Figure:
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour, width=2), name=label,
+                               hovertemplate="%{x|%b %Y}: %{y:,}<extra></extra>"))
+    fig.update_layout(height=70, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+                      plot_bgcolor="white", xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return fig
+
+
+def rate_lines(frame: pl.DataFrame, x: str, y: str, lower: str, upper: str, group: str,
+               y_title: str, order: list[str] | None = None) -> go.Figure:
+    """One line per group with a shaded 95% interval. A suppressed value leaves a gap in the
+    line and its band (never a zero, never a line bridging the gap)."""
+    fig = go.Figure()
+    groups = order or sorted(set(frame[group].to_list()))
+    for i, g in enumerate(groups):
+        part = frame.filter(pl.col(group) == g).sort(x)
+        if part.height == 0 or part[y].is_null().all():
+            continue
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        for seg in _segments(part, y):
+            xs = seg[x].to_list()
+            fig.add_trace(go.Scatter(
+                x=xs + xs[::-1], y=seg[upper].to_list() + seg[lower].to_list()[::-1], fill="toself",
+                mode="lines", fillcolor=_rgba(colour, 0.15), line=dict(width=0), hoverinfo="skip",
+                showlegend=False, legendgroup=str(g),
+            ))
+        fig.add_trace(go.Scatter(x=part[x].to_list(), y=part[y].to_list(), mode="lines+markers",
+                                 name=str(g), legendgroup=str(g), connectgaps=False,
+                                 line=dict(color=colour, width=2), marker=dict(size=5)))
+    return _layout(fig, 380, y_title)
+
+
+def _segments(part: pl.DataFrame, y: str) -> list[pl.DataFrame]:
+    """Runs of consecutive rows where y is present."""
+    out, start = [], None
+    present = part[y].is_not_null().to_list()
+    for i, ok in enumerate(present + [False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            out.append(part.slice(start, i - start))
+            start = None
+    return out
+
+
+def bars(frame: pl.DataFrame, x: str, y: str, y_title: str, colour: str = OKABE_ITO[0],
+         horizontal: bool = False, error: tuple[str, str] | None = None) -> go.Figure:
+    part = frame.filter(pl.col(y).is_not_null())
+    kwargs = {}
+    if error:
+        lo, hi = error
+        kwargs["error_x" if horizontal else "error_y"] = dict(
+            type="data", symmetric=False, array=(part[hi] - part[y]).to_list(),
+            arrayminus=(part[y] - part[lo]).to_list(), color="#444",
+        )
+    if horizontal:
+        fig = go.Figure(go.Bar(y=part[x].to_list(), x=part[y].to_list(), orientation="h",
+                               marker_color=colour, **kwargs))
+        fig.update_yaxes(autorange="reversed")
+        fig = _layout(fig, max(220, 40 * part.height + 60), "")
+        fig.update_xaxes(title=y_title)
+        return fig
+    fig = go.Figure(go.Bar(x=part[x].to_list(), y=part[y].to_list(), marker_color=colour, **kwargs))
+    return _layout(fig, 340, y_title)
+
+
+def monthly_with_limits(months: list, values: list, label: str) -> tuple[go.Figure, str]:
+    """Monthly counts as a c-chart (centre line and 3-sigma limits, points outside marked) with
+    the rolling 12-month total on a second axis. Returns the figure and the chart's note.
+
+    With any month suppressed or missing, neither limits nor rolling totals are drawn: a mean
+    over only the months large enough to show would be biased upwards."""
+    fig = go.Figure(go.Scatter(x=months, y=values, mode="lines+markers", name=label, connectgaps=False,
+                               line=dict(color=OKABE_ITO[0], width=2), marker=dict(size=5)))
+    gaps = sum(v is None for v in values)
+    if gaps:
+        note = (f"{gaps} of {len(values)} months are suppressed or missing, so they are gaps in the "
+                "line, and no control limits or rolling totals are drawn (they would need those months).")
+        return _layout(fig, 380, label), note
+    chart = stats.c_chart(values)
+    if not chart["too_short"]:
+        for name, val, dash in (("Centre (mean)", chart["centre"], "dot"),
+                                ("Upper control limit", chart["ucl"], "dash"),
+                                ("Lower control limit", chart["lcl"], "dash")):
+            fig.add_trace(go.Scatter(x=[months[0], months[-1]], y=[val, val], mode="lines", name=name,
+                                     line=dict(color="#666", dash=dash, width=1)))
+        out = [(m, v) for m, v, o in zip(months, values, chart["outside"]) if o]
+        if out:
+            fig.add_trace(go.Scatter(x=[m for m, _ in out], y=[v for _, v in out], mode="markers",
+                                     name="Outside the limits",
+                                     marker=dict(color=OKABE_ITO[5], size=11, symbol="diamond")))
+    roll = stats.rolling_sum(values)
+    if any(r is not None for r in roll):
+        fig.add_trace(go.Scatter(x=months, y=roll, mode="lines", name="Rolling 12-month total (right axis)",
+                                 line=dict(color=OKABE_ITO[1], width=2), yaxis="y2"))
+        fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero"))
+    return _layout(fig, 380, label), chart["note"]
+
+
+def benchmark_lines(frame: pl.DataFrame, x: str, y: str, group: str, y_title: str) -> go.Figure:
+    fig = go.Figure()
+    for i, g in enumerate(dict.fromkeys(frame[group].to_list())):
+        part = frame.filter(pl.col(group) == g)
+        fig.add_trace(go.Scatter(x=part[x].to_list(), y=part[y].to_list(), mode="lines+markers",
+                                 name=str(g), line=dict(color=OKABE_ITO[i % len(OKABE_ITO)], width=2,
+                                                        dash="solid" if i == 0 else "dash")))
+    return _layout(fig, 340, y_title)
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"

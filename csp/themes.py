@@ -1,0 +1,569 @@
+"""Theme computations for the Overview, Reoffending, Substance misuse and Neighbourhood pages
+(and the board pack): headline tiles, change tests, plain-English sentences.
+
+No Streamlit here. Every figure starts from a named query run through the access layer, as the
+user; a suppressed (None) cell is never used to derive a shown number: the figure that would need
+it is reported as unavailable instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import polars as pl
+from scipy import stats as _st
+
+from . import access, queries, stats
+
+ALPHA = 0.05
+ARROWS = {"up": "▲", "down": "▼", "none": "●"}
+# Names for the colour a tile's arrow takes (csp.stats.polarity_colour): blue/orange, not
+# green/red, so the two read apart under the common colour-vision deficiencies.
+COLOURS = {"good": "#0072B2", "bad": "#D55E00", "neutral": "#6b6b6b"}
+WAITING = (
+    "Each offender is followed for 12 months from the day they enter the cohort (released "
+    "from custody, convicted at court without custody, or cautioned), and a further 6 months "
+    "are allowed for an offence committed in that year to be proven by a court or caution."
+)
+
+
+# ---- small helpers ----------------------------------------------------------------------
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def month_label(d: dt.date) -> str:
+    return d.strftime("%b %Y")
+
+
+def quarter_label(d: dt.date) -> str:
+    end = add_months(d, 2)
+    return f"{d.strftime('%b')}–{end.strftime('%b %Y')}"
+
+
+def add_months(d: dt.date, n: int) -> dt.date:
+    k = d.year * 12 + d.month - 1 + n
+    return dt.date(k // 12, k % 12 + 1, 1)
+
+
+def months_between(a: dt.date, b: dt.date) -> int:
+    """Whole calendar months from a to b (b later)."""
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
+def try_run(user: access.User | None, name: str, params: dict | None = None) -> queries.Result | None:
+    """Run a query; None when the user may not see it (callers say so, or leave the part out)."""
+    try:
+        return queries.run(user, name, params)
+    except access.AccessDenied:
+        return None
+
+
+def derived_result(result: queries.Result, frame: pl.DataFrame, sources: dict[str, list[str]]) -> queries.Result:
+    """A Result whose frame has extra columns computed in Python, each withheld wherever one of
+    its source columns is suppressed, so ui.table / ui.download / export treat them as the query
+    layer treats its own derived columns."""
+    mask = result.suppressed
+    extra = {}
+    for col, src in sources.items():
+        hit = [mask[s] for s in src if s in mask.columns]
+        extra[col] = pl.Series(col, [any(h[i] for h in hit) for i in range(frame.height)], pl.Boolean)
+    mask = mask.with_columns(list(extra.values())) if extra else mask
+    frame = frame.with_columns(
+        [pl.when(extra[c]).then(None).otherwise(pl.col(c)).alias(c) for c in extra]
+    )
+    return dataclasses.replace(result, frame=frame, suppressed=mask)
+
+
+def select_columns(result: queries.Result, columns: list[str]) -> queries.Result:
+    """The same result with only some columns (and their suppression flags), for a table."""
+    mask = result.suppressed.select([c for c in columns if c in result.suppressed.columns])
+    return dataclasses.replace(result, frame=result.frame.select(columns), suppressed=mask)
+
+
+# ---- change tests -----------------------------------------------------------------------
+
+
+def count_change(current, previous, alpha: float = ALPHA) -> dict | None:
+    """Exact Poisson test of two 12-month counts (csp.stats.poisson_change_test); None when
+    either count is suppressed."""
+    if _missing(current) or _missing(previous):
+        return None
+    return stats.poisson_change_test(int(current), int(previous), alpha=alpha)
+
+
+def proportion_change(x1, n1, x0, n0, alpha: float = ALPHA) -> dict | None:
+    """Current proportion x1/n1 against previous x0/n0: Wilson 95% intervals for each and a
+    two-sided two-proportion z-test with pooled variance (equivalent to Pearson's chi-square on
+    the 2x2 table without continuity correction). None when any input is suppressed or a
+    denominator is zero."""
+    if any(_missing(v) for v in (x1, n1, x0, n0)) or not n1 or not n0:
+        return None
+    x1, n1, x0, n0 = int(x1), int(n1), int(x0), int(n0)
+    p1, p0 = x1 / n1, x0 / n0
+    pooled = (x1 + x0) / (n1 + n0)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    if se == 0:
+        p_value = 1.0
+    else:
+        p_value = float(2 * _st.norm.sf(abs(p1 - p0) / se))
+    significant = p_value < alpha
+    change = p1 - p0
+    lo1, hi1 = stats.wilson_ci(x1, n1)
+    lo0, hi0 = stats.wilson_ci(x0, n0)
+    return {
+        "current": p1, "previous": p0, "current_ci": (lo1, hi1), "previous_ci": (lo0, hi0),
+        "change_points": 100 * change, "p_value": p_value, "significant": significant,
+        "direction": "none" if not significant or change == 0 else ("up" if change > 0 else "down"),
+    }
+
+
+def significance_phrase(significant: bool | None) -> str:
+    if significant is None:
+        return "significance not tested"
+    return "significant" if significant else "not significant: within normal variation"
+
+
+# ---- tiles ------------------------------------------------------------------------------
+
+
+@dataclass
+class Tile:
+    theme: str  # crime | asb | reoffending | substance
+    title: str
+    polarity: str  # csp.stats polarity
+    available: bool = False
+    reason: str = ""  # why the tile has no figure (shown instead of one)
+    value_label: str = ""  # the latest 12-month figure, formatted
+    period_label: str = ""
+    previous_label: str = ""  # the 12 months before, formatted
+    ci_label: str = ""  # 95% interval of the latest figure, where it is a proportion
+    change_label: str = ""  # "-12.3%" or "+1.4 points"
+    significant: bool | None = None
+    p_value: float | None = None
+    direction: str = "none"  # up | down | none (a direction only when significant)
+    raw_direction: str = "none"  # sign of the change regardless of significance
+    colour: str = "neutral"  # good | bad | neutral
+    sentence: str = ""
+    spark_x: list = field(default_factory=list)
+    spark_y: list = field(default_factory=list)
+    spark_label: str = ""
+    source: str = ""  # dataset behind the tile
+    versions: dict = field(default_factory=dict)  # dataset -> version read
+
+    @property
+    def arrow(self) -> str:
+        return ARROWS[self.raw_direction]
+
+    @property
+    def hex_colour(self) -> str:
+        return COLOURS[self.colour]
+
+    @property
+    def metric_colour(self) -> str:
+        """Streamlit's named delta colour for the arrow (blue good, orange bad, grey neutral)."""
+        return {"good": "blue", "bad": "orange", "neutral": "gray"}[self.colour]
+
+
+@dataclass(frozen=True)
+class TableName:
+    name: str
+
+
+@dataclass
+class TableResult:
+    """A table built from query results (e.g. the tiles), shaped like queries.Result for
+    ui.table / ui.download: a frame and its suppression mask."""
+    frame: pl.DataFrame
+    suppressed: pl.DataFrame = field(default_factory=pl.DataFrame)
+    threshold: int = 0
+    versions: dict = field(default_factory=dict)  # dataset -> version read, for the audit trail
+    name: str = "table"
+
+    @property
+    def query(self):  # what ui.download records as the query name
+        return TableName(self.name)
+
+    @property
+    def n_suppressed(self) -> int:
+        return int(sum(self.suppressed[c].sum() for c in self.suppressed.columns))
+
+
+def tiles_table(tiles: list[Tile]) -> TableResult:
+    versions = {k: v for t in tiles for k, v in t.versions.items()}
+    return TableResult(name="overview_tiles", versions=versions, frame=pl.DataFrame({
+        "theme": [t.title for t in tiles],
+        "period": [t.period_label for t in tiles],
+        "latest_12_months": [t.value_label for t in tiles],
+        "previous_12_months": [t.previous_label for t in tiles],
+        "latest_95pc_ci": [t.ci_label for t in tiles],
+        "change": [t.change_label for t in tiles],
+        "p_value": [None if t.p_value is None else round(t.p_value, 4) for t in tiles],
+        "judgement": [{"good": "better", "bad": "worse", "neutral": "not significant"}[t.colour]
+                      if t.available else None for t in tiles],
+    }, schema={"theme": pl.String, "period": pl.String, "latest_12_months": pl.String,
+               "previous_12_months": pl.String, "latest_95pc_ci": pl.String, "change": pl.String,
+               "p_value": pl.Float64, "judgement": pl.String}))
+
+
+def _finish(tile: Tile, direction: str, raw_direction: str) -> Tile:
+    tile.direction = direction
+    tile.raw_direction = raw_direction
+    tile.colour = stats.polarity_colour(direction, tile.polarity)
+    tile.available = True
+    return tile
+
+
+def monthly_window(frame: pl.DataFrame, date_col: str, count_col: str) -> tuple[list[dt.date], list]:
+    """Every month from the first to the last in the frame, with its count; a month the query
+    returned no row for is None (a gap in the data is not taken to be zero)."""
+    if frame.height == 0:
+        return [], []
+    got = dict(zip(frame[date_col].to_list(), frame[count_col].to_list()))
+    first, last = min(got), max(got)
+    months = [add_months(first, i) for i in range(months_between(first, last) + 1)]
+    return months, [got.get(m) for m in months]
+
+
+def rolling_12(values: list) -> list:
+    """Rolling 12-month totals; None where any month in the window is missing or suppressed."""
+    out = []
+    for i in range(len(values)):
+        window = values[max(0, i - 11):i + 1]
+        out.append(None if len(window) < 12 or any(_missing(v) for v in window) else sum(window))
+    return out
+
+
+def extreme_area(rows: list[dict], direction: int, name_col: str = "ward_name") -> dict | None:
+    """The area with the largest change in the given direction (+1 rise, -1 fall), among rows
+    whose counts are not suppressed; None when no area moved that way."""
+    best = None
+    for r in rows:
+        if _missing(r.get("current")) or _missing(r.get("previous")) or not r.get(name_col):
+            continue
+        delta = (r["current"] - r["previous"]) * direction
+        if delta > 0 and (best is None or delta > best[0]):
+            best = (delta, r)
+    return None if best is None else best[1]
+
+
+def count_sentence(subject: str, test: dict | None, period: str, where: dict | None = None,
+                   name_col: str = "ward_name") -> str:
+    """One plain-English sentence from a count change test and the area where it was largest."""
+    if test is None:
+        return f"{subject}: no comparison is possible because a figure is suppressed or missing."
+    if test["change"] == 0:
+        return f"{subject} was unchanged in the {period} against the 12 months before."
+    verb = "rose" if test["change"] > 0 else "fell"
+    pct = test["pct_change"]
+    size = f"{abs(pct):.0f}%" if pct is not None else f"by {abs(test['change']):,}"
+    text = f"{subject} {verb} {size} ({significance_phrase(test['significant'])}) in the {period}"
+    if where is not None:
+        noun = "rise" if test["change"] > 0 else "fall"
+        text += f"; the largest {noun} was in {where[name_col]} ward"
+    return text + "."
+
+
+def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | None, count_col: str,
+               wards: queries.Result | None = None, polarity: str = "lower_is_better",
+               source: str = "") -> Tile:
+    """A tile for a monthly count: latest rolling 12 months against the 12 before."""
+    tile = Tile(theme, title, polarity, source=source)
+    if monthly is None:
+        tile.reason = "Not shared with you under the sharing agreement."
+        return tile
+    tile.versions = dict(monthly.versions)
+    months, values = monthly_window(monthly.frame, "month", count_col)
+    if len(months) < 24:
+        tile.reason = f"Fewer than 24 months of data held ({len(months)}), so no year-on-year comparison."
+        return tile
+    rolled = rolling_12(values)
+    current, previous = rolled[-1], rolled[-13]
+    if current is None or previous is None:
+        tile.reason = "A month in the latest 24 is suppressed or missing, so no 12-month totals are shown."
+        return tile
+    test = count_change(current, previous)
+    tile.value_label = f"{current:,}"
+    tile.previous_label = f"{previous:,}"
+    tile.period_label = f"12 months to {month_label(months[-1])}"
+    tile.change_label = "n/a" if test["pct_change"] is None else f"{test['pct_change']:+.1f}%"
+    tile.significant, tile.p_value = test["significant"], test["p_value"]
+    tile.spark_x = [m for m, v in zip(months, rolled) if v is not None]
+    tile.spark_y = [v for v in rolled if v is not None]
+    tile.spark_label = "Rolling 12-month total"
+    where = None
+    if wards is not None and test["change"] != 0:
+        where = extreme_area(wards.frame.to_dicts(), 1 if test["change"] > 0 else -1)
+    tile.sentence = count_sentence(subject, test, tile.period_label, where)
+    raw = "none" if test["change"] == 0 else ("up" if test["change"] > 0 else "down")
+    return _finish(tile, test["direction"], raw)
+
+
+def proportion_sentence(subject: str, test: dict | None, period: str, extra: str = "") -> str:
+    if test is None:
+        return f"{subject}: no comparison is possible because a figure is suppressed or missing."
+    now, before = 100 * test["current"], 100 * test["previous"]
+    if round(now, 1) == round(before, 1):
+        text = f"{subject} was {now:.1f}% for {period}, the same as the year before"
+    else:
+        verb = "rose" if now > before else "fell"
+        text = (f"{subject} {verb} from {before:.1f}% to {now:.1f}% for {period} "
+                f"({significance_phrase(test['significant'])})")
+    return text + (f"; {extra}" if extra else "") + "."
+
+
+def _proportion_tile(tile: Tile, test: dict | None, period: str, subject: str, extra: str,
+                     short_period: str = "") -> Tile:
+    if test is None:
+        tile.reason = "A count needed for this figure is suppressed or missing, so it is not shown."
+        return tile
+    lo, hi = test["current_ci"]
+    tile.value_label = f"{100 * test['current']:.1f}%"
+    tile.previous_label = f"{100 * test['previous']:.1f}%"
+    tile.ci_label = f"{100 * lo:.1f}–{100 * hi:.1f}%"
+    tile.period_label = short_period or period
+    tile.change_label = f"{test['change_points']:+.1f} points"
+    tile.significant, tile.p_value = test["significant"], test["p_value"]
+    tile.sentence = proportion_sentence(subject, test, period, extra)
+    c = test["change_points"]
+    raw = "none" if round(c, 1) == 0 else ("up" if c > 0 else "down")
+    return _finish(tile, test["direction"], raw)
+
+
+# ---- reoffending ------------------------------------------------------------------------
+
+
+def cohort_age(latest_quarter: dt.date, today: dt.date) -> dict:
+    """How old the latest proven-reoffending cohort is, and why it cannot be newer."""
+    cohort_end = add_months(latest_quarter, 3)  # first day after the cohort quarter
+    follow_up_end = add_months(cohort_end, 12)
+    proven_by = add_months(follow_up_end, 6)
+    months_old = months_between(cohort_end, dt.date(today.year, today.month, 1))
+    last = add_months(cohort_end, -1)
+    text = (
+        f"The latest cohort is offenders who entered it in {quarter_label(latest_quarter)}. {WAITING} "
+        f"So the last of them was followed until {month_label(add_months(follow_up_end, -1))} and their "
+        f"reoffences could be proven until {month_label(add_months(proven_by, -1))}. The newest figures "
+        f"are therefore for a cohort that closed {months_old} months ago (at the end of {month_label(last)})."
+    )
+    return {"cohort_end": cohort_end, "follow_up_end": follow_up_end, "proven_by": proven_by,
+            "months_old": months_old, "text": text}
+
+
+@dataclass
+class ReoffendingSummary:
+    tile: Tile
+    quarterly: queries.Result | None = None  # with Wilson CI columns added
+    breakdown: queries.Result | None = None  # latest year of cohorts, split, with Wilson CIs
+    age: dict | None = None
+
+
+def _with_wilson(result: queries.Result, x: str, n: str, lo: str = "rate_lower",
+                 hi: str = "rate_upper") -> queries.Result:
+    los, his = [], []
+    for xv, nv in zip(result.frame[x].to_list(), result.frame[n].to_list()):
+        if _missing(xv) or _missing(nv) or not nv:
+            los.append(None)
+            his.append(None)
+        else:
+            a, b = stats.wilson_ci(int(xv), int(nv))
+            los.append(round(100 * a, 1))
+            his.append(round(100 * b, 1))
+    frame = result.frame.with_columns(pl.Series(lo, los, pl.Float64), pl.Series(hi, his, pl.Float64))
+    return derived_result(result, frame, {lo: [x, n], hi: [x, n]})
+
+
+def reoffending_summary(user: access.User | None, today: dt.date | None = None,
+                        params: dict | None = None) -> ReoffendingSummary:
+    """The reoffending tile, the quarterly series and the latest-year breakdown, each with Wilson
+    95% intervals. ``params`` filter the quarterly series (cohort_type, cohort_group)."""
+    today = today or dt.date.today()
+    tile = Tile("reoffending", "Proven reoffending", "lower_is_better", source="reoffending")
+    quarterly = try_run(user, "reoffending_quarterly", params or {})
+    breakdown = try_run(user, "reoffending_breakdown")
+    if quarterly is None or breakdown is None:
+        tile.reason = "Not shared with you under the sharing agreement."
+        return ReoffendingSummary(tile)
+    total = next((r for r in breakdown.frame.to_dicts() if r["split"] == "all"), None)
+    if total is None or total["last_quarter"] is None:  # the grand total of no rows is one empty row
+        tile.reason = "No reoffending data has been published yet."
+        return ReoffendingSummary(tile, quarterly)
+    tile.versions = dict(breakdown.versions)
+    quarterly = _with_wilson(quarterly, "reoffenders", "offenders")
+    breakdown = _with_wilson(breakdown, "reoffenders", "offenders")
+    rows = breakdown.frame.to_dicts()
+    age = cohort_age(total["last_quarter"], today)
+    period = (f"the cohorts of {month_label(total['first_quarter'])} to "
+              f"{month_label(add_months(total['last_quarter'], 2))}")
+    test = proportion_change(total["reoffenders"], total["offenders"],
+                             total["prev_reoffenders"], total["prev_offenders"])
+    by_type = [r for r in rows if r["split"] == "cohort type" and not _missing(r["rate_pct"])]
+    extra = ""
+    if by_type:
+        top = max(by_type, key=lambda r: r["rate_pct"])
+        extra = f"the highest rate was after {COHORT_TYPES.get(top['cohort_type'], top['cohort_type'])} ({top['rate_pct']:.0f}%)"
+    first, last = total["first_quarter"], add_months(total["last_quarter"], 2)
+    short = (f"{first:%b}–{last:%b %Y} cohorts" if first.year == last.year
+             else f"{first:%b %Y}–{last:%b %Y} cohorts")
+    _proportion_tile(tile, test, period, "The proven reoffending rate", extra, short)
+    qs = quarterly.frame.filter(pl.col("age_group") == "all")
+    tile.spark_x = [q for q, v in zip(qs["cohort_quarter"], qs["rate_pct"]) if v is not None]
+    tile.spark_y = [v for v in qs["rate_pct"] if v is not None]
+    tile.spark_label = "Reoffending rate by quarterly cohort, %"
+    return ReoffendingSummary(tile, quarterly, breakdown, age)
+
+
+COHORT_TYPES = {"custody": "release from custody", "court_order": "a court order",
+                "caution": "a caution"}
+
+
+# ---- substance misuse -------------------------------------------------------------------
+
+
+@dataclass
+class SubstanceSummary:
+    tile: Tile
+    quarterly: queries.Result | None = None  # with Wilson CI columns on completion %
+    latest_quarter: dt.date | None = None
+
+
+def substance_summary(user: access.User | None) -> SubstanceSummary:
+    """Successful completions as % of adults in treatment (12 months to the latest quarter)
+    against the 12 months to the same quarter a year before; polarity: higher is better."""
+    tile = Tile("substance", "Successful treatment completions", "higher_is_better",
+                source="substance_misuse")
+    result = try_run(user, "substance_quarterly")
+    if result is None:
+        tile.reason = "Not shared with you under the sharing agreement."
+        return SubstanceSummary(tile)
+    if result.frame.height == 0:
+        tile.reason = "No treatment data has been published yet."
+        return SubstanceSummary(tile, result)
+    tile.versions = dict(result.versions)
+    result = _with_wilson(result, "successful_completions", "in_treatment", "completion_lower", "completion_upper")
+    frame = result.frame
+    latest = frame["quarter"].max()
+    year_before = add_months(latest, -12)
+    alls = {r["quarter"]: r for r in frame.filter(pl.col("substance_group") == "all").to_dicts()}
+    now, before = alls.get(latest), alls.get(year_before)
+    period = f"the 12 months to {month_label(add_months(latest, 2))}"
+    if before is None:
+        tile.reason = "No figures for the same quarter a year earlier, so no comparison."
+        return SubstanceSummary(tile, result, latest)
+    test = proportion_change(now["successful_completions"], now["in_treatment"],
+                             before["successful_completions"], before["in_treatment"])
+    groups = [r for r in frame.filter((pl.col("quarter") == latest) & (pl.col("substance_group") != "all")).to_dicts()
+              if not _missing(r["completion_pct"])]
+    extra = ""
+    if groups:
+        low = min(groups, key=lambda r: r["completion_pct"])
+        extra = f"the lowest was for {low['substance_group']} clients ({low['completion_pct']:.0f}%)"
+    _proportion_tile(tile, test, period, "Successful completions as a share of adults in treatment", extra,
+                     period.removeprefix("the "))
+    series = frame.filter(pl.col("substance_group") == "all")
+    tile.spark_x = [q for q, v in zip(series["quarter"], series["completion_pct"]) if v is not None]
+    tile.spark_y = [v for v in series["completion_pct"] if v is not None]
+    tile.spark_label = "Successful completions, % of those in treatment"
+    return SubstanceSummary(tile, result, latest)
+
+
+# ---- the overview -----------------------------------------------------------------------
+
+
+def overview_tiles(user: access.User | None, today: dt.date | None = None) -> list[Tile]:
+    """One tile per theme (crime, ASB, reoffending, substance misuse), in that order."""
+    crime = count_tile(
+        "crime", "Recorded crime", "Recorded crime", try_run(user, "overview_crime_monthly"), "crimes",
+        try_run(user, "overview_crime_wards"), source="crime",
+    )
+    asb = count_tile(
+        "asb", "Anti-social behaviour", "Anti-social behaviour", try_run(user, "asb_monthly"), "incidents",
+        try_run(user, "overview_asb_wards"), source="asb",
+    )
+    return [crime, asb, reoffending_summary(user, today).tile, substance_summary(user).tile]
+
+
+# ---- neighbourhood ----------------------------------------------------------------------
+
+
+def benchmark_label(user: access.User | None, district_wards: int | None) -> str | None:
+    """What the ward is compared with. A user with an area scope sees only their own wards of
+    the district, so the comparison is with those; with a single ward there is nothing to
+    compare with (None)."""
+    if user is not None and user.areas:
+        if not district_wards or district_wards < 2:
+            return None
+        return f"the {district_wards} wards you may see"
+    return "the district"
+
+
+def neighbourhood_comparison(user: access.User | None, summary: queries.Result) -> tuple[queries.Result, str | None]:
+    """Add ward and district rates per 1,000 (Byar 95% CI for the ward), the ward's change on
+    the year (exact Poisson test), and 'better/similar/worse than' the benchmark."""
+    rows = summary.frame.to_dicts()
+    label = benchmark_label(user, rows[0]["district_wards"] if rows else None)
+    out = {k: [] for k in ("ward_rate", "ward_lower", "ward_upper", "district_rate", "compared",
+                           "ward_change_pct", "change")}
+    for r in rows:
+        wc, dc, wp = r["ward_current"], r["district_current"], r["ward_previous"]
+        wpop, dpop = r["ward_population"], r["district_population"]
+        if _missing(wc) or not wpop:
+            out["ward_rate"].append(None)
+            out["ward_lower"].append(None)
+            out["ward_upper"].append(None)
+        else:
+            ci = stats.rate_per_1000(int(wc), wpop)
+            out["ward_rate"].append(round(ci["rate"], 1))
+            out["ward_lower"].append(round(ci["lower"], 1))
+            out["ward_upper"].append(round(ci["upper"], 1))
+        drate = None if _missing(dc) or not dpop or label is None else round(1000 * dc / dpop, 1)
+        out["district_rate"].append(drate)
+        if drate is None or out["ward_rate"][-1] is None:
+            out["compared"].append(None)
+        else:
+            ci = stats.rate_per_1000(int(wc), wpop)
+            out["compared"].append(stats.compare_to_benchmark(ci["lower"], ci["upper"], 1000 * dc / dpop,
+                                                               "lower_is_better"))
+        test = count_change(wc, wp)
+        out["ward_change_pct"].append(None if test is None or test["pct_change"] is None
+                                      else round(test["pct_change"], 1))
+        out["change"].append(None if test is None else
+                             {"up": "significant rise", "down": "significant fall"}.get(test["direction"], "no significant change"))
+    frame = summary.frame.with_columns(
+        pl.Series("ward_rate_per_1000", out["ward_rate"], pl.Float64),
+        pl.Series("ward_rate_lower", out["ward_lower"], pl.Float64),
+        pl.Series("ward_rate_upper", out["ward_upper"], pl.Float64),
+        pl.Series("district_rate_per_1000", out["district_rate"], pl.Float64),
+        pl.Series("against_district", out["compared"], pl.String),
+        pl.Series("ward_change_pct", out["ward_change_pct"], pl.Float64),
+        pl.Series("ward_change", out["change"], pl.String),
+    )
+    result = derived_result(summary, frame, {
+        "ward_rate_per_1000": ["ward_current"], "ward_rate_lower": ["ward_current"],
+        "ward_rate_upper": ["ward_current"], "district_rate_per_1000": ["district_current"],
+        "against_district": ["ward_current", "district_current"],
+        "ward_change_pct": ["ward_current", "ward_previous"], "ward_change": ["ward_current", "ward_previous"],
+    })
+    return result, label
+
+
+def neighbourhood_sentence(ward_name: str, result: queries.Result, label: str | None) -> str:
+    """One sentence on the ward's crime: its rate against the benchmark and its change."""
+    rows = {r["category"]: r for r in result.frame.to_dicts()}
+    r = rows.get("All crime")
+    if r is None or r["ward_rate_per_1000"] is None:
+        return f"Recorded crime figures for {ward_name} are not available to you."
+    text = f"{ward_name} had {r['ward_rate_per_1000']:.1f} recorded crimes per 1,000 residents in the last 12 months"
+    if label is not None and r["against_district"] is not None:
+        word = {"better": "lower than", "worse": "higher than", "similar": "similar to"}[r["against_district"]]
+        text += f", {word} {label} ({r['district_rate_per_1000']:.1f})"
+    if r["ward_change"] is not None:
+        article = "" if r["ward_change"].startswith("no ") else "a "
+        text += f"; {article}{r['ward_change']} on the year before"
+        if r["ward_change_pct"] is not None:
+            text += f" ({r['ward_change_pct']:+.0f}%)"
+    return text + "."

@@ -1,0 +1,79 @@
+"""Overview: one tile per theme for board members (latest 12 months, change, significance,
+polarity-coloured arrow, sparkline, one plain-English sentence). Figures come from
+csp.themes, which runs the named queries as the logged-in user."""
+import streamlit as st
+
+from csp import themes
+from csp.ui import common as ui
+from csp.ui.auth import current_user
+
+NOTES = {
+    "crime": ("Recorded crime: every crime recorded by the police (data.police.uk), all types, "
+              "counted by the month recorded.",
+              "Locations are snapped to anonymous map points. Recorded crime reflects reporting and "
+              "recording practice as well as crime."),
+    "asb": ("Anti-social behaviour incidents recorded by the police (data.police.uk).",
+            "Incidents, not crimes; recording practice varies between forces and over time."),
+    "reoffending": ("Proven reoffending (Ministry of Justice definition): the share of offenders in "
+                    "a year of quarterly cohorts who commit an offence within 12 months that is "
+                    "proven by a court or caution within a further 6 months.",
+                    "The latest cohort is at least 18 months old by definition (see the Reoffending page). "
+                    "Change tested with a two-proportion z-test; intervals are Wilson 95%."),
+    "substance_misuse": ("Successful completions of structured drug and alcohol treatment in the "
+                         "12 months to the latest quarter, as a share of adults in treatment in those 12 months.",
+                         "The same person can be in treatment in both years compared, so the "
+                         "significance test (two-proportion z-test) is approximate."),
+}
+
+
+_col = st.column_config
+TABLE_COLUMNS = {  # pixel widths so every column fits beside the sidebar at 1280 px
+    "theme": _col.TextColumn("Theme", width=210), "period": _col.TextColumn("Period", width=165),
+    "latest_12_months": _col.TextColumn("Latest", width=60),
+    "previous_12_months": _col.TextColumn("Before", width=60),
+    "latest_95pc_ci": _col.TextColumn("95% CI", width=90), "change": _col.TextColumn("Change", width=85),
+    "p_value": _col.NumberColumn("p", format="%.3f", width=50),
+    "judgement": _col.TextColumn("Judgement", width=115),
+}
+
+
+def _tile(tile: themes.Tile) -> None:
+    with st.container(border=True):
+        if not tile.available:
+            st.markdown(f"**{ui.md_escape(tile.title)}**")
+            st.caption(ui.md_escape(tile.reason))
+            return
+        st.metric(
+            f"{tile.title}, {tile.period_label}" if tile.theme in ("crime", "asb") else tile.title,
+            tile.value_label,
+            delta=f"{tile.change_label} ({'significant' if tile.significant else 'not significant'})",
+            delta_color=tile.metric_colour,
+            delta_arrow={"up": "up", "down": "down"}.get(tile.raw_direction, "off"),
+            chart_data=tile.spark_y, chart_type="line",
+            help=f"{tile.spark_label}. The 12 months before: {tile.previous_label}"
+                 + (f"; 95% interval now {tile.ci_label}. " if tile.ci_label else ". ") +
+                 f"Arrow colour: blue = better, orange = worse, grey = no significant change "
+                 f"(p = {tile.p_value:.3f}).",
+        )
+        st.markdown(ui.md_escape(tile.sentence))
+        definition, caveats = NOTES[tile.source]
+        ui.dataset_note(tile.source, definition, caveats)
+
+
+def render() -> None:
+    st.title("Overview")
+    st.caption("What is changing across the partnership: the latest 12 months against the 12 before, "
+               "and whether each change is more than routine variation.")
+    tiles = themes.overview_tiles(current_user())
+    for row in (tiles[:2], tiles[2:]):
+        cols = st.columns(2)
+        for col, tile in zip(cols, row):
+            with col:
+                _tile(tile)
+
+    st.subheader("The figures behind the tiles")
+    table = themes.tiles_table(tiles)
+    ui.table(table, column_config=TABLE_COLUMNS)
+    ui.download(table, "Download the overview figures (CSV)", "overview.csv", key="dl_overview")
+    st.caption("Significance: exact Poisson test for counts, two-proportion z-test for rates "
+               "(5% level). A grey arrow means the change is within normal variation.")

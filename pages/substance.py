@@ -1,0 +1,125 @@
+"""Substance misuse: adults in treatment, successful completions and non-representation by
+substance group; drug offences recorded by the police; alcohol-related hospital admissions
+against England."""
+import polars as pl
+import streamlit as st
+
+from csp import figures_themes as fig
+from csp import themes
+from csp.ui import common as ui
+from csp.ui.auth import current_user
+
+GROUP_ORDER = ["all", "opiate", "non-opiate", "alcohol", "alcohol and non-opiate"]
+
+
+def _treatment(summary: themes.SubstanceSummary) -> None:
+    st.subheader("Drug and alcohol treatment")
+    q = summary.quarterly
+    latest = q.frame.filter(pl.col("quarter") == summary.latest_quarter)
+    alls = latest.filter(pl.col("substance_group") == "all").to_dicts()
+    row = alls[0] if alls else {}
+    tile = summary.tile
+    st.caption(f"The 12 months to {themes.month_label(themes.add_months(summary.latest_quarter, 2))}, "
+               "all substance groups.")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Adults in treatment", ui.fmt_count(row.get("in_treatment")), border=True)
+    c2.metric("Successful completions", tile.value_label or "suppressed",
+              delta=f"{tile.change_label} ({'significant' if tile.significant else 'not significant'})"
+              if tile.available else None, delta_color=tile.metric_colour, border=True,
+              help="Successful completions as % of adults in treatment. Change in percentage points "
+                   "against the 12 months to the same quarter a year before.")
+    c3.metric("Completed, no re-presentation", "suppressed" if row.get("non_rep_pct") is None
+              else f"{row['non_rep_pct']:.1f}%", border=True,
+              help="Completed successfully and did not return to treatment within 6 months, as % of "
+                   "adults in treatment.")
+    if tile.sentence:
+        st.markdown(ui.md_escape(tile.sentence))
+    elif tile.reason:
+        st.caption(ui.md_escape(tile.reason))
+
+    groups = st.multiselect("Substance groups on the chart", options=GROUP_ORDER, default=GROUP_ORDER,
+                            key="substance_group", bind="query-params")
+    shown = q.frame.filter(pl.col("substance_group").is_in(groups or GROUP_ORDER))
+    st.plotly_chart(fig.rate_lines(shown, "quarter", "completion_pct", "completion_lower", "completion_upper",
+                                   "substance_group", "Successful completions, % (95% CI shaded)",
+                                   order=[g for g in GROUP_ORDER if g in (groups or GROUP_ORDER)]),
+                    width="stretch", key="completion_chart")
+    st.plotly_chart(fig.bars(latest.filter(pl.col("substance_group") != "all"), "substance_group",
+                             "in_treatment", "Adults in treatment (12 months)", horizontal=True),
+                    width="stretch", key="in_treatment_chart")
+    with st.expander("Table: treatment by quarter and substance group"):
+        ui.table(q)
+    ui.download(q, "Download treatment figures (CSV)", "substance_treatment.csv", key="dl_treatment")
+    ui.dataset_note(
+        "substance_misuse",
+        "Adults in structured drug and alcohol treatment in the 12 months to each quarter end, by "
+        "substance group (opiate, non-opiate, alcohol, alcohol and non-opiate). **Successful "
+        "completion**: left treatment free of dependence. **Non-representation**: completions not "
+        "followed by a return to treatment within 6 months (completions minus re-presentations).",
+        "Each quarter's figures cover the 12 months to its end, so neighbouring quarters overlap; "
+        "compare a quarter with the same quarter a year earlier. Intervals are Wilson 95%.",
+    )
+
+
+def _drug_offences() -> None:
+    st.subheader("Drug offences recorded by the police")
+    st.caption("police.uk publishes a single 'Drugs' crime type: it does not split possession "
+               "from supply, so this chart shows all drug offences together.")
+    result = ui.run("substance_drug_offences")
+    if result is None:
+        return
+    if result.frame.height == 0:
+        st.info("No crime data is available to you yet.")
+        return
+    months, values = themes.monthly_window(result.frame, "month", "drug_offences")
+    figure, note = fig.monthly_with_limits(months, values, "Drug offences per month")
+    st.plotly_chart(figure, width="stretch", key="drugs_chart")
+    st.caption(note or "Control limits: c-chart (mean ± 3√mean); points outside them are marked.")
+    with st.expander("Table: drug offences by month"):
+        ui.table(result)
+    ui.download(result, "Download drug offences (CSV)", "drug_offences.csv", key="dl_drugs")
+    ui.dataset_note(
+        "crime",
+        "Crimes of the police.uk type 'Drugs' (possession, supply and production together), by "
+        "the month recorded.",
+        "Drug offences are mostly found by police activity (stop and search, warrants), so the "
+        "count reflects enforcement as much as drug use. Locations are snapped to anonymous points.",
+    )
+
+
+def _alcohol() -> None:
+    st.subheader("Alcohol-related hospital admissions")
+    result = ui.run("alcohol_admissions")
+    if result is None:
+        return
+    if result.frame.height == 0:
+        st.info("No alcohol admissions data has been published yet.")
+        return
+    st.plotly_chart(fig.benchmark_lines(result.frame, "period", "value", "area_name",
+                                        "Admissions per 100,000 (age-standardised)"),
+                    width="stretch", key="alcohol_chart")
+    if "E92000001" not in result.frame["area_code"].to_list():
+        st.caption("The England benchmark is outside your area scope, so only your district is shown; "
+                   "the 'significance' column gives Fingertips' own comparison with England.")
+    with st.expander("Table: admissions by year"):
+        ui.table(result)
+    ui.download(result, "Download alcohol admissions (CSV)", "alcohol_admissions.csv", key="dl_alcohol")
+    ui.dataset_note(
+        "alcohol_admissions",
+        "OHID Fingertips indicator: admission episodes for alcohol-related conditions (narrow "
+        "definition: alcohol the main reason for admission), directly age-standardised rate per "
+        "100,000, by financial year. 'Significance' is Fingertips' comparison with England (95% CI).",
+        "Counts admissions, not people: one person admitted several times counts each time.",
+    )
+
+
+def render() -> None:
+    st.title("Substance misuse")
+    summary = themes.substance_summary(current_user())
+    if summary.quarterly is not None and summary.latest_quarter is not None:
+        _treatment(summary)
+    else:
+        st.subheader("Drug and alcohol treatment")
+        st.caption(ui.md_escape(summary.tile.reason))
+    _drug_offences()
+    _alcohol()

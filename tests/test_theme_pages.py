@@ -1,0 +1,234 @@
+"""Overview, Reoffending, Substance misuse and Neighbourhood pages through AppTest on the
+Fenmouth demo, for several roles. Expected figures come from csp.themes / the named queries run
+as the same user, and ward names from csp.demo, never from constants copied off the screen."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+HOUSING_WARDS = ("E05999001", "E05999002")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from csp import demo as demo_mod, queries, users
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "BCRYPT_ROUNDS", 4)
+        mp.setenv("CSP_DATA_DIR", str(tmp_path_factory.mktemp("demo_themes")))
+        mp.setenv("CSP_COOKIE_KEY", "k" * 40)
+        mp.delenv("CSP_DEMO", raising=False)
+        queries.clear_cache()
+        demo_mod.publish_demo()
+        users.ensure_demo_users()
+        yield
+        queries.clear_cache()
+
+
+def open_page(username: str, page: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Username"].input(username)
+    inputs["Password"].input("fenmouth-demo")
+    at.button[0].click()
+    at.run()
+    # st.Page(callable, url_path=...) has no file for AppTest.switch_page; the session routes by
+    # the hash of the url_path, as the browser's URL does.
+    at._page_hash = calc_hash(page)
+    at.run()
+    if query:
+        # A URL edited on an open page (AppTest cannot open a page fresh with its query string
+        # after the login form, so this is the nearest it gets to a pasted link).
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def user(username):
+    from csp import users
+    return users.get_user(username)
+
+
+def all_text(at: AppTest) -> str:
+    parts = [str(d.value.to_dict()) for d in at.dataframe]
+    parts += [str(e.value) for kind in ("markdown", "caption", "info", "subheader", "title", "metric")
+              for e in at.get(kind)]
+    parts += [f"{m.label} {m.value} {m.proto.help}" for m in at.metric]
+    parts += [str(c.proto.spec) for c in at.get("plotly_chart")]
+    parts += [str(s.options) + str(s.value) for s in at.selectbox]
+    return "\n".join(parts)
+
+
+def other_wards(mine=HOUSING_WARDS) -> dict[str, str]:
+    from csp import demo
+    return {code: name for name, code in demo.WARD_CODES.items() if code not in mine}
+
+
+# ---- overview ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("username", ["board.police", "board.council", "board.health"])
+def test_overview_tiles_match_the_theme_figures(demo, username):
+    from csp import themes
+    from csp.ui.common import md_escape
+    at = open_page(username, "overview")
+    assert at.title[0].value == "Overview"
+    tiles = themes.overview_tiles(user(username))
+    assert all(t.available for t in tiles)  # every board member is granted all four themes
+    metrics = {m.value: m for m in at.metric}
+    for tile in tiles:
+        m = metrics[tile.value_label]
+        assert m.proto.delta.startswith(tile.change_label)
+        assert md_escape(tile.sentence) in [e.value for e in at.markdown]
+    table = at.dataframe[0].value
+    assert list(table["latest_12_months"]) == [t.value_label for t in tiles]
+
+
+def test_overview_district_only_user_gets_no_ward_clause(demo):
+    from csp import themes
+    crime = themes.overview_tiles(user("board.health"))[0]
+    assert crime.available and " ward" not in crime.sentence  # health sees crime at district level
+    police = themes.overview_tiles(user("board.police"))[0]
+    assert police.sentence.endswith(" ward.")
+
+
+def test_overview_practitioner_sees_only_their_wards(demo):
+    at = open_page("officer.housing", "overview")
+    text = all_text(at)
+    assert "Not shared with you" in text  # reoffending and treatment are not shared with housing
+    for name in other_wards().values():
+        assert f"in {name} ward" not in text
+
+
+# ---- reoffending ------------------------------------------------------------------------
+
+def test_reoffending_owner_unsuppressed_with_cohort_age(demo):
+    from csp import queries, stats
+    at = open_page("analyst.probation", "reoffending")
+    assert at.title[0].value == "Reoffending"
+    info = at.info[0].value
+    assert "12 months" in info and "6 months" in info and "months ago" in info
+    total = next(r for r in queries.run(user("analyst.probation"), "reoffending_breakdown").frame.to_dicts()
+                 if r["split"] == "all")
+    rate = next(m for m in at.metric if m.label.startswith("Reoffending rate"))
+    assert rate.value == f"{100 * total['reoffenders'] / total['offenders']:.1f}%"
+    lo, hi = stats.wilson_ci(total["reoffenders"], total["offenders"])
+    tables = [d.value for d in at.dataframe]
+    breakdown = next(t for t in tables if "split" in t.columns)
+    row = breakdown[breakdown["split"] == "all"].iloc[0]
+    assert float(row["rate_lower"]) == round(100 * lo, 1) and float(row["rate_upper"]) == round(100 * hi, 1)
+    assert "suppressed" not in str([t.to_dict() for t in tables])
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_reoffending_partner_sees_suppression_and_filters_go_to_url(demo):
+    from csp import queries
+    at = open_page("board.council", "reoffending")
+    at.selectbox(key="cohort_group").select("IOM").run()
+    assert not at.exception, at.exception
+    q = next(d.value for d in at.dataframe if "cohort_quarter" in d.value.columns)
+    expected = queries.run(user("board.council"), "reoffending_quarterly", {"cohort_group": "IOM"}).frame
+    assert len(q) == expected.height
+    assert "suppressed" in set(q["reoffenders"].astype(str))  # IOM juveniles are below 10
+    # a suppressed rate never gets an interval
+    hidden = q[q["reoffenders"].astype(str) == "suppressed"]
+    assert set(hidden["rate_lower"].astype(str)) == {"suppressed"}
+
+
+def test_reoffending_not_listed_for_housing(demo):
+    at = open_page("officer.housing", "reoffending")
+    assert all(t.value != "Reoffending" for t in at.title)
+    assert "reoffenders" not in all_text(at)
+
+
+# ---- substance misuse -------------------------------------------------------------------
+
+def test_substance_owner_and_partner(demo):
+    from csp import themes
+    at = open_page("board.health", "substance-misuse")
+    assert at.title[0].value == "Substance misuse"
+    tile = themes.substance_summary(user("board.health")).tile
+    completion = next(m for m in at.metric if m.label.startswith("Successful completions"))
+    assert completion.value == tile.value_label
+    text = all_text(at)
+    assert "does not split possession" in text
+    assert "England" in text
+    assert len(at.get("plotly_chart")) == 4  # completions, in treatment, drug offences, alcohol
+    council = open_page("board.council", "substance-misuse")
+    assert "suppressed" in all_text(council)  # re-presentations under 5 for some groups
+
+
+def test_substance_for_housing_shows_public_parts_only(demo):
+    at = open_page("officer.housing", "substance-misuse")
+    text = all_text(at)
+    assert "does not split possession" in text
+    assert "England benchmark is outside your area scope" in text
+    assert not any(m.label.startswith("Adults in treatment") for m in at.metric)
+
+
+# ---- neighbourhood ----------------------------------------------------------------------
+
+def test_neighbourhood_practitioner_scope_and_url_param_for_other_ward(demo):
+    from csp import demo as demo_mod
+    names = {c: n for n, c in demo_mod.WARD_CODES.items()}
+    at = open_page("officer.housing", "neighbourhood")
+    assert at.title[0].value == "Neighbourhood"
+    box = at.selectbox(key="ward")
+    assert sorted(box.options) == sorted(names[c] for c in HOUSING_WARDS)
+    # St Botolph's is outside the scope. The URL carries the option's label (as Streamlit binds
+    # a selectbox), so try the name as well as the code.
+    for other in ("St Botolph's", "E05999017"):
+        at2 = open_page("officer.housing", "neighbourhood", {"ward": other})
+        assert at2.selectbox(key="ward").value in HOUSING_WARDS
+        text = all_text(at2)
+        for code, name in other_wards().items():
+            assert name not in text and code not in text
+        assert "the 2 wards you may see" in text
+    # housing may see LSOA detail: the top LSOA table is there and only holds their LSOAs
+    lsoas = next(d.value for d in at2.dataframe if "lsoa_code" in d.value.columns)
+    assert len(lsoas) > 0
+
+
+def test_neighbourhood_ward_choice_goes_to_url_and_query_layer_refuses_other_wards(demo):
+    from csp import queries
+    at = open_page("officer.housing", "neighbourhood")
+    at.selectbox(key="ward").select("E05999002").run()
+    assert "Castle" in at.markdown[0].value
+    # Whatever reaches the queries, the scope filter holds: another ward's code returns nothing.
+    for name in ("neighbourhood_summary", "neighbourhood_monthly", "neighbourhood_top_lsoas"):
+        assert queries.run(user("officer.housing"), name, {"ward": "E05999017"}).frame.height == 0
+
+
+def test_neighbourhood_single_ward_and_ward_grant(demo):
+    at = open_page("officer.fire", "neighbourhood")
+    text = all_text(at)
+    assert "not available under your area scope" in text
+    assert "LSOA detail" in text  # the LSOA table is refused for a ward-level grant, with the reason
+    assert not any("lsoa_code" in d.value.columns for d in at.dataframe)
+    # with one ward there is no 'district' to show: no district columns at all
+    assert not any(c.startswith("district") for d in at.dataframe for c in d.value.columns)
+
+
+def test_neighbourhood_board_member_compares_with_district(demo):
+    from csp import queries, themes
+    from csp.ui.common import md_escape
+    at = open_page("board.council", "neighbourhood")
+    at.selectbox(key="ward").select("E05999009").run()
+    res = queries.run(user("board.council"), "neighbourhood_summary", {"ward": "E05999009"})
+    compared, label = themes.neighbourhood_comparison(user("board.council"), res)
+    assert label == "the district"
+    assert at.markdown[0].value == md_escape(themes.neighbourhood_sentence("Marsh End", compared, label))
+    table = next(d.value for d in at.dataframe if "against_district" in d.value.columns)
+    assert list(table["category"]) == compared.frame["category"].to_list()
+
+
+def test_neighbourhood_district_only_user_is_told(demo):
+    at = open_page("board.health", "neighbourhood")
+    assert "WARD detail" in all_text(at) or "ward level" in all_text(at).lower()
+    assert len(at.dataframe) == 0
