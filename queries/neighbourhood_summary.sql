@@ -7,6 +7,7 @@
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
+-- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   category: {type: dimension, description: "All crime, a crime type, or Anti-social behaviour"}
 --   last_month: {type: date, description: "Last month of the latest 12 months"}

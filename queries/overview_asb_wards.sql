@@ -4,6 +4,7 @@
 --   month held and in the 12 months before.
 -- datasets: [asb, geography]
 -- grain: ward
+-- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code"}
 --   ward_name: {type: dimension, description: "Ward name"}

@@ -6,6 +6,7 @@
 -- grain: ward
 -- parameters:
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
+-- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code"}
 --   ward_name: {type: dimension, description: "Ward name"}

@@ -4,6 +4,7 @@
 --   them, split by age group, by cohort type (custody, court order, caution), by cohort group
 --   (IOM = integrated offender management, other) and by age group within cohort group.
 -- datasets: [reoffending]
+-- totals: [[split]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   split: {type: dimension, description: "Which breakdown the row belongs to"}
 --   age_group: {type: dimension, description: "adult or juvenile (blank = all)"}

@@ -7,6 +7,7 @@
 -- parameters:
 --   cohort_type: {type: text_list, description: "custody, court_order and/or caution (default: all)"}
 --   cohort_group: {type: text, description: "IOM or other (default: both)"}
+-- totals: [[cohort_quarter]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   cohort_quarter: {type: date, description: "First day of the cohort quarter"}
 --   age_group: {type: dimension, description: "all, adult or juvenile"}

@@ -6,6 +6,7 @@
 -- datasets: [substance_misuse]
 -- parameters:
 --   substance_group: {type: text, description: "One substance group (default: every group and the total)"}
+-- totals: [[quarter]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   quarter: {type: date, description: "First day of the quarter (12 months to its end)"}
 --   substance_group: {type: dimension, description: "opiate, non-opiate, alcohol, alcohol and non-opiate, or all"}
