@@ -50,7 +50,13 @@ if st.session_state.get("authentication_status") is not True:
     # real navigation.
     auth.write_pending_cookie(authenticator)
     if not auth.cookie_login(cookie):
-        st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")]).run()
+        # The form answers at every page's URL (hidden), so a deep link such as
+        # /crime?period=... survives logging in instead of hitting "Page not found".
+        st.navigation(
+            [st.Page(login_page, title="Log in", icon=":material/login:", default=True)]
+            + [st.Page(login_page, title="Log in", url_path=spec.url_path) for spec in PAGES],
+            position="hidden",
+        ).run()
         if st.session_state.get("authentication_status") is not True:
             st.stop()
         st.rerun()
