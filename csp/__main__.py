@@ -53,8 +53,18 @@ def cmd_users(args) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     if not password:
         return _fail("give the password on standard input with --password-stdin")
-    u = users.add_user(args.name, password, name=args.display_name, role=args.role,
-                       partner=args.partner, areas=args.area or [], replace=args.replace)
+    from . import accounts
+
+    if args.replace:
+        u = users.add_user(args.name, password, name=args.display_name, role=args.role,
+                           partner=args.partner, areas=args.area or [], replace=True)
+        from . import audit
+
+        audit.record("cli", "user_change", target=args.name,
+                     details={"role": u.role, "partner": u.partner, "areas": list(u.areas), "replaced": True})
+    else:  # the audited path the admin page uses (password rules, audit entry)
+        u = accounts.add_user("cli", args.name, password, name=args.display_name or args.name,
+                              role=args.role, partner=args.partner, areas=args.area or [])
     print(f"User {u.username} ({u.role}, {u.partner}) saved")
     return 0
 
