@@ -15,7 +15,6 @@ police.uk quirks handled (see docs/police_uk.md):
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,14 +56,6 @@ class ImportReport:
             + (f"Skipped {len(self.skipped_duplicates)} duplicate file(s). " if self.skipped_duplicates else "")
             + "Published: " + ", ".join(f"{k} {v}" for k, v in self.versions.items())
         )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def collect_files(paths: list[str | Path]) -> list[Path]:
@@ -148,7 +139,7 @@ def import_police_uk(paths: list[str | Path], published_by: str = "cli") -> Impo
     report = ImportReport()
     frames, seen = [], {}
     for f in files:
-        digest = _sha256(f)
+        digest = store.file_checksum(f)
         if digest in seen:
             report.skipped_duplicates.append(f"{f} (same as {seen[digest]})")
             continue
@@ -278,7 +269,7 @@ def import_lookup(path: str | Path, published_by: str = "cli") -> store.Version:
     try:
         v = store.publish(
             "geography", relation_sql="SELECT * FROM read_parquet($f)", params={"f": str(staged)},
-            published_by=published_by, source=path.name, source_checksum=_sha256(path),
+            published_by=published_by, source=path.name, source_checksum=store.file_checksum(path),
         )
     finally:
         staged.unlink(missing_ok=True)

@@ -1,11 +1,10 @@
 """The access layer decides what every query returns: visibility, scope, coarsening, suppression."""
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
-from csp import access, queries, users
-from conftest import D1, D2, L1, W1, W2, W3, CRIME_CELLS
+from csp import access, queries
+from conftest import CRIME_CELLS, D2, W1, W2
 
 
 def totals(cells, keep=lambda c: True):

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit.util import calc_hash
+
+from apptest_helpers import go, login
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -15,20 +16,6 @@ APP = str(ROOT / "app.py")
 def app_env(tiny, monkeypatch):
     monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
     return tiny
-
-
-def login(at: AppTest, username: str, password: str) -> AppTest:
-    inputs = {t.label: t for t in at.text_input}
-    inputs["Username"].input(username)
-    inputs["Password"].input(password)
-    at.button[0].click()
-    return at.run()
-
-
-def open_page(at: AppTest, url_path: str) -> AppTest:
-    """Go to a page as the browser's URL would (pages are callables, so switch_page cannot)."""
-    at._page_hash = calc_hash(url_path)
-    return at.run()
 
 
 def ward_table(at: AppTest):
@@ -47,25 +34,29 @@ def test_logged_out_shows_login_and_no_data(app_env):
 
 
 def test_logged_out_page_url_shows_login(app_env):
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    # Only the login page is registered while logged out, so a deep link has nothing to open.
-    with pytest.raises(Exception):
-        at.switch_page("pages/crime.py").run()
-    assert data_elements(at) == 0
+    # Logged out, every page's URL answers with the login form (so a deep link survives logging
+    # in) and nothing else: no page code runs.
+    from pages import PAGES
+
+    for spec in PAGES:
+        at = go(AppTest.from_file(APP, default_timeout=30), spec.url_path)
+        assert not at.exception
+        assert [t.label for t in at.text_input] == ["Username", "Password"], spec.url_path
+        assert data_elements(at) == 0 and len(at.title) == 1 and at.title[0].value == "CSP Insight"
 
 
 def test_wrong_password_is_refused_without_saying_why(app_env):
-    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", "wrong-password")
+    at = login("council.board", "wrong-password")
     assert not at.exception
     assert [e.value for e in at.error] == ["Username or password is incorrect."]
-    unknown = login(AppTest.from_file(APP, default_timeout=30).run(), "nobody", "wrong-password")
+    unknown = login("nobody", "wrong-password")
     assert [e.value for e in unknown.error] == ["Username or password is incorrect."]
     assert data_elements(at) == 0
 
 
 def test_crime_page_shows_expected_figures(app_env):
-    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
-    at = open_page(at, "crime")
+    at = login("council.board", app_env["password"])
+    at = go(at, "crime")
     assert not at.exception, at.exception
     assert at.title[0].value == "Crime"
     metrics = {m.label: m.value for m in at.metric}
@@ -84,8 +75,8 @@ def test_crime_page_shows_expected_figures(app_env):
 
 
 def test_practitioner_sees_only_their_ward(app_env):
-    at = login(AppTest.from_file(APP, default_timeout=30).run(), "housing.officer", app_env["password"])
-    at = open_page(at, "crime")
+    at = login("housing.officer", app_env["password"])
+    at = go(at, "crime")
     assert not at.exception, at.exception
     wards = ward_table(at)
     assert list(wards["ward_name"]) == ["Abbey"]
@@ -93,7 +84,7 @@ def test_practitioner_sees_only_their_ward(app_env):
 
 
 def test_logout_returns_to_login(app_env):
-    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    at = login("council.board", app_env["password"])
     logout = [b for b in at.button if b.label == "Log out"]
     logout[0].click()
     at.run()

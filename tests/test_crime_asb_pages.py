@@ -4,44 +4,23 @@ Expected figures come from running the named queries as the same user (the layer
 must use) and from csp.demo's ward list, never from constants copied out of the screen."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit.util import calc_hash
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
+from apptest_helpers import demo_area, go, login
+
 FIRE_WARD = "E05999003"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from csp import demo as demo_mod, queries, users
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(users, "BCRYPT_ROUNDS", 4)
-        mp.setenv("CSP_DATA_DIR", str(tmp_path_factory.mktemp("demo")))
-        mp.setenv("CSP_COOKIE_KEY", "k" * 40)
-        mp.delenv("CSP_DEMO", raising=False)
-        queries.clear_cache()
-        demo_mod.publish_demo()
-        users.ensure_demo_users()
+    with demo_area(tmp_path_factory):
         yield
-        queries.clear_cache()
 
 
 def open_page(username: str, page: str = "crime") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    inputs = {t.label: t for t in at.text_input}
-    inputs["Username"].input(username)
-    inputs["Password"].input("fenmouth-demo")
-    at.button[0].click()
-    at.run()
-    # st.Page(callable, url_path=...) has no file for AppTest.switch_page to match; the
-    # session routes by the hash of the url_path, as the browser's URL does.
-    at._page_hash = calc_hash(page)
-    at.run()
+    at = go(login(username), page)
     assert not at.exception, at.exception
     return at
 

@@ -1,17 +1,16 @@
 """The Upload, Catalogue and Data quality pages through AppTest on the tiny fixture."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit.util import calc_hash
+
+from apptest_helpers import go, login
 
 from upload_fixtures import crime_csv, crime_rows, with_extra
 
 from csp import store, users
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -20,23 +19,6 @@ def app_env(tiny, monkeypatch):
     users.add_user("analyst.police", tiny["password"], role="analyst", partner="police")
     users.add_user("analyst.probation", tiny["password"], role="analyst", partner="probation")
     return tiny
-
-
-def login(username: str, password: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    inputs = {t.label: t for t in at.text_input}
-    inputs["Username"].input(username)
-    inputs["Password"].input(password)
-    at.button[0].click()
-    return at.run()
-
-
-def go(at: AppTest, url_path: str) -> AppTest:
-    # st.Page(callable, url_path=...) has no file for AppTest.switch_page; the session routes by
-    # the hash of the url_path, as the browser's URL does. An unlisted page falls back to the
-    # landing page, so tests check the title.
-    at._page_hash = calc_hash(url_path)
-    return at.run()
 
 
 def texts(at: AppTest) -> str:
