@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import numpy as np
 import polars as pl
 
 from . import stats
@@ -214,15 +215,21 @@ def ranked_areas(result: Result, count_col: str, benchmark: dict | None,
               else [False] * frame.height)
     use_bench = benchmark is not None and not (
         "ward_code" in frame.columns and (benchmark.get("wards") or 0) <= 1)
-    rates, lows, highs, verdicts = [], [], [], []
-    for count, pop, supp in zip(counts, pops, c_mask):
-        if supp or count is None or not pop:
-            rates.append(None), lows.append(None), highs.append(None), verdicts.append(None)
-            continue
-        r = stats.rate_per_1000(count, float(pop))
-        rates.append(r["rate"]), lows.append(r["lower"]), highs.append(r["upper"])
-        verdicts.append(COMPARISON_LABEL[stats.compare_to_benchmark(
-            r["lower"], r["upper"], benchmark["rate"], polarity)] if use_bench else None)
+    # Vectorised over every area at once (a national ward table has ~8,000 rows); suppressed
+    # cells and areas with no population are left out before any interval is derived.
+    ok = np.array([not s and c is not None and bool(p) for c, p, s in zip(counts, pops, c_mask)], dtype=bool)
+    o = np.array([c if k else 0 for c, k in zip(counts, ok)], dtype=float)
+    scale = np.array([1000.0 / float(p) if k else 0.0 for p, k in zip(pops, ok)], dtype=float)
+    lo, hi = stats.byar_ci_array(o)
+    rate_a, lo_a, hi_a = o * scale, lo * scale, hi * scale
+    rates = [float(r) if k else None for r, k in zip(rate_a, ok)]
+    lows = [float(v) if k else None for v, k in zip(lo_a, ok)]
+    highs = [float(v) if k else None for v, k in zip(hi_a, ok)]
+    verdicts = [
+        COMPARISON_LABEL[stats.compare_to_benchmark(l, h, benchmark["rate"], polarity)]
+        if k and use_bench else None
+        for l, h, k in zip(lows, highs, ok)
+    ]
     out = frame.with_columns(
         pl.Series("rate_per_1000", [None if r is None else round(r, 2) for r in rates], pl.Float64),
         pl.Series("lower_95", [None if v is None else round(v, 2) for v in lows], pl.Float64),

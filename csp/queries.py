@@ -22,6 +22,7 @@ Pages never hold a DuckDB connection; this module is the only reader of publishe
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -227,20 +228,26 @@ def bind_params(q: NamedQuery, params: dict | None) -> dict:
 
 def _scope_codes(grant: access.Grant) -> dict[str, list[str]]:
     """The user's ward scope expressed at every geography level, read from the geography lookup."""
-    wards = list(grant.areas)
     geo = store.current("geography")
     if geo is None:
-        return {"ward": wards, "lsoa": [], "district": []}
+        return {"ward": list(grant.areas), "lsoa": [], "district": []}
+    return _scope_codes_at(str(geo.path), tuple(geo.files), tuple(grant.areas))
+
+
+@functools.lru_cache(maxsize=512)
+def _scope_codes_at(geo_path: str, files: tuple[str, ...], wards: tuple[str, ...]) -> dict[str, list[str]]:
+    # Keyed by the geography version's path: a new lookup version is a new key, so this never
+    # serves a stale scope, and it saves a Parquet read on every scoped query.
     cur = store.cursor()
     try:
         rows = cur.execute(
             "SELECT lsoa_code, district_code FROM read_parquet($f) WHERE list_contains($w, ward_code)",
-            {"f": geo.files, "w": wards},
+            {"f": list(files), "w": list(wards)},
         ).fetchall()
     finally:
         cur.close()
     return {
-        "ward": wards,
+        "ward": list(wards),
         "lsoa": sorted({r[0] for r in rows if r[0]}),
         "district": sorted({r[1] for r in rows if r[1]}),
     }

@@ -19,13 +19,13 @@ WITH bounds AS (
     FROM crime c, bounds b
     WHERE ($area IS NULL OR c.ward_code = $area OR c.district_code = $area)
       AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
-      AND c.month > b.last_month - INTERVAL 24 MONTH AND c.month <= b.last_month
+      AND c.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE) AND c.month <= b.last_month
 )
 SELECT
     (SELECT last_month FROM bounds) AS last_month,
-    count(*) FILTER (WHERE month > last_month - INTERVAL 12 MONTH) AS current,
-    count(*) FILTER (WHERE month <= last_month - INTERVAL 12 MONTH) AS previous,
-    round(100.0 * (count(*) FILTER (WHERE month > last_month - INTERVAL 12 MONTH)
-          - count(*) FILTER (WHERE month <= last_month - INTERVAL 12 MONTH))
-          / nullif(count(*) FILTER (WHERE month <= last_month - INTERVAL 12 MONTH), 0), 1) AS pct_change
+    count(*) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)) AS current,
+    count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)) AS previous,
+    round(100.0 * (count(*) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE))
+          - count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)))
+          / nullif(count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0), 1) AS pct_change
 FROM scoped

@@ -19,12 +19,12 @@ WITH here AS (
 ), c AS (
     SELECT month, count(*) FILTER (WHERE ward_code = $ward) AS ward_crimes, count(*) AS district_crimes
     FROM crime, here, bounds
-    WHERE crime.district_code = here.district_code AND month > last_month - INTERVAL 12 MONTH
+    WHERE crime.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
     GROUP BY month
 ), a AS (
     SELECT month, count(*) FILTER (WHERE ward_code = $ward) AS ward_asb, count(*) AS district_asb
     FROM asb, here, bounds
-    WHERE asb.district_code = here.district_code AND month > last_month - INTERVAL 12 MONTH
+    WHERE asb.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
     GROUP BY month
 )
 SELECT coalesce(c.month, a.month) AS month, coalesce(c.ward_crimes, 0) AS ward_crimes,

@@ -32,12 +32,12 @@ WITH here AS (
     UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code FROM asb
 ), tallied AS (
     SELECT e.category,
-           count(*) FILTER (WHERE e.ward_code = $ward AND e.month > b.last_month - INTERVAL 12 MONTH) AS ward_current,
-           count(*) FILTER (WHERE e.ward_code = $ward AND e.month <= b.last_month - INTERVAL 12 MONTH) AS ward_previous,
-           count(*) FILTER (WHERE e.month > b.last_month - INTERVAL 12 MONTH) AS district_current,
-           count(*) FILTER (WHERE e.month <= b.last_month - INTERVAL 12 MONTH) AS district_previous
+           count(*) FILTER (WHERE e.ward_code = $ward AND e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS ward_current,
+           count(*) FILTER (WHERE e.ward_code = $ward AND e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS ward_previous,
+           count(*) FILTER (WHERE e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS district_current,
+           count(*) FILTER (WHERE e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS district_previous
     FROM events e, bounds b, here h
-    WHERE e.district_code = h.district_code AND e.month > b.last_month - INTERVAL 24 MONTH
+    WHERE e.district_code = h.district_code AND e.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE)
       AND e.month <= b.last_month
     GROUP BY e.category
 )

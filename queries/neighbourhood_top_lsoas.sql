@@ -20,10 +20,10 @@ WITH bounds AS (
     SELECT lsoa_code, lsoa_name, population FROM geography WHERE ward_code = $ward
 ), c AS (
     SELECT lsoa_code, count(*) AS crimes FROM crime, bounds
-    WHERE ward_code = $ward AND month > last_month - INTERVAL 12 MONTH GROUP BY lsoa_code
+    WHERE ward_code = $ward AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE) GROUP BY lsoa_code
 ), a AS (
     SELECT lsoa_code, count(*) AS asb_incidents FROM asb, bounds
-    WHERE ward_code = $ward AND month > last_month - INTERVAL 12 MONTH GROUP BY lsoa_code
+    WHERE ward_code = $ward AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE) GROUP BY lsoa_code
 )
 SELECT l.lsoa_code, l.lsoa_name, l.population, coalesce(c.crimes, 0) AS crimes,
        round(1000.0 * coalesce(c.crimes, 0) / nullif(l.population, 0), 1) AS crime_rate_per_1000,

@@ -16,10 +16,10 @@ WITH bounds AS (
     SELECT ward_code, any_value(ward_name) AS ward_name FROM geography GROUP BY ward_code
 )
 SELECT a.ward_code, n.ward_name,
-       count(*) FILTER (WHERE a.month > b.last_month - INTERVAL 12 MONTH) AS current,
-       count(*) FILTER (WHERE a.month <= b.last_month - INTERVAL 12 MONTH) AS previous
+       count(*) FILTER (WHERE a.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS current,
+       count(*) FILTER (WHERE a.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS previous
 FROM asb a CROSS JOIN bounds b LEFT JOIN names n USING (ward_code)
 WHERE a.ward_code IS NOT NULL
-  AND a.month > b.last_month - INTERVAL 24 MONTH
+  AND a.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE)
 GROUP BY a.ward_code, n.ward_name
 ORDER BY a.ward_code

@@ -18,11 +18,11 @@ WITH bounds AS (
     SELECT ward_code, any_value(ward_name) AS ward_name FROM geography GROUP BY ward_code
 )
 SELECT c.ward_code, n.ward_name,
-       count(*) FILTER (WHERE c.month > b.last_month - INTERVAL 12 MONTH) AS current,
-       count(*) FILTER (WHERE c.month <= b.last_month - INTERVAL 12 MONTH) AS previous
+       count(*) FILTER (WHERE c.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS current,
+       count(*) FILTER (WHERE c.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS previous
 FROM crime c CROSS JOIN bounds b LEFT JOIN names n USING (ward_code)
 WHERE c.ward_code IS NOT NULL
-  AND c.month > b.last_month - INTERVAL 24 MONTH
+  AND c.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE)
   AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
 GROUP BY c.ward_code, n.ward_name
 ORDER BY c.ward_code

@@ -24,9 +24,9 @@ WITH bounds AS (
     SELECT max(cohort_quarter) AS last_quarter FROM reoffending
 ), tagged AS (
     SELECT r.*, b.last_quarter,
-           r.cohort_quarter > b.last_quarter - INTERVAL 12 MONTH AS latest
+           r.cohort_quarter > CAST(b.last_quarter - INTERVAL 12 MONTH AS DATE) AS latest
     FROM reoffending r CROSS JOIN bounds b
-    WHERE r.cohort_quarter > b.last_quarter - INTERVAL 24 MONTH
+    WHERE r.cohort_quarter > CAST(b.last_quarter - INTERVAL 24 MONTH AS DATE)
 )
 SELECT CASE WHEN GROUPING(age_group) = 0 AND GROUPING(cohort_group) = 0 THEN 'age group and cohort group'
             WHEN GROUPING(age_group) = 0 THEN 'age group'

@@ -569,3 +569,13 @@ def test_numpy_and_integral_float_counts_accepted():
     b = S.poisson_change_test(30, 20)
     assert a == b
     assert S.byar_ci(np.int32(10)) == S.byar_ci(10)
+
+
+def test_byar_ci_array_equals_the_scalar_formula():
+    counts = list(range(0, 300)) + [1234, 98765]
+    lo, hi = S.byar_ci_array(counts)
+    for c, l, h in zip(counts, lo, hi):
+        sl, sh = S.byar_ci(c)
+        assert l == pytest.approx(sl, rel=1e-12, abs=1e-12) and h == pytest.approx(sh, rel=1e-12)
+    with pytest.raises(ValueError, match="suppressed"):
+        S.byar_ci_array([3.0, float("nan")])

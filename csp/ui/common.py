@@ -35,19 +35,22 @@ def table(result: queries.Result, **kwargs) -> None:
 
 def download(result: queries.Result, label: str, filename: str, key: str) -> None:
     """A CSV download of exactly what the table shows (same scope and suppression, formula-safe).
-    Clicking it is recorded in the audit trail: who, which query and versions, whose data."""
-    st.download_button(
-        label, data=export.to_csv(result), file_name=filename, mime="text/csv", key=key,
-        on_click=_audit_download, args=(result.query.name, filename, dict(result.versions),
-                                        result.frame.height),
-    )
-
-
-def _audit_download(query: str, filename: str, versions: dict, rows: int) -> None:
-    from .. import audit
+    The CSV is built only when clicked (deferred data: no cost on every page run, no rerun), and
+    each download is recorded in the audit trail: who, which query and versions, whose data."""
     from .auth import real_user
 
-    real, user = real_user(), current_user()
+    real, user = real_user(), current_user()  # captured now: the callable runs outside the script
+
+    def build() -> str:
+        _audit_download(real, user, result.query.name, filename, dict(result.versions), result.frame.height)
+        return export.to_csv(result)
+
+    st.download_button(label, data=build, file_name=filename, mime="text/csv", key=key, on_click="ignore")
+
+
+def _audit_download(real, user, query: str, filename: str, versions: dict, rows: int) -> None:
+    from .. import audit
+
     details = {"query": query, "versions": versions, "rows": rows}
     if user is not None and real is not None and user != real:
         details["view_as"] = user.username
