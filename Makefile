@@ -27,7 +27,10 @@ demo: $(APP_STAMP)
 run: demo
 	CSP_DEMO=1 $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
+# Every test: unit, AppTest and the real-browser journeys (tests/e2e, marker `browser`), which
+# drive Debian's chromium; CI runs as root on Debian, so it is installed here when missing.
 test: $(DEV_STAMP)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/python -m pytest -q
 
 bench: $(DEV_STAMP)

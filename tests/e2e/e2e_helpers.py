@@ -1,0 +1,137 @@
+"""What the journeys do in the browser: log in, wait for the app to finish a run, open pages,
+save screenshots. Every wait is on something visible (or the app's own run state), never a
+fixed time."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+_shot: set[str] = set()
+COOKIE = "csp_insight_auth"  # config.cookie_settings() default name
+
+
+def settle(page: Page) -> None:
+    """Wait until Streamlit has finished the current script run (its own test hook: the app root
+    carries the run state) and the 'Running...' status widget is gone."""
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning")
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+
+
+_WATCH_RUN = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__cspRunEnded = false;
+  if (window.__cspRunObserver) window.__cspRunObserver.disconnect();
+  window.__cspRunObserver = new MutationObserver((records) => {
+    for (const r of records) if (r.oldValue === 'running') window.__cspRunEnded = true;
+  });
+  window.__cspRunObserver.observe(app, {attributes: true, attributeOldValue: true,
+                                        attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def rerun(page: Page, action) -> None:
+    """Do something that makes the app run again (a click, a key) and wait for that run to end.
+
+    Waiting only for 'not running' could pass before the new run has even started, so a
+    MutationObserver records the app's run state leaving 'running' after the action."""
+    page.evaluate(_WATCH_RUN)
+    action()
+    page.wait_for_function("() => window.__cspRunEnded === true")
+    settle(page)
+
+
+def login_form(page: Page) -> None:
+    # While a run replaces the page, the old and new form can both be in the DOM for a moment.
+    expect(page.get_by_role("textbox", name="Username").first).to_be_visible()
+    settle(page)
+    expect(page.get_by_role("textbox", name="Username")).to_have_count(1)
+    expect(page.get_by_role("textbox", name="Password")).to_be_visible()
+
+
+def submit_login(page: Page, username: str, password: str) -> None:
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    rerun(page, page.get_by_role("button", name="Log in").click)
+
+
+def login(page: Page, base_url: str, username: str, password: str = "fenmouth-demo",
+          path: str = "/") -> None:
+    """Log in through the form and wait for the logged-in sidebar (the Log out button)."""
+    page.goto(base_url + path)
+    login_form(page)
+    submit_login(page, username, password)
+    logged_in(page)
+
+
+def logged_in(page: Page) -> None:
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    settle(page)
+
+
+def has_login_cookie(page: Page) -> None:
+    """Wait for the re-login cookie: the browser writes it from a component after the login
+    run, so a reload or new tab before it lands would (rightly) show the login form."""
+    page.wait_for_function(f"() => document.cookie.split('; ').some(c => c.startsWith('{COOKIE}='))")
+
+
+def login_cookie_gone(page: Page) -> None:
+    """Wait for logging out to delete the re-login cookie (also written from a component)."""
+    page.wait_for_function(f"() => !document.cookie.split('; ').some(c => c.startsWith('{COOKIE}='))")
+
+
+def logout(page: Page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    login_form(page)
+
+
+def heading(page: Page, text: str):
+    return page.get_by_role("heading", name=text, exact=True)
+
+
+def open_page(page: Page, title: str, page_heading: str | None = None) -> None:
+    """Open a page from the sidebar navigation, as a person would, and wait for its heading
+    (the link title unless the page's own title differs)."""
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
+    href = link.get_attribute("href")  # the default page's link is the app root
+    here = re.compile(rf"^{re.escape(href)}(\?.*)?$")
+    if not here.match(page.url):  # clicking the page you are on starts no run
+        rerun(page, link.click)
+    expect(page).to_have_url(here)
+    expect(heading(page, page_heading or title)).to_be_visible()
+
+
+def data_elements(page: Page):
+    """Anything that shows figures: metrics, tables, charts."""
+    return page.locator(
+        '[data-testid="stMetric"], [data-testid="stDataFrame"], [data-testid="stTable"], '
+        '[data-testid="stPlotlyChart"], .js-plotly-plot'
+    )
+
+
+def snap(page: Page, name: str) -> None:
+    """Screenshot of a page, once per run (the first time a journey reaches it)."""
+    if name in _shot:
+        return
+    _shot.add(name)
+    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "pages" / f"{name}.png"), full_page=True)
+
+
+def in_navigation(page: Page, title: str) -> bool:
+    nav = page.get_by_test_id("stSidebarNav")
+    return nav.get_by_role("link", name=title, exact=True).count() > 0
+
+
+def choose(page: Page, combobox: str, option: "re.Pattern[str]") -> None:
+    """Pick an option of a select box (no run starts when it is already picked)."""
+    box = page.get_by_role("combobox", name=combobox)
+    if option.search(box.input_value()):
+        return
+    box.click()
+    rerun(page, page.get_by_role("option", name=option).click)
+    expect(box).to_have_value(option)

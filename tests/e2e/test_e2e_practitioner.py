@@ -1,0 +1,99 @@
+"""Journey 3, practitioner (officer.housing, wards E05999001 and E05999002): Neighbourhood (or
+Crime) offers only their wards; a URL naming another ward shows nothing from it, on screen or in
+the downloaded CSV."""
+from __future__ import annotations
+
+import csv
+from urllib.parse import quote_plus
+
+import polars as pl
+import pytest
+from playwright.sync_api import expect
+
+from .e2e_helpers import has_login_cookie, heading, in_navigation, logged_in, login, open_page, snap
+from pages import PAGES
+
+USER = "officer.housing"
+SCOPE = {"E05999001", "E05999002"}
+OTHER = "E05999017"  # St Botolph's, the town-centre hotspot: plenty to leak if scoping failed
+HAS_NEIGHBOURHOOD = any(s.module == "neighbourhood" for s in PAGES)
+
+
+@pytest.fixture
+def wards(app_data) -> pl.DataFrame:
+    """Ward and LSOA codes and names from the published geography (read directly, not through
+    the query layer under test)."""
+    from csp import store
+
+    return pl.read_parquet(store.current("geography").files).select(
+        "lsoa_code", "ward_code", "ward_name").unique()
+
+
+def area_options(page) -> list[str]:
+    box = page.get_by_role("combobox", name="Area")
+    box.click()
+    options = page.get_by_role("option")
+    expect(options.first).to_be_visible()
+    names = [t.strip() for t in options.all_inner_texts()]
+    box.press("Escape")
+    return names
+
+
+def main_text(page) -> str:
+    return page.get_by_test_id("stMain").inner_text()
+
+
+def download_csv(page, button_name: str, artifacts, stem: str) -> list[dict]:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button_name).click()
+    path = artifacts / f"{stem}.csv"
+    info.value.save_as(path)
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
+    scope_names = sorted(wards.filter(pl.col("ward_code").is_in(SCOPE))["ward_name"].unique())
+    other_name = wards.filter(pl.col("ward_code") == OTHER)["ward_name"][0]
+    title = "Neighbourhood" if HAS_NEIGHBOURHOOD else "Crime"
+
+    login(page, base_url, USER)
+    has_login_cookie(page)  # the deep links below log in by cookie
+    open_page(page, title)
+    offered = [o for o in area_options(page) if o != "Everywhere you may see"]
+    assert sorted(offered) == scope_names
+    snap(page, title.lower())
+
+    # A URL naming a ward outside their scope (by code or by the name the filter writes into the
+    # URL): the value is dropped and nothing of that ward shows. Crime last, for the CSV below.
+    paths = (["/neighbourhood"] if HAS_NEIGHBOURHOOD else []) + ["/crime"]
+    for path in paths:
+        for value in (OTHER, quote_plus(other_name)):
+            page.goto(f"{base_url}{path}?area={value}")
+            logged_in(page)
+            if path == "/crime":  # a practitioner's default page may be served at the root instead
+                expect(heading(page, "Crime")).to_be_visible()
+            shown = page.get_by_role("combobox", name="Area").input_value()
+            assert shown in scope_names + ["Everywhere you may see"], shown
+            text = main_text(page)
+            assert other_name not in text and OTHER not in text
+    # Pages outside their role are not in their navigation, and their URLs do not open them.
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link").first).to_be_visible()
+    hidden = [s for s in PAGES if not in_navigation(page, s.title)]
+    for spec in PAGES:
+        if spec.action in ("upload", "manage_users", "audit", "access_log", "data_quality"):
+            assert spec in hidden, spec.title
+    csv_page = page.url
+    for spec in hidden:
+            page.goto(f"{base_url}/{spec.url_path}")
+            logged_in(page)
+            expect(heading(page, "Neighbourhood" if HAS_NEIGHBOURHOOD else "Crime")).to_be_visible()
+    page.goto(csv_page)
+    logged_in(page)
+
+    # Back on /crime?area=<other ward>: the ward table's CSV holds only their wards' rows.
+    rows = download_csv(page, "Download ward table (CSV)", artifacts, "practitioner-crime-wards")
+    assert rows, "the ward table is empty"
+    codes = {r["ward_code"] for r in rows if r.get("ward_code")}
+    assert codes and codes <= SCOPE, codes
+    assert not any(other_name in v for r in rows for v in r.values() if v)
