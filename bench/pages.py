@@ -112,7 +112,7 @@ def measure(username: str, password: str, repeat: int) -> tuple[dict, dict]:
     with server_like_pages():
         at = login(username, password)
         for spec in PAGES:
-            if spec.module not in BENCH_PAGES:
+            if spec.url_path not in BENCH_PAGES:
                 continue
             try:
                 goto(at, spec.url_path, spec.title)
@@ -121,14 +121,14 @@ def measure(username: str, password: str, repeat: int) -> tuple[dict, dict]:
             importlib.import_module(f"pages.{spec.module}")
             with recording([]) as seen:
                 at.run()  # land on the page once (imports, first Plotly render) before timing
-            calls[spec.module] = list({(n, repr(sorted(p.items()))): (n, p) for n, p in seen}.values())
+            calls[spec.url_path] = list({(n, repr(sorted(p.items()))): (n, p) for n, p in seen}.values())
             times = {"first_view": [], "filter_change": [], "revisit": []}
             try:
                 _repeat_runs(at, times, repeat)
             except PageError as e:
-                out[spec.module] = {"error": str(e)[:500]}
+                out[spec.url_path] = {"error": str(e)[:500]}
                 continue
-            out[spec.module] = {k: v for k, v in times.items() if v}
+            out[spec.url_path] = {k: v for k, v in times.items() if v}
     return out, calls
 
 

@@ -14,7 +14,7 @@ from pages import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "board.council"
-HAS_OVERVIEW = any(s.module == "overview" for s in PAGES)
+HAS_OVERVIEW = any(s.url_path == "overview" for s in PAGES)
 
 
 def metric(page, label_pattern: str):

@@ -32,9 +32,8 @@ def test_every_page_url_shows_login_form_and_no_data(base_url, page):
     snap(page, "login")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: on a fresh server a deep link runs pages/<name>.py in Streamlit's legacy pages/ "
-    "mode (sidebar lists every module, no login form) until someone opens the root URL"))
+# Page modules live one level below pages/, so Streamlit's legacy pages/ mode has no script to
+# run for a first deep link on a fresh server: it must be app.py's login gate that answers.
 def test_first_visit_after_restart_to_a_deep_link_shows_login_form(e2e_data, browser, artifacts):
     """A fresh server whose very first visitor opens a page URL (a bookmark, after a deploy).
 

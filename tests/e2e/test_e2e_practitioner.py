@@ -16,7 +16,7 @@ from pages import PAGES
 USER = "officer.housing"
 SCOPE = {"E05999001", "E05999002"}
 OTHER = "E05999017"  # St Botolph's, the town-centre hotspot: plenty to leak if scoping failed
-HAS_NEIGHBOURHOOD = any(s.module == "neighbourhood" for s in PAGES)
+HAS_NEIGHBOURHOOD = any(s.url_path == "neighbourhood" for s in PAGES)
 
 
 @pytest.fixture

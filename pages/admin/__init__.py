@@ -1,0 +1,1 @@
+"""admin pages (see the registry in pages/__init__.py)."""

@@ -1,0 +1,1 @@
+"""dashboards pages (see the registry in pages/__init__.py)."""

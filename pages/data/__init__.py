@@ -1,0 +1,1 @@
+"""data pages (see the registry in pages/__init__.py)."""
