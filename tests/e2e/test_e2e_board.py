@@ -77,6 +77,11 @@ def test_crime_period_filter_is_in_the_url_and_reproduces_the_view(base_url, pag
 @pytest.mark.skipif(not (ROOT / "csp" / "boardpack.py").exists(), reason="board pack not built yet")
 def test_board_pack_download_opens_with_every_theme(base_url, page, context, artifacts):
     login(page, base_url, USER)
+    # The re-login cookie is written by a component after the login run, which triggers one
+    # more run; a deferred download clicked during that run points at a file the new run has
+    # replaced ("Deferred file not found"). Wait for the cookie and the run to finish first.
+    has_login_cookie(page)
+    settle(page)
     button = page.get_by_role("button", name="Download board pack")
     expect(button).to_be_visible()
     with page.expect_download(timeout=120_000) as info:
