@@ -61,11 +61,15 @@ def submit_login(page: Page, username: str, password: str) -> None:
 
 def login(page: Page, base_url: str, username: str, password: str = "fenmouth-demo",
           path: str = "/") -> None:
-    """Log in through the form and wait for the logged-in sidebar (the Log out button)."""
+    """Log in through the form and wait for the logged-in sidebar (the Log out button), then for
+    the re-login cookie: a component writes it after the login run and that triggers one more
+    run, in which a click (a page link, a deferred download) can be lost."""
     page.goto(base_url + path)
     login_form(page)
     submit_login(page, username, password)
     logged_in(page)
+    has_login_cookie(page)
+    settle(page)
 
 
 def logged_in(page: Page) -> None:

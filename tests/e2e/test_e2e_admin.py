@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from .e2e_helpers import login, open_page, snap
@@ -12,7 +11,6 @@ from .e2e_helpers import login, open_page, snap
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(not (ROOT / "pages" / "admin_users.py").exists(), reason="admin pages not built yet")
 def test_admin_opens_user_management(base_url, page):
     login(page, base_url, "admin")
     open_page(page, "Users")

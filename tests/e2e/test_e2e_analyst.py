@@ -7,7 +7,6 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from .e2e_helpers import choose, login, open_page, rerun, snap
@@ -45,7 +44,6 @@ def crime_period_end(page) -> str:
     return end.get_attribute("aria-valuetext")
 
 
-@pytest.mark.skipif(not (ROOT / "pages" / "upload.py").exists(), reason="Upload page not built yet")
 def test_upload_fix_publish_and_roll_back(base_url, page, app_data, tmp_path):
     from csp import store
 

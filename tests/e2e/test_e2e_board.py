@@ -6,15 +6,12 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from .e2e_helpers import has_login_cookie, heading, login, open_page, rerun, settle, snap
-from pages import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "board.council"
-HAS_OVERVIEW = any(s.url_path == "overview" for s in PAGES)
 
 
 def metric(page, label_pattern: str):
@@ -24,7 +21,6 @@ def metric(page, label_pattern: str):
     return m.get_by_test_id("stMetricValue")
 
 
-@pytest.mark.skipif(not HAS_OVERVIEW, reason="Overview page not built yet")
 def test_overview_shows_every_theme_tile(base_url, page, app_data):
     from csp import themes, users
 
@@ -74,7 +70,6 @@ def test_crime_period_filter_is_in_the_url_and_reproduces_the_view(base_url, pag
     expect(metric(tab, rf"^Crimes, 12 months to {target}")).to_have_text(after)
 
 
-@pytest.mark.skipif(not (ROOT / "csp" / "boardpack.py").exists(), reason="board pack not built yet")
 def test_board_pack_download_opens_with_every_theme(base_url, page, context, artifacts):
     login(page, base_url, USER)
     # The re-login cookie is written by a component after the login run, which triggers one

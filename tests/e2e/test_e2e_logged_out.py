@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from .server import LOCKOUT_USER, Server
@@ -63,7 +62,6 @@ def test_first_visit_after_restart_to_a_deep_link_shows_login_form(e2e_data, bro
         srv.stop()
 
 
-@pytest.mark.skipif(not (ROOT / "csp" / "accounts.py").exists(), reason="account lockout not built yet")
 def test_five_wrong_passwords_lock_the_account(base_url, page):
     username, password = LOCKOUT_USER
     page.goto(base_url + "/")

@@ -16,7 +16,6 @@ from pages import PAGES
 USER = "officer.housing"
 SCOPE = {"E05999001", "E05999002"}
 OTHER = "E05999017"  # St Botolph's, the town-centre hotspot: plenty to leak if scoping failed
-HAS_NEIGHBOURHOOD = any(s.url_path == "neighbourhood" for s in PAGES)
 
 
 @pytest.fixture
@@ -55,7 +54,7 @@ def download_csv(page, button_name: str, artifacts, stem: str) -> list[dict]:
 def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
     scope_names = sorted(wards.filter(pl.col("ward_code").is_in(SCOPE))["ward_name"].unique())
     other_name = wards.filter(pl.col("ward_code") == OTHER)["ward_name"][0]
-    title = "Neighbourhood" if HAS_NEIGHBOURHOOD else "Crime"
+    title = "Neighbourhood"
 
     login(page, base_url, USER)
     has_login_cookie(page)  # the deep links below log in by cookie
@@ -66,7 +65,7 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
 
     # A URL naming a ward outside their scope (by code or by the name the filter writes into the
     # URL): the value is dropped and nothing of that ward shows. Crime last, for the CSV below.
-    paths = (["/neighbourhood"] if HAS_NEIGHBOURHOOD else []) + ["/crime"]
+    paths = ["/neighbourhood", "/crime"]
     for path in paths:
         for value in (OTHER, quote_plus(other_name)):
             page.goto(f"{base_url}{path}?area={value}")
@@ -87,7 +86,7 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
     for spec in hidden:
             page.goto(f"{base_url}/{spec.url_path}")
             logged_in(page)
-            expect(heading(page, "Neighbourhood" if HAS_NEIGHBOURHOOD else "Crime")).to_be_visible()
+            expect(heading(page, "Neighbourhood")).to_be_visible()
     page.goto(csv_page)
     logged_in(page)
 
