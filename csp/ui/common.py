@@ -35,22 +35,24 @@ def table(result: queries.Result, **kwargs) -> None:
 
 def download(result: queries.Result, label: str, filename: str, key: str) -> None:
     """A CSV download of exactly what the table shows (same scope and suppression, formula-safe).
-    The CSV is built only when clicked (deferred data: no cost on every page run, no rerun), and
-    each download is recorded in the audit trail: who, which query and versions, whose data."""
+    Clicking it is recorded in the audit trail: who, which query and versions, whose data.
+
+    The CSV is built with the page rather than deferred (data=callable): a deferred file is
+    dropped by the next run, and the cookie component and filters start runs often enough
+    that a click could land on a dropped file (seen in the browser tests). Tables are small
+    aggregates, so building them up front is cheap."""
+    st.download_button(
+        label, data=export.to_csv(result), file_name=filename, mime="text/csv", key=key,
+        on_click=_audit_download, args=(result.query.name, filename, dict(result.versions),
+                                        result.frame.height),
+    )
+
+
+def _audit_download(query: str, filename: str, versions: dict, rows: int) -> None:
+    from .. import audit
     from .auth import real_user
 
-    real, user = real_user(), current_user()  # captured now: the callable runs outside the script
-
-    def build() -> str:
-        _audit_download(real, user, result.query.name, filename, dict(result.versions), result.frame.height)
-        return export.to_csv(result)
-
-    st.download_button(label, data=build, file_name=filename, mime="text/csv", key=key, on_click="ignore")
-
-
-def _audit_download(real, user, query: str, filename: str, versions: dict, rows: int) -> None:
-    from .. import audit
-
+    real, user = real_user(), current_user()
     details = {"query": query, "versions": versions, "rows": rows}
     if user is not None and real is not None and user != real:
         details["view_as"] = user.username
