@@ -7,7 +7,7 @@ import streamlit as st
 
 from csp import indicators
 from csp.ui import common as ui
-from pages.dashboards import crime as sections
+from csp.ui import sections
 
 ASB_NOTE, ASB_CAVEATS = indicators.NOTES["asb"]
 
