@@ -332,12 +332,13 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
     versions = {d: (v.version if v else None) for d, v in current.items()}
     # The cache key carries everything that can change the answer, the user's whole grant
     # included, so two users with different scopes can never share an entry.
+    # A scoped answer also depends on the lookup that turns wards into LSOAs and districts.
+    geo = store.current("geography") if any(g.areas for g in grants.values()) else None
     key = (
         q.name, q.path.stat().st_mtime_ns, tuple(sorted((k, str(v)) for k, v in values.items())),
         tuple(sorted(g.fingerprint() for g in grants.values())),
         tuple(sorted((d, str(v.path) if v else "") for d, v in current.items())),
-        str(store.current("geography").path) if any(g.areas for g in grants.values())
-        and store.current("geography") else None,
+        str(geo.path) if geo else None,
     )
     with _cache_lock:
         hit = _cache.get(key)
