@@ -43,7 +43,8 @@ def months_back(d: dt.date, n: int) -> dt.date:
 
 
 def make_context(ward: str | None = None, span: int = 24) -> Context:
-    files = {d: store.current(d).files for d in ("crime", "asb", "geography")}
+    # The cubes too: the floor runs each named query's own SQL, and the counting queries read them.
+    files = {d: store.current(d).files for d in ("crime", "asb", "geography", "crime_cube", "asb_cube")}
     cur = store.cursor()
     try:
         end = cur.execute("SELECT max(month) FROM read_parquet($f)", {"f": files["crime"]}).fetchone()[0]

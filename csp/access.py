@@ -91,10 +91,17 @@ def grant(user: User | None, dataset: str) -> Grant | None:
     """What the user may see of a dataset, or None (default deny)."""
     if user is None:
         return None
+    contract = catalog.contract(dataset)
+    if contract.cube_of:
+        # A cube is its parent's data counted: the same rule applies, to the cube's fields.
+        parent = grant(user, contract.cube_of)
+        if parent is None:
+            return None
+        fields = tuple(f for f in contract.field_names if f in parent.fields or f == "n")
+        return Grant(dataset, parent.geography, parent.threshold, fields, parent.areas, parent.owner)
     spec = policy().get("datasets", {}).get(dataset)
     if spec is None:
         return None
-    contract = catalog.contract(dataset)
     if spec.get("owner") == user.partner:
         return Grant(
             dataset, contract.finest_geo or "district", 0, tuple(contract.field_names),
@@ -123,7 +130,8 @@ def require(user: User | None, dataset: str) -> Grant:
     g = grant(user, dataset)
     if g is None:
         who = f"{user.partner} {user.role}" if user else "a logged-out visitor"
-        raise AccessDenied(f"The sharing agreement does not let {who} see the {dataset} dataset.")
+        shown = catalog.contract(dataset).cube_of or dataset
+        raise AccessDenied(f"The sharing agreement does not let {who} see the {shown} dataset.")
     return g
 
 

@@ -193,10 +193,11 @@ def to_csv(rows: list[dict]) -> str:
 
 def owners_of(datasets) -> list[str]:
     """The partners who own these datasets under the sharing policy (for ``data_owner``)."""
-    from . import access
+    from . import access, catalog
 
     spec = access.policy().get("datasets", {})
-    return sorted({spec[d]["owner"] for d in datasets if d in spec and spec[d].get("owner")})
+    names = {catalog.base(d) for d in datasets}  # a cube's owner is its parent's
+    return sorted({spec[d]["owner"] for d in names if d in spec and spec[d].get("owner")})
 
 
 # ---- command line ------------------------------------------------------------------------

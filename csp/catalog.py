@@ -28,6 +28,8 @@ class Contract:
     update_frequency: str
     fields: tuple[Field, ...]
     period_field: str | None = None
+    cube_of: str | None = None  # a cube: counts of the parent dataset, built at its publish
+    dims: tuple[str, ...] = ()  # a cube's dimensions (parent fields); its measure is ``n``
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -54,12 +56,17 @@ class Contract:
         return None
 
 
+CUBE_MEASURE = Field("n", "BIGINT", "public", "Rows of the parent dataset counted in this cell")
+
+
 @lru_cache(maxsize=1)
-def contracts() -> dict[str, Contract]:
+def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
     with config.contracts_path().open("rb") as fh:
         raw = tomllib.load(fh)
-    out = {}
+    out, cubes = {}, {}
     for name, spec in raw.items():
+        if "cube_of" in spec:
+            continue
         fields = tuple(
             Field(f["name"], f["type"], f["tier"], f.get("description", ""), f.get("geo"))
             for f in spec["fields"]
@@ -73,11 +80,46 @@ def contracts() -> dict[str, Contract]:
             fields=fields,
             period_field=spec.get("period_field"),
         )
-    return out
+    for name, spec in raw.items():
+        if "cube_of" not in spec:
+            continue
+        # A cube is declared by its parent and dimensions only: its fields, tiers and geography
+        # are the parent's, so the access layer treats it exactly as it treats the parent.
+        parent = out.get(spec["cube_of"])
+        if parent is None:
+            raise ValueError(f"cube {name}: unknown parent dataset {spec['cube_of']!r}")
+        dims = tuple(spec["dims"])
+        unknown = [d for d in dims if d not in parent.field_names]
+        if unknown:
+            raise ValueError(f"cube {name}: {', '.join(unknown)} not fields of {parent.name}")
+        if any(parent.field(d).tier != "public" for d in dims):
+            raise ValueError(f"cube {name}: dimensions must be public fields")
+        cubes[name] = Contract(
+            name=name, owner=parent.owner, title=spec["title"], description=spec["description"],
+            update_frequency=parent.update_frequency,
+            fields=tuple(parent.field(d) for d in dims) + (CUBE_MEASURE,),
+            period_field=parent.period_field if parent.period_field in dims else None,
+            cube_of=parent.name, dims=dims,
+        )
+    return out, cubes
+
+
+def contracts() -> dict[str, Contract]:
+    """The published datasets (cubes are not listed: they are part of their parent's version)."""
+    return _load()[0]
+
+
+def cubes(parent: str | None = None) -> dict[str, Contract]:
+    return {n: c for n, c in _load()[1].items() if parent is None or c.cube_of == parent}
 
 
 def contract(name: str) -> Contract:
-    try:
-        return contracts()[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset '{name}'") from None
+    found = contracts().get(name) or _load()[1].get(name)
+    if found is None:
+        raise KeyError(f"unknown dataset '{name}'")
+    return found
+
+
+def base(name: str) -> str:
+    """The published dataset a name stands for: a cube's parent, or the dataset itself."""
+    return contract(name).cube_of or name

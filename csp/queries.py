@@ -267,17 +267,23 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
         select = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in contract.fields)
         return f'"{name}" AS (SELECT {select} WHERE false)'
     binds[fkey] = cur.files
+    source = f"read_parquet(${fkey})"
+    if cur.meta.get("cube_fallback"):
+        # A version published before cubes existed: read the parent's rows, each one counting 1
+        # (every cube query sums n, so the answer is the same; only slower).
+        dims = ", ".join(f'"{d}"' for d in contract.dims)
+        source = f"(SELECT {dims}, CAST(1 AS BIGINT) AS n FROM read_parquet(${fkey}))"
     where = ""
     if grant.areas:
         # Filter on the dataset's finest geography field, using the scope at that level.
         level = contract.finest_geo
         field = contract.geo_field(level) if level else None
         if field is None:
-            return f'"{name}" AS (SELECT {", ".join(cols)} FROM read_parquet(${fkey}) WHERE false)'
+            return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source} WHERE false)'
         skey = f"__{name}_scope"
         binds[skey] = _scope_codes(grant)[level]
         where = f' WHERE "{field}" IN (SELECT unnest(${skey}))'
-    return f'"{name}" AS (SELECT {", ".join(cols)} FROM read_parquet(${fkey}){where})'
+    return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source}{where})'
 
 
 def compose_sql(q: NamedQuery, grants: dict[str, access.Grant], binds: dict,
@@ -329,7 +335,8 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
     _check_complements(q, values, threshold)
     _check_choices(user, q, values)
     current = {d: store.current(d) for d in q.datasets}
-    versions = {d: (v.version if v else None) for d, v in current.items()}
+    # Reported under the dataset's own name: a cube is a file of its parent's version.
+    versions = {catalog.base(d): (v.version if v else None) for d, v in current.items()}
     # The cache key carries everything that can change the answer, the user's whole grant
     # included, so two users with different scopes can never share an entry.
     # A scoped answer also depends on the lookup that turns wards into LSOAs and districts.
@@ -349,7 +356,7 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
     sql = compose_sql(q, grants, binds, current)
     cur = store.cursor()
     try:
-        frame = cur.sql(sql, params=binds).pl()
+        frame = _narrow_sums(cur.sql(sql, params=binds).pl())
     finally:
         cur.close()
     frame, mask = disclosure.suppress(frame, q.columns, threshold, [list(g) for g in q.totals])
@@ -359,6 +366,13 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return result
+
+
+def _narrow_sums(frame: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB's sum() of integers is a HUGEINT, which arrives as Decimal(38, 0); counts summed from
+    a cube are whole numbers well inside Int64, so give them the type count(*) would have."""
+    wide = [c for c, t in frame.schema.items() if isinstance(t, pl.Decimal) and t.scale == 0]
+    return frame.with_columns(pl.col(wide).cast(pl.Int64)) if wide else frame
 
 
 def _check_complements(q: NamedQuery, values: dict, threshold: int) -> None:

@@ -64,7 +64,9 @@ class Version:
 
 
 def dataset_dir(name: str) -> Path:
-    catalog.contract(name)  # unknown names fail here, before any path is built from them
+    c = catalog.contract(name)  # unknown names fail here, before any path is built from them
+    if c.cube_of:
+        raise StoreError(f"{name} is a cube: it is written with each version of {c.cube_of}")
     return config.data_dir() / "datasets" / name
 
 
@@ -103,8 +105,22 @@ def version(name: str, vid: str) -> Version:
 
 
 def current(name: str) -> Version | None:
+    contract = catalog.contract(name)
+    if contract.cube_of:
+        parent = current(contract.cube_of)
+        return cube_version(name, parent) if parent else None
     vid = current_version_id(name)
     return version(name, vid) if vid else None
+
+
+def cube_version(name: str, parent: Version) -> Version:
+    """A cube as a Version: the file written next to the parent's data at publish time. A version
+    published before cubes existed has none; it is then marked ``cube_fallback`` and the reader
+    reads the parent's rows as cells of n = 1 (same answer, just slower)."""
+    fname = parent.meta.get("cubes", {}).get(name)
+    if fname and (parent.path / fname).exists():
+        return Version(name, parent.version, parent.path, {**parent.meta, "files": [fname]})
+    return Version(name, parent.version, parent.path, {**parent.meta, "cube_fallback": True})
 
 
 def versions(name: str) -> list[Version]:
@@ -196,6 +212,7 @@ def publish(
             else:
                 raise ValueError("publish needs relation_sql or write")
             stats = _stats(cur, name, out)
+            cube_files = {c: _write_cube(cur, c, out, tmp) for c in catalog.cubes(name)}
         finally:
             cur.close()
         existing = [p.name for p in vroot.iterdir() if p.name.startswith("v")]
@@ -210,6 +227,7 @@ def publish(
             "source_checksum": source_checksum,
             "files": ["data.parquet"],
             "parquet_sha256": _sha256(out),
+            "cubes": {c: p.name for c, p in cube_files.items()},
             "validation": validation or {},
             "note": note,
             **stats,
@@ -218,8 +236,9 @@ def publish(
             json.dump(meta, fh, indent=2)
             fh.flush()
             os.fsync(fh.fileno())
-        with out.open("rb") as fh:
-            os.fsync(fh.fileno())
+        for f in (out, *cube_files.values()):
+            with f.open("rb") as fh:
+                os.fsync(fh.fileno())
         _fsync_dir(tmp)
         final = vroot / vid
         os.rename(tmp, final)
@@ -228,13 +247,29 @@ def publish(
         return version(name, vid)
 
 
+def _write_cube(cur: duckdb.DuckDBPyConnection, cube: str, data: Path, tmp: Path) -> Path:
+    """Count the new version's rows by the cube's dimensions, sorted as the parent is (area then
+    period), so a scoped user's cells are contiguous too."""
+    c = catalog.contract(cube)
+    dims = ", ".join(f'"{d}"' for d in c.dims)
+    sort = _sort_keys(cube)
+    order = (" ORDER BY " + ", ".join(f'"{k}" NULLS LAST' for k in sort)) if sort else ""
+    out = tmp / f"{cube}.parquet"
+    rel = cur.sql(
+        f"SELECT {dims}, CAST(count(*) AS BIGINT) AS n FROM read_parquet($p) GROUP BY {dims}{order}",
+        params={"p": str(data)},
+    )
+    rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
+    return out
+
+
 def _stats(cur: duckdb.DuckDBPyConnection, name: str, path: Path) -> dict:
     contract = catalog.contract(name)
     pf = contract.period_field
     sel = "count(*)"
     if pf:
         sel += f', CAST(min("{pf}") AS VARCHAR), CAST(max("{pf}") AS VARCHAR)'
-    row = cur.execute(f"SELECT {sel} FROM read_parquet($p)", {"p": str(path)}).fetchone()
+    row = cur.execute(f"SELECT {sel} FROM read_parquet($p)", {"p": str(path)}).fetchall()[0]
     stats = {"rows": int(row[0])}
     if pf:
         first, last = row[1], row[2]

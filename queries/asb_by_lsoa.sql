@@ -2,7 +2,7 @@
 -- description: >
 --   Anti-social behaviour incidents per LSOA for the chosen period, with its resident population
 --   and the rate per 1,000 residents. Every LSOA you may see is listed, those with none as 0.
--- datasets: [asb, geography]
+-- datasets: [asb_cube, geography]
 -- grain: lsoa
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
@@ -17,8 +17,8 @@
 --   population: {type: number, description: "Resident population"}
 --   rate_per_1000: {type: derived, from: [incidents], description: "Incidents per 1,000 residents in the period"}
 WITH counts AS (
-    SELECT lsoa_code, count(*) AS incidents
-    FROM asb
+    SELECT lsoa_code, sum(n) AS incidents
+    FROM asb_cube
     WHERE lsoa_code IS NOT NULL
       AND ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)

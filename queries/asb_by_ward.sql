@@ -3,7 +3,7 @@
 --   Anti-social behaviour incidents per ward for the chosen period, with the ward's resident
 --   population and the rate per 1,000 residents. Incidents with no known location are listed
 --   as "Unknown area".
--- datasets: [asb, geography]
+-- datasets: [asb_cube, geography]
 -- grain: ward
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
@@ -22,8 +22,8 @@ WITH wards AS (
            CAST(sum(population) AS BIGINT) AS population
     FROM geography GROUP BY ward_code
 ), counts AS (
-    SELECT ward_code, count(*) AS incidents
-    FROM asb
+    SELECT ward_code, sum(n) AS incidents
+    FROM asb_cube
     WHERE ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)
       AND ($area IS NULL OR ward_code = $area OR district_code = $area)

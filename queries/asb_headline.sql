@@ -2,7 +2,7 @@
 -- description: >
 --   Anti-social behaviour incidents in the 12 months ending with the chosen month (default: the
 --   latest month held) and in the 12 months before that, with the percentage change.
--- datasets: [asb]
+-- datasets: [asb_cube]
 -- parameters:
 --   to: {type: month, description: "Last month of the current 12-month period, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
@@ -12,18 +12,18 @@
 --   previous: {type: count, description: "Incidents in the 12 months before that"}
 --   pct_change: {type: derived, from: [current, previous], description: "Change, % of previous"}
 WITH bounds AS (
-    SELECT coalesce($to, max(month)) AS last_month FROM asb
+    SELECT coalesce($to, max(month)) AS last_month FROM asb_cube
 ), scoped AS (
-    SELECT a.month, b.last_month
-    FROM asb a, bounds b
+    SELECT a.month, a.n, b.last_month
+    FROM asb_cube a, bounds b
     WHERE ($area IS NULL OR a.ward_code = $area OR a.district_code = $area)
       AND a.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE) AND a.month <= b.last_month
 )
 SELECT
     (SELECT last_month FROM bounds) AS last_month,
-    count(*) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)) AS current,
-    count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)) AS previous,
-    round(100.0 * (count(*) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE))
-          - count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)))
-          / nullif(count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0), 1) AS pct_change
+    coalesce(sum(n) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0) AS current,
+    coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0) AS previous,
+    round(100.0 * (coalesce(sum(n) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0)
+          - coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0))
+          / nullif(coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0), 0), 1) AS pct_change
 FROM scoped

@@ -1,6 +1,6 @@
 -- title: Monthly anti-social behaviour incidents
 -- description: ASB incidents per month for the whole partnership area or one ward or district.
--- datasets: [asb]
+-- datasets: [asb_cube]
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
@@ -8,8 +8,8 @@
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
 --   incidents: {type: count, description: "ASB incidents"}
-SELECT month, count(*) AS incidents
-FROM asb
+SELECT month, sum(n) AS incidents
+FROM asb_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)
   AND ($area IS NULL OR ward_code = $area OR district_code = $area)

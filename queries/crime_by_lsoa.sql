@@ -3,7 +3,7 @@
 --   Recorded crimes per LSOA (lower-layer super output area) for the chosen period and crime
 --   types, with its resident population and the rate per 1,000 residents. Every LSOA you may
 --   see is listed, those with no crimes as 0.
--- datasets: [crime, geography]
+-- datasets: [crime_cube, geography]
 -- grain: lsoa
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
@@ -19,8 +19,8 @@
 --   population: {type: number, description: "Resident population"}
 --   rate_per_1000: {type: derived, from: [crimes], description: "Crimes per 1,000 residents in the period"}
 WITH counts AS (
-    SELECT lsoa_code, count(*) AS crimes
-    FROM crime
+    SELECT lsoa_code, sum(n) AS crimes
+    FROM crime_cube
     WHERE lsoa_code IS NOT NULL
       AND ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)

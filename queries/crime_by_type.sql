@@ -1,6 +1,6 @@
 -- title: Crime by type
 -- description: Recorded crimes per police.uk crime type in the chosen period and area.
--- datasets: [crime]
+-- datasets: [crime_cube]
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
@@ -10,8 +10,8 @@
 -- columns:
 --   crime_type: {type: dimension, description: "police.uk crime type"}
 --   crimes: {type: count, description: "Recorded crimes in the period"}
-SELECT crime_type, count(*) AS crimes
-FROM crime
+SELECT crime_type, sum(n) AS crimes
+FROM crime_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)
   AND ($area IS NULL OR ward_code = $area OR district_code = $area)

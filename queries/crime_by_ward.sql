@@ -3,7 +3,7 @@
 --   Recorded crimes per ward for the chosen period and crime types, with the ward's resident
 --   population and the rate per 1,000 residents. Crimes with no known location are listed as
 --   "Unknown area".
--- datasets: [crime, geography]
+-- datasets: [crime_cube, geography]
 -- grain: ward
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
@@ -23,8 +23,8 @@ WITH wards AS (
            sum(population) AS population
     FROM geography GROUP BY ward_code
 ), counts AS (
-    SELECT ward_code, count(*) AS crimes
-    FROM crime
+    SELECT ward_code, sum(n) AS crimes
+    FROM crime_cube
     WHERE ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)
       AND ($area IS NULL OR ward_code = $area OR district_code = $area)

@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes in the 12 months ending with the chosen month (default: the latest month
 --   held) and in the 12 months before that, with the percentage change.
--- datasets: [crime]
+-- datasets: [crime_cube]
 -- parameters:
 --   to: {type: month, description: "Last month of the current 12-month period, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
@@ -13,19 +13,19 @@
 --   previous: {type: count, description: "Crimes in the 12 months before that"}
 --   pct_change: {type: derived, from: [current, previous], description: "Change, % of previous"}
 WITH bounds AS (
-    SELECT coalesce($to, max(month)) AS last_month FROM crime
+    SELECT coalesce($to, max(month)) AS last_month FROM crime_cube
 ), scoped AS (
-    SELECT c.month, b.last_month
-    FROM crime c, bounds b
+    SELECT c.month, c.n, b.last_month
+    FROM crime_cube c, bounds b
     WHERE ($area IS NULL OR c.ward_code = $area OR c.district_code = $area)
       AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
       AND c.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE) AND c.month <= b.last_month
 )
 SELECT
     (SELECT last_month FROM bounds) AS last_month,
-    count(*) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)) AS current,
-    count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)) AS previous,
-    round(100.0 * (count(*) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE))
-          - count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)))
-          / nullif(count(*) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0), 1) AS pct_change
+    coalesce(sum(n) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0) AS current,
+    coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0) AS previous,
+    round(100.0 * (coalesce(sum(n) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0)
+          - coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0))
+          / nullif(coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0), 0), 1) AS pct_change
 FROM scoped

@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes and ASB incidents per month in one ward and in the part of its district you
 --   may see, for the 12 months to the latest month held, most recent first.
--- datasets: [crime, asb, geography]
+-- datasets: [crime_cube, asb_cube, geography]
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
@@ -15,16 +15,16 @@
 WITH here AS (
     SELECT any_value(district_code) AS district_code FROM geography WHERE ward_code = $ward
 ), bounds AS (
-    SELECT max(month) AS last_month FROM crime
+    SELECT max(month) AS last_month FROM crime_cube
 ), c AS (
-    SELECT month, count(*) FILTER (WHERE ward_code = $ward) AS ward_crimes, count(*) AS district_crimes
-    FROM crime, here, bounds
-    WHERE crime.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
+    SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_crimes, sum(n) AS district_crimes
+    FROM crime_cube, here, bounds
+    WHERE crime_cube.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
     GROUP BY month
 ), a AS (
-    SELECT month, count(*) FILTER (WHERE ward_code = $ward) AS ward_asb, count(*) AS district_asb
-    FROM asb, here, bounds
-    WHERE asb.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
+    SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_asb, sum(n) AS district_asb
+    FROM asb_cube, here, bounds
+    WHERE asb_cube.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
     GROUP BY month
 )
 SELECT coalesce(c.month, a.month) AS month, coalesce(c.ward_crimes, 0) AS ward_crimes,

@@ -3,7 +3,7 @@
 --   Recorded crimes (all and by police.uk type) and ASB incidents in the 12 months to the latest
 --   month held and the 12 months before, for one ward and for the part of its district you may
 --   see, with resident populations for rates per 1,000.
--- datasets: [crime, asb, geography]
+-- datasets: [crime_cube, asb_cube, geography]
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
@@ -25,17 +25,17 @@ WITH here AS (
     SELECT CAST(sum(g.population) AS BIGINT) AS district_population, count(DISTINCT g.ward_code) AS district_wards
     FROM geography g, here h WHERE g.district_code = h.district_code
 ), bounds AS (
-    SELECT max(month) AS last_month FROM crime
+    SELECT max(month) AS last_month FROM crime_cube
 ), events AS (
-    SELECT 'All crime' AS category, month, ward_code, district_code FROM crime
-    UNION ALL SELECT crime_type, month, ward_code, district_code FROM crime
-    UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code FROM asb
+    SELECT 'All crime' AS category, month, ward_code, district_code, n FROM crime_cube
+    UNION ALL SELECT crime_type, month, ward_code, district_code, n FROM crime_cube
+    UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code, n FROM asb_cube
 ), tallied AS (
     SELECT e.category,
-           count(*) FILTER (WHERE e.ward_code = $ward AND e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS ward_current,
-           count(*) FILTER (WHERE e.ward_code = $ward AND e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS ward_previous,
-           count(*) FILTER (WHERE e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS district_current,
-           count(*) FILTER (WHERE e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS district_previous
+           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS ward_current,
+           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS ward_previous,
+           coalesce(sum(e.n) FILTER (WHERE e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS district_current,
+           coalesce(sum(e.n) FILTER (WHERE e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS district_previous
     FROM events e, bounds b, here h
     WHERE e.district_code = h.district_code AND e.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE)
       AND e.month <= b.last_month

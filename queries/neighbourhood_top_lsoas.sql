@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes and ASB incidents in the 12 months to the latest month held, for each LSOA of
 --   one ward, with rates per 1,000 residents, highest crime first (ten at most).
--- datasets: [crime, asb, geography]
+-- datasets: [crime_cube, asb_cube, geography]
 -- grain: lsoa
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
@@ -15,14 +15,14 @@
 --   asb_incidents: {type: count, description: "ASB incidents, latest 12 months"}
 --   asb_rate_per_1000: {type: derived, from: [asb_incidents], description: "ASB incidents per 1,000 residents"}
 WITH bounds AS (
-    SELECT max(month) AS last_month FROM crime
+    SELECT max(month) AS last_month FROM crime_cube
 ), l AS (
     SELECT lsoa_code, lsoa_name, population FROM geography WHERE ward_code = $ward
 ), c AS (
-    SELECT lsoa_code, count(*) AS crimes FROM crime, bounds
+    SELECT lsoa_code, sum(n) AS crimes FROM crime_cube, bounds
     WHERE ward_code = $ward AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE) GROUP BY lsoa_code
 ), a AS (
-    SELECT lsoa_code, count(*) AS asb_incidents FROM asb, bounds
+    SELECT lsoa_code, sum(n) AS asb_incidents FROM asb_cube, bounds
     WHERE ward_code = $ward AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE) GROUP BY lsoa_code
 )
 SELECT l.lsoa_code, l.lsoa_name, l.population, coalesce(c.crimes, 0) AS crimes,

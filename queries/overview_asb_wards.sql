@@ -2,7 +2,7 @@
 -- description: >
 --   For each ward you may see: anti-social behaviour incidents in the 12 months to the latest
 --   month held and in the 12 months before.
--- datasets: [asb, geography]
+-- datasets: [asb_cube, geography]
 -- grain: ward
 -- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
@@ -11,15 +11,15 @@
 --   current: {type: count, description: "Incidents in the latest 12 months"}
 --   previous: {type: count, description: "Incidents in the 12 months before"}
 WITH bounds AS (
-    SELECT max(month) AS last_month FROM asb
+    SELECT max(month) AS last_month FROM asb_cube
 ), names AS (
     SELECT ward_code, any_value(ward_name) AS ward_name FROM geography GROUP BY ward_code
 )
-SELECT a.ward_code, n.ward_name,
-       count(*) FILTER (WHERE a.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS current,
-       count(*) FILTER (WHERE a.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS previous
-FROM asb a CROSS JOIN bounds b LEFT JOIN names n USING (ward_code)
+SELECT a.ward_code, nm.ward_name,
+       coalesce(sum(a.n) FILTER (WHERE a.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS current,
+       coalesce(sum(a.n) FILTER (WHERE a.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS previous
+FROM asb_cube a CROSS JOIN bounds b LEFT JOIN names nm USING (ward_code)
 WHERE a.ward_code IS NOT NULL
   AND a.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE)
-GROUP BY a.ward_code, n.ward_name
+GROUP BY a.ward_code, nm.ward_name
 ORDER BY a.ward_code

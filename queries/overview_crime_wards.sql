@@ -2,7 +2,7 @@
 -- description: >
 --   For each ward you may see: recorded crimes in the 12 months to the latest month held and in
 --   the 12 months before, to find where a change is concentrated.
--- datasets: [crime, geography]
+-- datasets: [crime_cube, geography]
 -- grain: ward
 -- parameters:
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
@@ -13,16 +13,16 @@
 --   current: {type: count, description: "Crimes in the latest 12 months"}
 --   previous: {type: count, description: "Crimes in the 12 months before"}
 WITH bounds AS (
-    SELECT max(month) AS last_month FROM crime
+    SELECT max(month) AS last_month FROM crime_cube
 ), names AS (
     SELECT ward_code, any_value(ward_name) AS ward_name FROM geography GROUP BY ward_code
 )
-SELECT c.ward_code, n.ward_name,
-       count(*) FILTER (WHERE c.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS current,
-       count(*) FILTER (WHERE c.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)) AS previous
-FROM crime c CROSS JOIN bounds b LEFT JOIN names n USING (ward_code)
+SELECT c.ward_code, nm.ward_name,
+       coalesce(sum(c.n) FILTER (WHERE c.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS current,
+       coalesce(sum(c.n) FILTER (WHERE c.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS previous
+FROM crime_cube c CROSS JOIN bounds b LEFT JOIN names nm USING (ward_code)
 WHERE c.ward_code IS NOT NULL
   AND c.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE)
   AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
-GROUP BY c.ward_code, n.ward_name
+GROUP BY c.ward_code, nm.ward_name
 ORDER BY c.ward_code

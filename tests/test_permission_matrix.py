@@ -30,8 +30,15 @@ def policy() -> dict:
         return tomllib.load(fh)
 
 
+def cube_parents() -> dict:
+    # Read from the contracts file itself: a cube is governed by its parent's policy entry.
+    with config.contracts_path().open("rb") as fh:
+        return {n: s["cube_of"] for n, s in tomllib.load(fh).items() if "cube_of" in s}
+
+
 def expected_grant(pol: dict, role: str, partner: str, dataset: str):
     """(finest geography, threshold) per the policy file's rules, or None (default deny)."""
+    dataset = cube_parents().get(dataset, dataset)
     spec = pol.get("datasets", {}).get(dataset)
     if spec is None:
         return None

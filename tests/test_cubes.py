@@ -1,0 +1,149 @@
+"""Cubes: counts written at publish time next to a dataset's rows, read by the counting queries.
+
+The properties that matter: a cube always agrees with the rows it was counted from (for every
+query that reads it, and for every kind of user), it is governed by its parent's access rule, it
+travels with the parent's version (rollback serves the older counts), and data published before
+cubes existed still answers the same, counted on the fly.
+"""
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from csp import access, catalog, queries, store
+from conftest import W1, W2, crime_frame, publish_frame
+
+CUBE_QUERIES = sorted(
+    q.name for q in queries.all_queries() if any(catalog.contract(d).cube_of for d in q.datasets)
+)
+
+
+def _params(q) -> dict:
+    return {n: W1 for n, p in q.params.items() if p.required and p.type == "area"}
+
+
+def _answers(user) -> dict:
+    queries.clear_cache()
+    out = {}
+    for name in CUBE_QUERIES:
+        q = queries.get(name)
+        try:
+            r = queries.run(user, name, _params(q))
+        except access.AccessDenied:
+            out[name] = "denied"
+            continue
+        out[name] = (r.frame, r.suppressed)
+    return out
+
+
+def _drop_cubes_from_meta(name: str) -> None:
+    """Make the current version look like one published before cubes existed."""
+    v = store.current(name)
+    meta = dict(v.meta)
+    for f in meta.pop("cubes", {}).values():
+        (v.path / f).unlink()
+    (v.path / "meta.json").write_text(json.dumps(meta))
+
+
+def test_publish_writes_each_cube_in_the_same_version(tiny):
+    v = store.current("crime")
+    assert set(v.meta["cubes"]) == set(catalog.cubes("crime")) and v.meta["cubes"]
+    cube = store.current("crime_cube")
+    assert cube.version == v.version and cube.path == v.path
+    counted = pl.read_parquet(cube.files[0])
+    rows = pl.read_parquet(v.files[0])
+    dims = list(catalog.contract("crime_cube").dims)
+    assert counted["n"].sum() == rows.height
+    want = rows.group_by(dims).len("n").sort(dims, nulls_last=True)
+    got = counted.select(*dims, "n").sort(dims, nulls_last=True)
+    assert got.equals(want.with_columns(pl.col("n").cast(pl.Int64)))
+
+
+def test_cube_is_not_a_dataset_of_its_own(tiny):
+    assert "crime_cube" not in catalog.contracts()
+    with pytest.raises(store.StoreError):
+        store.dataset_dir("crime_cube")
+
+
+def test_cube_grant_follows_the_parent(tiny):
+    for user in tiny["users"].values():
+        parent, cube = access.grant(user, "crime"), access.grant(user, "crime_cube")
+        assert (parent is None) == (cube is None), user
+        if parent is None:
+            continue
+        assert (cube.geography, cube.threshold, cube.areas, cube.owner) == (
+            parent.geography, parent.threshold, parent.areas, parent.owner)
+        assert set(cube.fields) - {"n"} == set(parent.fields) & set(catalog.contract("crime_cube").dims)
+
+
+def test_denied_parent_denies_the_cube_with_the_parent_named(tiny, tmp_path, monkeypatch):
+    from csp import config
+
+    # Withdraw crime from health in a copy of the policy: its cube must go with it.
+    text = config.policy_path().read_text()
+    line = 'health = { geography = "district", threshold = 5, tiers = ["public"] }\n'
+    crime_rules = text.index("[datasets.crime.partners]")
+    assert text.index(line, crime_rules) < text.index("[datasets.asb]")
+    at = text.index(line, crime_rules)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text[:at] + text[at + len(line):])
+    monkeypatch.setenv("CSP_POLICY", str(policy))
+    health = tiny["users"]["health"]
+    assert access.grant(health, "crime") is None and access.grant(health, "crime_cube") is None
+    with pytest.raises(access.AccessDenied, match="see the crime dataset"):
+        queries.run(health, "crime_monthly")
+
+
+def test_cube_answers_equal_counting_the_rows(tiny):
+    """Every cube query, every fixture user: the published cube and the raw rows read as cells of
+    n = 1 (the path for versions without a cube) give identical frames and suppression masks, so
+    a query that counted cells instead of summing n would fail here."""
+    asb = crime_frame().select("month", "falls_within", "location", "lsoa_code", "ward_code", "district_code")
+    publish_frame("asb", asb)
+    users = list(tiny["users"].values())
+    from_cube = {u.username: _answers(u) for u in users}
+    _drop_cubes_from_meta("crime")
+    _drop_cubes_from_meta("asb")
+    assert store.current("crime_cube").meta.get("cube_fallback")
+    assert store.current("asb_cube").meta.get("cube_fallback")
+    for u in users:
+        on_the_fly = _answers(u)
+        for name in CUBE_QUERIES:
+            a, b = from_cube[u.username][name], on_the_fly[name]
+            if a == "denied" or b == "denied":
+                assert a == b, (u.username, name)
+                continue
+            assert a[0].equals(b[0]), (u.username, name, a[0], b[0])
+            assert a[1].equals(b[1]), (u.username, name)
+
+
+def test_counts_are_int64_like_count_star(tiny):
+    r = queries.run(tiny["users"]["police"], "crime_monthly")
+    assert r.frame.schema["crimes"] == pl.Int64
+    r = queries.run(tiny["users"]["police"], "crime_benchmark")
+    assert r.frame.schema["crimes"] == pl.Int64
+
+
+def test_rollback_serves_the_older_versions_counts(tiny):
+    police = tiny["users"]["police"]
+    before = queries.run(police, "crime_monthly_total").frame
+    more = pl.concat([crime_frame(), crime_frame()])
+    publish_frame("crime", more)
+    queries.clear_cache()
+    doubled = queries.run(police, "crime_monthly_total").frame
+    assert doubled["crimes"].to_list() == [2 * x for x in before["crimes"].to_list()]
+    store.rollback("crime", store.versions("crime")[0].version)
+    queries.clear_cache()
+    assert queries.run(police, "crime_monthly_total").frame.equals(before)
+
+
+def test_ward_scope_applies_to_the_cube(tiny):
+    officer = tiny["users"]["housing"]  # scoped to W1
+    r = queries.run(officer, "crime_by_ward")
+    assert set(r.frame["ward_code"].drop_nulls().to_list()) <= {W1}
+    rows = crime_frame().filter(pl.col("ward_code") == W1)
+    shown = r.frame.filter(pl.col("ward_code") == W1)["crimes"].to_list()
+    assert shown in ([rows.height], [None])  # exact, or suppressed
+    assert W2 not in r.frame["ward_code"].to_list()
