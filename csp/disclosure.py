@@ -19,6 +19,7 @@ of a two-way table are both protected.
 """
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 SUPPRESSED_LABEL = "suppressed"
@@ -40,9 +41,9 @@ def suppress(frame: pl.DataFrame, columns: dict, threshold: int,
     masks = {c: ((pl.col(c) > 0) & (pl.col(c) < threshold)).fill_null(False) for c in counts}
     mask = frame.select([m.alias(c) for c, m in masks.items()])
     if totals:
+        ids = _group_ids(frame, totals)  # once, shared by every count column
         mask = mask.with_columns([
-            pl.Series(c, secondary(frame[c].to_list(), mask[c].to_list(),
-                                   _group_keys(frame, totals), threshold))
+            pl.Series(c, _secondary(frame[c].fill_null(0).to_numpy(), mask[c].to_numpy(), ids, threshold))
             for c in counts
         ])
     for c, sources in derived.items():
@@ -55,15 +56,16 @@ def suppress(frame: pl.DataFrame, columns: dict, threshold: int,
     return out, mask
 
 
-def _group_keys(frame: pl.DataFrame, totals: list[list[str]]) -> list[list[tuple]]:
-    """For each grouping, each row's group key (a grouping of [] puts every row in one group)."""
+def _group_ids(frame: pl.DataFrame, totals: list[list[str]]) -> list[np.ndarray]:
+    """For each grouping, each row's group number (a grouping of [] puts every row in one group;
+    rows with equal keys, nulls included, share a number)."""
     out = []
     for cols in totals:
         cols = [c for c in cols if c in frame.columns]
         if cols:
-            out.append([tuple(r) for r in frame.select(cols).iter_rows()])
+            out.append(frame.select(pl.struct(cols).rank("dense")).to_series().to_numpy().astype(np.int64) - 1)
         else:
-            out.append([()] * frame.height)
+            out.append(np.zeros(frame.height, dtype=np.int64))
     return out
 
 
@@ -72,24 +74,48 @@ def secondary(values: list, primary: list[bool], groupings: list[list[tuple]], t
 
     ``values``: the true counts; ``primary``: cells already suppressed; ``groupings``: for each
     grouping, every row's group key. Returns the new suppression flags."""
-    hidden = list(primary)
+    ids = []
+    for keys in groupings:
+        index: dict = {}
+        ids.append(np.array([index.setdefault(k, len(index)) for k in keys], dtype=np.int64))
+    vals = np.array([v or 0 for v in values], dtype=np.int64)
+    return _secondary(vals, np.array(primary, dtype=bool), ids, threshold).tolist()
+
+
+def _secondary(vals: np.ndarray, primary: np.ndarray, ids: list[np.ndarray], threshold: int) -> np.ndarray:
+    """``secondary`` on arrays. Each pass finds, per grouping, the groups left exposed (hidden
+    non-zero cells that are one, or sum to less than the threshold) with one bincount; only
+    those groups are walked, their non-zero rows smallest first (ties: earliest row), which is
+    the order the rule takes complementary cells in. A 35,000-LSOA table costs milliseconds."""
+    hidden = primary.astype(bool).copy()
+    n = len(vals)
+    if n == 0:
+        return hidden
+    positive = vals > 0
+    plans = []
+    for gid in ids:
+        order = np.lexsort((np.arange(n), vals, gid))  # by group, then value, then row
+        k = int(gid.max()) + 1
+        plans.append((gid, order, np.searchsorted(gid[order], np.arange(k + 1)), k))
     changed = True
     while changed:
         changed = False
-        for keys in groupings:
-            groups: dict[tuple, list[int]] = {}
-            for i, k in enumerate(keys):
-                groups.setdefault(k, []).append(i)
-            for rows in groups.values():
-                while True:
-                    gone = [i for i in rows if hidden[i] and (values[i] or 0) > 0]
-                    if not gone or (len(gone) >= 2 and sum(values[i] for i in gone) >= threshold):
-                        break
-                    candidates = [i for i in rows if not hidden[i] and (values[i] or 0) > 0]
-                    if not candidates:
-                        break
-                    hidden[min(candidates, key=lambda i: (values[i], i))] = True
+        for gid, order, bounds, k in plans:
+            live = hidden & positive
+            n_gone = np.bincount(gid, weights=live, minlength=k)
+            s_gone = np.bincount(gid, weights=np.where(live, vals, 0), minlength=k)
+            exposed = (n_gone > 0) & ~((n_gone >= 2) & (s_gone >= threshold))
+            for g in np.flatnonzero(exposed):
+                count, total = n_gone[g], s_gone[g]
+                for i in order[bounds[g]:bounds[g + 1]]:
+                    if hidden[i] or not positive[i]:
+                        continue
+                    hidden[i] = True
                     changed = True
+                    count += 1
+                    total += vals[i]
+                    if count >= 2 and total >= threshold:
+                        break
     return hidden
 
 

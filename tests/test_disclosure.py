@@ -67,6 +67,42 @@ def test_random_two_way_tables_never_leave_a_recoverable_cell():
             assert sum(values[i] for i in rows) < t
 
 
+def reference_secondary(values, primary, groupings, threshold):
+    """The rule as the module note states it, written naively: in each group, while the hidden
+    non-zero cells are one, or sum to less than the threshold, hide the smallest visible
+    non-zero cell (ties: earliest row); repeat over every grouping until nothing changes."""
+    hidden = list(primary)
+    changed = True
+    while changed:
+        changed = False
+        for keys in groupings:
+            for k in set(keys):
+                rows = [i for i, key in enumerate(keys) if key == k]
+                while True:
+                    gone = [i for i in rows if hidden[i] and (values[i] or 0) > 0]
+                    if not gone or (len(gone) >= 2 and sum(values[i] for i in gone) >= threshold):
+                        break
+                    visible = [i for i in rows if not hidden[i] and (values[i] or 0) > 0]
+                    if not visible:
+                        break
+                    hidden[min(visible, key=lambda i: (values[i], i))] = True
+                    changed = True
+    return hidden
+
+
+def test_secondary_matches_the_naive_statement_of_the_rule():
+    rng = random.Random(11)
+    for _ in range(2000):
+        n, t = rng.randint(0, 25), rng.choice([3, 5, 10])
+        values = [rng.choice([0, None, 1, 2, 3, 4, 6, 10, 50]) for _ in range(n)]
+        primary = [0 < (v or 0) < t for v in values]
+        groupings = [[()] * n, [(rng.randint(0, 3),) for _ in range(n)],
+                     [(rng.randint(0, 2), rng.randint(0, 1)) for _ in range(n)]]
+        groupings = rng.sample(groupings, rng.randint(1, 3))
+        assert disclosure.secondary(values, primary, groupings, t) == \
+            reference_secondary(values, primary, groupings, t), (values, groupings, t)
+
+
 # ---- through the runner, with a header that declares totals --------------------------------
 
 
