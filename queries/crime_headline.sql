@@ -13,19 +13,22 @@
 --   previous: {type: count, description: "Crimes in the 12 months before that"}
 --   pct_change: {type: derived, from: [current, previous], description: "Change, % of previous"}
 WITH bounds AS (
-    SELECT coalesce($to, max(month)) AS last_month FROM crime_cube
+    -- The period's cut-off months, computed once rather than for every row.
+    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
+           CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
+    FROM (SELECT coalesce($to, max(month)) AS last_month FROM crime_cube)
 ), scoped AS (
-    SELECT c.month, c.n, b.last_month
+    SELECT c.month, c.n, b.cut12
     FROM crime_cube c, bounds b
     WHERE ($area IS NULL OR c.ward_code = $area OR c.district_code = $area)
       AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
-      AND c.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE) AND c.month <= b.last_month
+      AND c.month > b.cut24 AND c.month <= b.last_month
 )
 SELECT
     (SELECT last_month FROM bounds) AS last_month,
-    coalesce(sum(n) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0) AS current,
-    coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0) AS previous,
-    round(100.0 * (coalesce(sum(n) FILTER (WHERE month > CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0)
-          - coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0))
-          / nullif(coalesce(sum(n) FILTER (WHERE month <= CAST(last_month - INTERVAL 12 MONTH AS DATE)), 0), 0), 1) AS pct_change
+    coalesce(sum(n) FILTER (WHERE month > cut12), 0) AS current,
+    coalesce(sum(n) FILTER (WHERE month <= cut12), 0) AS previous,
+    round(100.0 * (coalesce(sum(n) FILTER (WHERE month > cut12), 0)
+          - coalesce(sum(n) FILTER (WHERE month <= cut12), 0))
+          / nullif(coalesce(sum(n) FILTER (WHERE month <= cut12), 0), 0), 1) AS pct_change
 FROM scoped

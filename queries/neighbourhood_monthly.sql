@@ -15,16 +15,19 @@
 WITH here AS (
     SELECT any_value(district_code) AS district_code FROM geography WHERE ward_code = $ward
 ), bounds AS (
-    SELECT max(month) AS last_month FROM crime_cube
+    -- The period's cut-off months, computed once rather than for every row.
+    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
+           CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
+    FROM (SELECT max(month) AS last_month FROM crime_cube)
 ), c AS (
     SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_crimes, sum(n) AS district_crimes
     FROM crime_cube, here, bounds
-    WHERE crime_cube.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
+    WHERE crime_cube.district_code = here.district_code AND month > cut12
     GROUP BY month
 ), a AS (
     SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_asb, sum(n) AS district_asb
     FROM asb_cube, here, bounds
-    WHERE asb_cube.district_code = here.district_code AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE)
+    WHERE asb_cube.district_code = here.district_code AND month > cut12
     GROUP BY month
 )
 SELECT coalesce(c.month, a.month) AS month, coalesce(c.ward_crimes, 0) AS ward_crimes,

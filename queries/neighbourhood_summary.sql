@@ -25,19 +25,22 @@ WITH here AS (
     SELECT CAST(sum(g.population) AS BIGINT) AS district_population, count(DISTINCT g.ward_code) AS district_wards
     FROM geography g, here h WHERE g.district_code = h.district_code
 ), bounds AS (
-    SELECT max(month) AS last_month FROM crime_cube
+    -- The period's cut-off months, computed once rather than for every row.
+    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
+           CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
+    FROM (SELECT max(month) AS last_month FROM crime_cube)
 ), events AS (
     SELECT 'All crime' AS category, month, ward_code, district_code, n FROM crime_cube
     UNION ALL SELECT crime_type, month, ward_code, district_code, n FROM crime_cube
     UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code, n FROM asb_cube
 ), tallied AS (
     SELECT e.category,
-           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS ward_current,
-           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS ward_previous,
-           coalesce(sum(e.n) FILTER (WHERE e.month > CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS district_current,
-           coalesce(sum(e.n) FILTER (WHERE e.month <= CAST(b.last_month - INTERVAL 12 MONTH AS DATE)), 0) AS district_previous
+           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month > b.cut12), 0) AS ward_current,
+           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month <= b.cut12), 0) AS ward_previous,
+           coalesce(sum(e.n) FILTER (WHERE e.month > b.cut12), 0) AS district_current,
+           coalesce(sum(e.n) FILTER (WHERE e.month <= b.cut12), 0) AS district_previous
     FROM events e, bounds b, here h
-    WHERE e.district_code = h.district_code AND e.month > CAST(b.last_month - INTERVAL 24 MONTH AS DATE)
+    WHERE e.district_code = h.district_code AND e.month > b.cut24
       AND e.month <= b.last_month
     GROUP BY e.category
 )

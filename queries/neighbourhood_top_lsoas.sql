@@ -15,15 +15,18 @@
 --   asb_incidents: {type: count, description: "ASB incidents, latest 12 months"}
 --   asb_rate_per_1000: {type: derived, from: [asb_incidents], description: "ASB incidents per 1,000 residents"}
 WITH bounds AS (
-    SELECT max(month) AS last_month FROM crime_cube
+    -- The period's cut-off months, computed once rather than for every row.
+    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
+           CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
+    FROM (SELECT max(month) AS last_month FROM crime_cube)
 ), l AS (
     SELECT lsoa_code, lsoa_name, population FROM geography WHERE ward_code = $ward
 ), c AS (
     SELECT lsoa_code, sum(n) AS crimes FROM crime_cube, bounds
-    WHERE ward_code = $ward AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE) GROUP BY lsoa_code
+    WHERE ward_code = $ward AND month > cut12 GROUP BY lsoa_code
 ), a AS (
     SELECT lsoa_code, sum(n) AS asb_incidents FROM asb_cube, bounds
-    WHERE ward_code = $ward AND month > CAST(last_month - INTERVAL 12 MONTH AS DATE) GROUP BY lsoa_code
+    WHERE ward_code = $ward AND month > cut12 GROUP BY lsoa_code
 )
 SELECT l.lsoa_code, l.lsoa_name, l.population, coalesce(c.crimes, 0) AS crimes,
        round(1000.0 * coalesce(c.crimes, 0) / nullif(l.population, 0), 1) AS crime_rate_per_1000,
