@@ -275,14 +275,22 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
         source = f"(SELECT {dims}, CAST(1 AS BIGINT) AS n FROM read_parquet(${fkey}))"
     where = ""
     if grant.areas:
-        # Filter on the dataset's finest geography field, using the scope at that level.
-        level = contract.finest_geo
-        field = contract.geo_field(level) if level else None
-        if field is None:
+        # The scope as a row filter on every geography field the dataset has at ward level or
+        # finer (a row must be in the user's wards by its LSOA and by its ward code), or else on
+        # its finest field (a district-only dataset: the user's districts). The ward condition
+        # also lets DuckDB skip row groups: files are sorted by district, ward, LSOA, period,
+        # and a ward's LSOA codes do not sort together across wards (bench: ~2x on a ward user).
+        scope = _scope_codes(grant)
+        levels = [lv for lv in ("lsoa", "ward") if contract.geo_field(lv)] or (
+            [contract.finest_geo] if contract.finest_geo else [])
+        if not levels:
             return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source} WHERE false)'
-        skey = f"__{name}_scope"
-        binds[skey] = _scope_codes(grant)[level]
-        where = f' WHERE "{field}" IN (SELECT unnest(${skey}))'
+        conds = []
+        for level in levels:
+            skey = f"__{name}_scope_{level}"
+            binds[skey] = scope[level]
+            conds.append(f'"{contract.geo_field(level)}" IN (SELECT unnest(${skey}))')
+        where = " WHERE " + " AND ".join(conds)
     return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source}{where})'
 
 
