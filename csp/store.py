@@ -13,12 +13,14 @@ and swept by the next publish.
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import fcntl
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 import threading
 import uuid
 from contextlib import contextmanager
@@ -34,12 +36,24 @@ _con: duckdb.DuckDBPyConnection | None = None
 _con_lock = threading.Lock()
 
 
+# DuckDB's memory: beyond it, sorts and joins spill to a private temporary folder instead of
+# growing (unbounded, DuckDB may take 80% of RAM; a 10M-row publish sort held gigabytes).
+# Dashboard queries read cubes and need a fraction of this.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
 def connection() -> duckdb.DuckDBPyConnection:
     """One in-process DuckDB per process; callers take a cursor per thread (see cursor())."""
     global _con
     with _con_lock:
         if _con is None:
-            _con = duckdb.connect(":memory:", config={"threads": os.cpu_count() or 2})
+            spill = tempfile.mkdtemp(prefix="csp-duckdb-")  # per process: spill files never clash
+            atexit.register(shutil.rmtree, spill, True)
+            _con = duckdb.connect(":memory:", config={
+                "threads": os.cpu_count() or 2,
+                "memory_limit": os.environ.get("CSP_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT),
+                "temp_directory": spill,
+            })
         return _con
 
 

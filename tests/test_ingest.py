@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
+import shutil
 import subprocess
 import sys
+import weakref
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -174,3 +177,47 @@ def test_bad_lookup_changes_nothing(tmp_path, data_dir):
     with pytest.raises(ingest.IngestError, match="not an LSOA lookup"):
         ingest.import_lookup(p)
     assert snapshot(data_dir) == before
+
+
+# ---- streaming: one file's rows in memory at a time ----------------------------------------
+
+def test_files_are_read_one_at_a_time_and_duplicates_skipped(tmp_path, data_dir, monkeypatch):
+    """Reading every file before staging any needed 11 GB for 10M rows: now, whenever a file is
+    read, no earlier file's rows are still held; the counts still add up over all files."""
+    ingest.import_lookup(LOOKUP_CSV)
+    read, held, refs = ingest.read_police_uk, [], []
+
+    def read_and_track(path):
+        gc.collect()
+        held.append(sum(r() is not None for r in refs))
+        df = read(path)
+        refs.append(weakref.ref(df))
+        return df
+
+    monkeypatch.setattr(ingest, "read_police_uk", read_and_track)
+    months = [LINCS / m for m in ("2015-10", "2015-11", "2015-12")]
+    copy = tmp_path / "again.csv"
+    shutil.copy(next(months[1].glob("*.csv")), copy)
+    rep = ingest.import_police_uk(months + [copy])
+
+    assert len(refs) == 3 and held == [0, 0, 0]
+    assert len(rep.skipped_duplicates) == 1 and str(copy) in rep.skipped_duplicates[0]
+    crime, asb = Counter(), Counter()
+    for m in months:
+        c, a = raw_counts(m)
+        crime, asb = crime + c, asb + a
+    assert (rep.crime_rows, rep.asb_rows) == (sum(crime.values()), sum(asb.values()))
+    assert rep.months == ["2015-10", "2015-11", "2015-12"]
+    assert store.current("crime").meta["rows"] == rep.crime_rows
+    assert not list((data_dir / "tmp").glob("police-uk-*"))  # staged files removed
+
+
+def test_bad_file_after_staged_ones_changes_nothing_and_leaves_nothing(tmp_path, data_dir):
+    ingest.import_lookup(LOOKUP_CSV)
+    ingest.import_police_uk([LINCS / "2015-11"])
+    before = snapshot(data_dir)
+    bad = make_bad(tmp_path, "bad_month")
+    with pytest.raises(ingest.IngestError, match=r"bad_month\.csv: 1 row\(s\) with a bad Month"):
+        ingest.import_police_uk([LINCS / "2015-10", LINCS / "2015-12", bad])
+    assert snapshot(data_dir) == before
+    assert not list((data_dir / "tmp").glob("police-uk-*"))
