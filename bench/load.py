@@ -1,6 +1,6 @@
 """Bounded concurrency test: N simultaneous sessions clicking through the dashboards.
 
-`python -m bench.load [--sessions 20] [--seconds 120] [--rows 1000000] [--data-dir DIR]`
+`python -m bench.load [--client browser|ws] [--sessions 20] [--seconds 120] [--rows 1000000] [--data-dir DIR]`
 
 Starts its own Streamlit server on a free loopback port over a published benchmark dataset,
 then drives N *real browser sessions*, arriving evenly over --ramp seconds: one headless
@@ -13,6 +13,14 @@ drawn and the script has finished (Streamlit's `data-test-script-state` leaves "
 Reports page-time percentiles per page, errors (exceptions drawn on a page, timeouts, lost
 connections) and the server's peak RSS. On 2 cores the browsers compete with the server for
 CPU, so these times are an upper bound on what remote users would see.
+
+`--client ws` measures the server instead: each session is a websocket client speaking
+Streamlit's own protocol (bench/wsclient.py), costing the machine almost nothing. Each bench
+user logs in ONCE through the real form in one Chromium; the re-login cookie the app set in that
+browser is then sent on every ws session's handshake, where the app checks it (accounts.cookie_login)
+exactly as for a returning browser. A page time is BackMsg(rerun_script) sent -> script_finished.
+A view is an error when an exception or st.error is drawn, the page's title is not drawn, the
+login form is drawn instead, or the run times out or the socket closes.
 """
 from __future__ import annotations
 
@@ -68,14 +76,17 @@ def prepare(data_dir: Path | None, rows: int) -> Path:
     return data_dir
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "CSP_DATA_DIR": str(data_dir), "CSP_COOKIE_KEY": secrets.token_urlsafe(48)}
+def start_server(data_dir: Path, port: int, cookie_key: str | None = None) -> subprocess.Popen:
+    env = {**os.environ, "CSP_DATA_DIR": str(data_dir), "CSP_COOKIE_KEY": cookie_key or secrets.token_urlsafe(48)}
     env.pop("CSP_DEMO", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        # The server's log goes to a file in the data dir: a pipe nobody reads would fill up
+        # on a long run and stall the server.
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=(data_dir / "server.log").open("a"), text=True,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -87,6 +98,15 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("the Streamlit server did not become healthy within 60 s")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -143,6 +163,19 @@ WAIT_DONE = """([title]) => {
 }"""
 
 
+async def form_login(page, base: str, username: str, password: str, timeout_s: float) -> None:
+    """Log in through the app's form, as a person would, and wait for the logged-in app."""
+    await page.goto(base, timeout=timeout_s * 1000)
+    await page.get_by_role("textbox", name="Username").wait_for()
+    await page.wait_for_function(SETTLED, polling=50)  # the form is final (cookie check done)
+    await page.get_by_role("textbox", name="Username").fill(username)
+    await page.get_by_role("textbox", name="Password").fill(password)
+    await page.evaluate(WATCH_RUN)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_function("() => window.__benchRunEnded === true", polling=50)
+    await page.wait_for_function(WAIT_LOGGED_IN, timeout=timeout_s * 1000, polling=50)
+
+
 async def session(browser, base: str, username: str, password: str, titles: dict[str, str],
                   deadline: float, timeout_s: float, log: list, n: int, delay: float) -> None:
     await asyncio.sleep(delay)  # ramp up: people do not all arrive in the same second
@@ -151,15 +184,7 @@ async def session(browser, base: str, username: str, password: str, titles: dict
     page.set_default_timeout(timeout_s * 1000)
     try:
         t0 = time.perf_counter()
-        await page.goto(base, timeout=timeout_s * 1000)
-        await page.get_by_role("textbox", name="Username").wait_for()
-        await page.wait_for_function(SETTLED, polling=50)  # the form is final (cookie check done)
-        await page.get_by_role("textbox", name="Username").fill(username)
-        await page.get_by_role("textbox", name="Password").fill(password)
-        await page.evaluate(WATCH_RUN)
-        await page.get_by_role("button", name="Log in").click()
-        await page.wait_for_function("() => window.__benchRunEnded === true", polling=50)
-        await page.wait_for_function(WAIT_LOGGED_IN, timeout=timeout_s * 1000, polling=50)
+        await form_login(page, base, username, password, timeout_s)
         log.append({"session": n, "page": "login", "s": time.perf_counter() - t0, "error": None})
         order = [p for p in PAGE_ORDER if p in titles]
         i = (n + 1) % len(order)  # sessions start at different pages
@@ -192,6 +217,111 @@ async def session(browser, base: str, username: str, password: str, titles: dict
         await ctx.close()
 
 
+async def browser_cookies(port: int, users: list[str], password: str, cookie_name: str,
+                          timeout_s: float) -> dict[str, dict[str, str]]:
+    """Each user's browser cookies after one real form login (one Chromium, a context each).
+
+    The app writes its re-login cookie from the browser on the run after the login, so wait for
+    it. The contexts are closed without logging out: Log out would revoke the cookie."""
+    from playwright.async_api import async_playwright
+
+    jars = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for username in users:
+                for attempt in range(3):  # set-up, not measured: a browser starved of CPU may stall
+                    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+                    page = await ctx.new_page()
+                    page.set_default_timeout(timeout_s * 1000)
+                    try:
+                        await form_login(page, f"http://127.0.0.1:{port}/", username, password, timeout_s)
+                        until = time.time() + timeout_s
+                        while cookie_name not in (jar := {c["name"]: c["value"] for c in await ctx.cookies()}):
+                            if time.time() > until:
+                                raise RuntimeError(f"the app set no {cookie_name} cookie after logging in")
+                            await asyncio.sleep(0.1)
+                        jars[username] = jar
+                        break
+                    except Exception as e:  # noqa: BLE001 - retried, then reported
+                        print(f"{username}: form login attempt {attempt + 1} failed: {str(e).splitlines()[0][:150]}",
+                              file=sys.stderr)
+                        if attempt == 2:
+                            raise RuntimeError(f"{username} could not log in through the form: {e}") from e
+                    finally:
+                        await ctx.close()
+        finally:
+            await browser.close()
+    return jars
+
+
+def judge(run, title: str | None) -> tuple[str | None, str | None]:
+    """(kind, detail) of what is wrong with a page run, or (None, None) if it drew the page."""
+    if run.compile_error:
+        return "compile error", "script finished with a compile error"
+    if run.exceptions:
+        return "exception", run.exceptions[0]
+    if run.login_form:
+        return "not logged in", "the login form was drawn"
+    if run.error_alerts:
+        return "error message", run.error_alerts[0]
+    if title is not None and not any(h.strip().startswith(title) for h in run.headings):
+        return "wrong page", f"no '{title}' heading (headings: {run.headings[:3]})"
+    return None, None
+
+
+async def ws_session(port: int, username: str, cookies: dict[str, str], titles: dict[str, str],
+                     urls: dict[str, str], deadline: float, timeout_s: float, log: list, n: int,
+                     delay: float, think: float = 0) -> None:
+    """One simulated user over the websocket protocol: open the app at / with the user's cookies
+    (logged in by the re-login cookie, or not: then stop), then visit the pages in turn. After a
+    timeout or a lost socket, start again with a new connection, as a person reloading would.
+    ``think``: seconds spent looking at each page before the next click."""
+    from websockets.exceptions import WebSocketException
+
+    from .wsclient import SessionError, StreamlitSession
+
+    await asyncio.sleep(delay)
+    order = [p for p in PAGE_ORDER if p in titles]
+    i = (n + 1) % len(order)  # sessions start at different pages
+    while time.time() < deadline:
+        try:
+            async with StreamlitSession("127.0.0.1", port, cookies) as s:
+                run = await s.visit("", timeout=timeout_s)  # a fresh tab at /: the landing page
+                kind, detail = judge(run, None)
+                if kind is None and not all(titles[p] in run.pages for p in order):
+                    kind, detail = "not logged in", f"navigation lists {sorted(run.pages)[:6]}"
+                log.append({"session": n, "page": "login", "s": run.seconds, "kind": kind,
+                            "error": f"{username} at login: {kind}: {detail}" if kind else None,
+                            "charts": run.charts})
+                if kind == "not logged in":
+                    return  # a session that is not logged in has no pages to click
+                current = run.headings[0] if run.headings else ""
+                while time.time() < deadline:
+                    name = order[i % len(order)]
+                    i += 1
+                    if current.startswith(titles[name]):  # already there: a click would not run anything
+                        current = ""
+                        continue
+                    current = titles[name]
+                    t0 = time.perf_counter()
+                    try:
+                        run = await s.visit(urls[name], title=titles[name], timeout=timeout_s)
+                    except SessionError as e:
+                        log.append({"session": n, "page": name, "s": time.perf_counter() - t0,
+                                    "kind": e.kind, "error": str(e)})
+                        break  # the stream is out of step (or gone): reconnect
+                    kind, detail = judge(run, titles[name])
+                    log.append({"session": n, "page": name, "s": run.seconds, "kind": kind,
+                                "error": f"{kind}: {detail}" if kind else None, "charts": run.charts})
+                    if think:
+                        await asyncio.sleep(min(think, max(0.0, deadline - time.time())))
+        except (SessionError, OSError, WebSocketException) as e:  # at connect or at the first page
+            log.append({"session": n, "page": "login", "s": None, "kind": getattr(e, "kind", "connect"),
+                        "error": f"{username} at login: {type(e).__name__}: {str(e)[:150]}"})
+            await asyncio.sleep(1)
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return round(xs[min(len(xs) - 1, max(0, int(round(q * (len(xs) - 1)))))], 3)
@@ -204,7 +334,8 @@ async def drive(port: int, sessions: int, seconds: float, timeout_s: float, ramp
 
     from .__main__ import PASSWORD, USERS
 
-    titles = {p.module: p.title for p in PAGES if p.module in PAGE_ORDER}
+    # Page modules live in section folders ("dashboards.crime"): match on the last part.
+    titles = {p.module.rsplit(".", 1)[-1]: p.title for p in PAGES}
     titles = {k: titles[k] for k in PAGE_ORDER if k in titles}
     log: list[dict] = []
     async with async_playwright() as pw:
@@ -220,7 +351,37 @@ async def drive(port: int, sessions: int, seconds: float, timeout_s: float, ramp
     return log
 
 
-def summarise(log: list[dict], sessions: int, seconds: float, ramp: float, server_rss: float | None) -> dict:
+async def drive_ws(port: int, sessions: int, seconds: float, timeout_s: float, ramp: float,
+                   cookie_name: str, jars: dict[str, dict[str, str]] | None = None, think: float = 0) -> list[dict]:
+    """N websocket sessions, half each bench user, logged in by cookies from ``jars`` (each
+    user's browser cookies; by default from one real form login each, browser_cookies)."""
+    from pages import PAGES
+
+    from .__main__ import PASSWORD, USERS
+
+    specs = {p.module.rsplit(".", 1)[-1]: p for p in PAGES}
+    titles = {k: specs[k].title for k in PAGE_ORDER if k in specs}
+    urls = {k: specs[k].url_path for k in titles}
+    users = [USERS["unscoped"] if i % 2 == 0 else USERS["ward"] for i in range(sessions)]
+    if jars is None:
+        jars = await browser_cookies(port, sorted(set(users)), PASSWORD, cookie_name, timeout_s)
+    log: list[dict] = []
+    deadline = time.time() + ramp + seconds
+    await asyncio.gather(*(ws_session(port, u, jars[u], titles, urls, deadline, timeout_s, log, i,
+                                      ramp * i / max(1, sessions), think)
+                           for i, u in enumerate(users)))
+    return log
+
+
+def error_kind(r: dict) -> str:
+    if r.get("kind"):
+        return r["kind"]
+    e = r["error"]  # browser mode: classify its message
+    return "timeout" if "Timeout" in e else "exception" if "exception" in e else "other"
+
+
+def summarise(log: list[dict], sessions: int, seconds: float, ramp: float, server_rss: float | None,
+              client: str = "browser") -> dict:
     clicks = [r for r in log if not r["page"].startswith("login")]
     ok = [r["s"] for r in clicks if not r["error"]]
     by_page = {}
@@ -231,35 +392,67 @@ def summarise(log: list[dict], sessions: int, seconds: float, ramp: float, serve
                          **({"p50_s": pct(xs, 0.5), "p95_s": pct(xs, 0.95), "max_s": round(max(xs), 3)} if xs else {})}
     logins = [r["s"] for r in log if r["page"].startswith("login") and r["s"] is not None]
     errors = [r for r in log if r["error"]]
+    kinds: dict[str, int] = {}
+    for e in errors:
+        kinds[error_kind(e)] = kinds.get(error_kind(e), 0) + 1
     return {
-        "method": "Playwright: one headless Chromium, one browser context (own cookies, own Streamlit "
-                  "websocket session) per simulated user, loopback",
+        "client": client,
+        "method": METHODS[client],
         "sessions": sessions, "seconds": seconds, "ramp_s": ramp, "page_views": len(clicks),
-        "errors": len(errors), "error_examples": sorted({e["error"] for e in errors})[:5],
+        # sessions that logged in, and that drew at least one page without an error
+        "sessions_logged_in": len({r["session"] for r in log if r["page"].startswith("login") and not r["error"]}),
+        "sessions_with_views": len({r["session"] for r in clicks if not r["error"]}),
+        "errors": len(errors), "errors_by_kind": kinds, "error_examples": sorted({e["error"] for e in errors})[:5],
         "p50_s": pct(ok, 0.5) if ok else None, "p95_s": pct(ok, 0.95) if ok else None,
+        "max_s": round(max(ok), 3) if ok else None,
         "login_p95_s": pct(logins, 0.95) if logins else None,
         "pages": by_page, "server_peak_rss_mb": server_rss, "cpus": os.cpu_count(),
     }
 
 
+METHODS = {
+    "browser": "Playwright: one headless Chromium, one browser context (own cookies, own Streamlit "
+               "websocket session) per simulated user, loopback",
+    "ws": "Streamlit websocket protocol (bench/wsclient.py): one websocket session per simulated user, "
+          "logged in by the re-login cookie a real form login set in Chromium; page time = rerun "
+          "request sent -> script finished; loopback",
+}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sessions", type=int, default=20, help="simultaneous browser sessions (default 20)")
+    p.add_argument("--client", choices=("browser", "ws"), default="browser",
+                   help="browser: real Chromium sessions (default); ws: websocket protocol clients")
+    p.add_argument("--sessions", type=int, default=20, help="simultaneous sessions (default 20)")
     p.add_argument("--seconds", type=float, default=120, help="how long the sessions click (default 120)")
     p.add_argument("--rows", type=int, default=1_000_000, help="rows to publish when --data-dir has none (default 1M)")
     p.add_argument("--data-dir", type=Path, help="a benchmark data directory (e.g. one kept by python -m bench --data-dir)")
     p.add_argument("--ramp", type=float, default=30, help="seconds over which the sessions arrive (default 30)")
     p.add_argument("--timeout", type=float, default=60, help="seconds before a page view counts as an error (default 60)")
+    p.add_argument("--think", type=float, default=0,
+                   help="ws only: seconds each session looks at a page before the next click (default 0: click on at once)")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     data_dir = prepare(args.data_dir.resolve() if args.data_dir else None, args.rows)
     port = free_port()
-    server = start_server(data_dir, port)
+    cookie_key = secrets.token_urlsafe(48)
+    server = start_server(data_dir, port, cookie_key)
+    load_before = os.getloadavg()
     try:
-        print(f"server on 127.0.0.1:{port}; {args.sessions} sessions for {args.seconds:.0f} s ...", file=sys.stderr)
-        log = asyncio.run(drive(port, args.sessions, args.seconds, args.timeout, args.ramp))
+        print(f"server on 127.0.0.1:{port}; {args.sessions} {args.client} sessions for {args.seconds:.0f} s ...",
+              file=sys.stderr)
+        cpu0, server_cpu0 = time.process_time(), cpu_seconds(server.pid)
+        if args.client == "ws":
+            os.environ["CSP_COOKIE_KEY"] = cookie_key  # the server's settings, to learn the cookie's name
+            from csp import config
+
+            log = asyncio.run(drive_ws(port, args.sessions, args.seconds, args.timeout, args.ramp,
+                                       config.cookie_settings().name, think=args.think))
+        else:
+            log = asyncio.run(drive(port, args.sessions, args.seconds, args.timeout, args.ramp))
+        client_cpu, server_cpu = time.process_time() - cpu0, cpu_seconds(server.pid)
         rss = peak_rss_mb(server.pid)
     finally:
         server.terminate()
@@ -269,12 +462,21 @@ def main(argv=None) -> dict:
             server.kill()
         if args.data_dir is None:  # a dataset made just for this run
             shutil.rmtree(data_dir, ignore_errors=True)
-    res = summarise(log, args.sessions, args.seconds, args.ramp, rss)
+    res = summarise(log, args.sessions, args.seconds, args.ramp, rss, args.client)
+    if args.client == "ws":
+        res["think_s"] = args.think
+    # CPU seconds over the run: the driving process (for ws, nearly all of the client side; for
+    # browser, Chromium runs in other processes and is not counted) and the server.
+    res["client_cpu_s"] = round(client_cpu, 1)
+    res["server_cpu_s"] = round(server_cpu - server_cpu0, 1) if server_cpu is not None and server_cpu0 is not None else None
+    res["load_average"] = {"before": [round(x, 2) for x in load_before],
+                           "after": [round(x, 2) for x in os.getloadavg()]}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=2))
-    print(f"{res['sessions']} sessions, {res['seconds']:.0f} s: {res['page_views']} page views, {res['errors']} errors; "
-          f"page time p50 {res['p50_s']} s, p95 {res['p95_s']} s; login p95 {res['login_p95_s']} s; "
-          f"server peak RSS {res['server_peak_rss_mb']} MB")
+    print(f"{res['sessions']} {res['client']} sessions, {res['seconds']:.0f} s: {res['page_views']} page views, "
+          f"{res['errors']} errors {res['errors_by_kind'] or ''}; page time p50 {res['p50_s']} s, p95 {res['p95_s']} s, "
+          f"max {res['max_s']} s; login p95 {res['login_p95_s']} s; server peak RSS {res['server_peak_rss_mb']} MB; "
+          f"CPU s client {res['client_cpu_s']} server {res['server_cpu_s']}; load average {res['load_average']}")
     for name, v in res["pages"].items():
         print(f"  {name:9} views {v['views']:4}  errors {v['errors']:3}  p50 {v.get('p50_s')}  p95 {v.get('p95_s')}  max {v.get('max_s')}")
     for e in res["error_examples"]:
