@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from pathlib import Path
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import sample_colorscale
 import polars as pl
 
@@ -25,9 +27,29 @@ CIVIDIS = "cividis_r"  # reversed: darker = higher rate, as readers expect
 FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13)
 
 
+def _white_template() -> str:
+    """Plotly's 'plotly_white' cut to what these figures use: the layout parts that style 2-D
+    axes, fonts, colours and hover labels, and the trace defaults for bar and scatter (the only
+    trace types drawn here; no annotations, shapes or colour axes either). It draws these figures
+    as 'plotly_white' does. Profiled: the whole template was validated and copied into every
+    figure; this one costs a quarter of that and sends a sixth of the template's bytes."""
+    if TEMPLATE not in pio.templates:
+        white = pio.templates["plotly_white"]
+        layout = white.layout.to_plotly_json()
+        pio.templates[TEMPLATE] = go.layout.Template(
+            layout={k: layout[k] for k in _TEMPLATE_LAYOUT if k in layout},
+            data={"bar": white.data.bar, "scatter": white.data.scatter})
+    return TEMPLATE
+
+
+TEMPLATE = "csp_white"
+_TEMPLATE_LAYOUT = ("autotypenumbers", "colorway", "font", "hoverlabel", "hovermode",
+                    "paper_bgcolor", "plot_bgcolor", "title", "xaxis", "yaxis")
+
+
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
     fig.update_layout(
-        height=height, font=FONT, template="plotly_white",
+        height=height, font=FONT, template=_white_template(),
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         title=dict(text=title, x=0, font=dict(size=15)) if title else None,
         legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
@@ -104,9 +126,28 @@ def load_boundaries(level: str) -> dict | None:
         raise ValueError(f"unknown boundary level {level!r}")
     path = Path(config.data_dir()) / "boundaries" / f"{level}.geojson"
     try:
-        return json.loads(path.read_text())
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    # Parsed once per file version: a national LSOA file is tens of megabytes. The same dict
+    # comes back until the file changes; callers must not change it. Boundaries are public
+    # geography, the same for every user (a map keeps only the areas of its own result).
+    stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _boundaries_lock:
+        hit = _boundaries.get(level)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    try:
+        geojson = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+    with _boundaries_lock:
+        _boundaries[level] = (stamp, geojson)
+    return geojson
+
+
+_boundaries_lock = threading.Lock()
+_boundaries: dict[str, tuple[tuple, dict]] = {}
 
 
 def _only(geojson: dict, codes: set[str]) -> dict:
@@ -141,10 +182,15 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
     rates = [r["rate_per_1000"] for r in rows.values() if r.get("rate_per_1000") is not None]
     lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1.0
-    fig = go.Figure()
-    lats = []
-    for f in gj["features"]:
-        r = rows[f["properties"]["code"]]
+    varied = len(set(rates)) > 1
+    features = gj["features"]
+    area_rows = [rows[f["properties"]["code"]] for f in features]
+    # One colour-scale lookup for every area (a lookup per area was most of a map's cost).
+    points = [(r["rate_per_1000"] - lo) / (hi - lo) if varied else 0.5
+              for r in area_rows if r.get("rate_per_1000") is not None]
+    colours = iter(sample_colorscale(CIVIDIS, points) if points else [])
+    traces, lats = [], []
+    for f, r in zip(features, area_rows):
         rate = r.get("rate_per_1000")
         xs, ys = [], []
         for ring in _rings(f["geometry"]):
@@ -155,14 +201,15 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
             colour = SUPPRESSED_FILL
             tip = f"{r[name_col]}: suppressed" if r.get(count_col) is None else f"{r[name_col]}: no rate"
         else:
-            colour = sample_colorscale(CIVIDIS, (rate - lo) / (hi - lo) if len(set(rates)) > 1 else 0.5)[0]
+            colour = next(colours)
             tip = (f"{r[name_col]}<br>{rate:,.1f} per 1,000 residents<br>{label}: {r[count_col]:,}"
                    + (f"<br>{r['vs_benchmark']}" if r.get("vs_benchmark") else ""))
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour, hoveron="fills",
-            line=dict(color="white", width=0.8), text=tip, hoverinfo="text",
+        traces.append(dict(
+            type="scatter", x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour,
+            hoveron="fills", line=dict(color="white", width=0.8), text=tip, hoverinfo="text",
             name=str(r[name_col]), showlegend=False,
         ))
+    fig = go.Figure(data=traces)  # all at once: adding traces one by one re-checks the figure each time
     if len(set(rates)) > 1:  # an invisible point carries the colour bar (none for one value)
         fig.add_trace(go.Scatter(
             x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,

@@ -79,6 +79,42 @@ def _derived(result: Result, frame: pl.DataFrame, mask: pl.DataFrame) -> Result:
     return dataclasses.replace(result, frame=frame, suppressed=mask)
 
 
+# ---- things derived from one result, remembered on it ---------------------------------------
+
+_MEMO_ATTR = "_derived_memo"
+_UNHASHABLE = object()
+
+
+def per_result(result: Result, key: tuple, build):
+    """``build()``, remembered on ``result`` under ``key``: a page rerun over a cached query
+    result reuses its ranked table, figures and CSV instead of rebuilding them.
+
+    Safe across users because it lives on the Result object itself, which csp.queries caches per
+    query, parameters, the user's whole grant and dataset versions: two scopes never share a
+    Result, so they never share what is remembered on it, and it goes when the Result leaves the
+    query cache. ``key`` must name the builder and every argument it uses besides the result."""
+    memo = result.__dict__.get(_MEMO_ATTR)
+    if memo is None:
+        memo = result.__dict__.setdefault(_MEMO_ATTR, {})
+    try:
+        return memo[key]
+    except KeyError:
+        value = memo[key] = build()  # two threads may both build once; the answers are equal
+        return value
+
+
+def _hashable(value):
+    """A hashable stand-in for a small dict of numbers (a benchmark), or _UNHASHABLE."""
+    if value is None:
+        return None
+    try:
+        key = tuple(sorted(value.items()))
+        hash(key)
+    except TypeError:
+        return _UNHASHABLE
+    return key
+
+
 # ---- monthly series -------------------------------------------------------------------------
 
 def shift_month(value: str, n: int) -> str:
@@ -102,7 +138,13 @@ def monthly_series(result: Result, count_col: str, start: str | dt.date | None =
     the rolling total only. A month absent from the query output had no records, so it counts as
     0; a suppressed month stays null and no rolling total or control limit is derived from it.
 
-    Returns (Result, note); the note is empty or says why limits or totals are missing."""
+    Returns (Result, note); the note is empty or says why limits or totals are missing.
+    Remembered on the result (see :func:`per_result`)."""
+    return per_result(result, ("monthly_series", count_col, start, end),
+                      lambda: _monthly_series(result, count_col, start, end))
+
+
+def _monthly_series(result: Result, count_col: str, start, end) -> tuple[Result, str]:
     frame = result.frame
     known = dict(zip(frame["month"].to_list(), frame[count_col].to_list()))
     masked = dict(zip(frame["month"].to_list(), result.suppressed[count_col].to_list())) \
@@ -207,45 +249,65 @@ def ranked_areas(result: Result, count_col: str, benchmark: dict | None,
     Keeps the query's columns (so ``ward_name`` and the count stay as they were) and adds
     ``lower_95``, ``upper_95`` and ``vs_benchmark``; all three are withheld ('suppressed')
     wherever the count is. Areas with no population (unknown location) get no rate. A benchmark
-    covering a single ward is not used for ward rows: a ward compared with itself says nothing."""
+    covering a single ward is not used for ward rows: a ward compared with itself says nothing.
+
+    Remembered on the result (see :func:`per_result`), so a page rerun over a cached result
+    returns the very same ranked Result, whose own table, CSV and map are then remembered too."""
+    bench_key = _hashable(benchmark)
+    if bench_key is _UNHASHABLE:
+        return _ranked_areas(result, count_col, benchmark, polarity)
+    return per_result(result, ("ranked_areas", count_col, bench_key, polarity),
+                      lambda: _ranked_areas(result, count_col, benchmark, polarity))
+
+
+def _ranked_areas(result: Result, count_col: str, benchmark: dict | None,
+                  polarity: str) -> tuple[Result, str]:
     frame = result.frame
-    counts = frame[count_col].to_list()
-    pops = frame["population"].to_list() if "population" in frame.columns else [None] * frame.height
-    c_mask = (result.suppressed[count_col].to_list() if count_col in result.suppressed.columns
-              else [False] * frame.height)
+    n = frame.height
+    counts = frame[count_col]
+    pops = (frame["population"] if "population" in frame.columns
+            else pl.Series("population", [None] * n, pl.Float64))
+    c_mask = (result.suppressed[count_col].fill_null(False) if count_col in result.suppressed.columns
+              else pl.Series(count_col, [False] * n, pl.Boolean))
     use_bench = benchmark is not None and not (
         "ward_code" in frame.columns and (benchmark.get("wards") or 0) <= 1)
-    # Vectorised over every area at once (a national ward table has ~8,000 rows); suppressed
+    # Vectorised over every area at once (a national LSOA table has ~35,000 rows); suppressed
     # cells and areas with no population are left out before any interval is derived.
-    ok = np.array([not s and c is not None and bool(p) for c, p, s in zip(counts, pops, c_mask)], dtype=bool)
-    o = np.array([c if k else 0 for c, k in zip(counts, ok)], dtype=float)
-    scale = np.array([1000.0 / float(p) if k else 0.0 for p, k in zip(pops, ok)], dtype=float)
+    ok = (~c_mask.to_numpy()) & counts.is_not_null().to_numpy() \
+        & pops.is_not_null().to_numpy() & (pops.fill_null(0) != 0).to_numpy()
+    o = np.where(ok, counts.fill_null(0).cast(pl.Float64).to_numpy(), 0.0)
+    p = np.where(ok, pops.cast(pl.Float64).fill_null(1.0).to_numpy(), 1.0)
+    scale = np.where(ok, 1000.0 / p, 0.0)
     lo, hi = stats.byar_ci_array(o)
     rate_a, lo_a, hi_a = o * scale, lo * scale, hi * scale
-    rates = [float(r) if k else None for r, k in zip(rate_a, ok)]
-    lows = [float(v) if k else None for v, k in zip(lo_a, ok)]
-    highs = [float(v) if k else None for v, k in zip(hi_a, ok)]
-    verdicts = [
-        COMPARISON_LABEL[stats.compare_to_benchmark(l, h, benchmark["rate"], polarity)]
-        if k and use_bench else None
-        for l, h, k in zip(lows, highs, ok)
-    ]
+    verdicts = None
+    if use_bench and ok.any():
+        b = benchmark["rate"]
+        # One scalar call checks the polarity and the benchmark exactly as each row's call did
+        # (a missing benchmark is refused, never reported as 'similar').
+        stats.compare_to_benchmark(0.0, 0.0, b, polarity)
+        below, above = hi_a < b, lo_a > b
+        words = {"lower_is_better": ("better", "worse"), "higher_is_better": ("worse", "better"),
+                 "none": ("lower", "higher")}[polarity]
+        verdict = np.where(below, COMPARISON_LABEL[words[0]],
+                           np.where(above, COMPARISON_LABEL[words[1]], COMPARISON_LABEL["similar"]))
+        verdicts = [v if k else None for v, k in zip(verdict.tolist(), ok.tolist())]
+
     out = frame.with_columns(
-        pl.Series("rate_per_1000", [None if r is None else round(r, 2) for r in rates], pl.Float64),
-        pl.Series("lower_95", [None if v is None else round(v, 2) for v in lows], pl.Float64),
-        pl.Series("upper_95", [None if v is None else round(v, 2) for v in highs], pl.Float64),
-        pl.Series("vs_benchmark", verdicts, pl.String),
-        pl.Series("_sort", [-1.0 if r is None else r for r in rates], pl.Float64),
-        pl.Series("_supp", c_mask, pl.Boolean),
+        pl.Series("rate_per_1000", np.where(ok, round2(rate_a), np.nan), pl.Float64, nan_to_null=True),
+        pl.Series("lower_95", np.where(ok, round2(lo_a), np.nan), pl.Float64, nan_to_null=True),
+        pl.Series("upper_95", np.where(ok, round2(hi_a), np.nan), pl.Float64, nan_to_null=True),
+        pl.Series("vs_benchmark", verdicts if verdicts is not None else [None] * n, pl.String),
+        pl.Series("_sort", np.where(ok, rate_a, -1.0), pl.Float64),
+        c_mask.alias("_supp"),
     )
     # Rank by rate; suppressed and unknown-area rows go last (their order reveals nothing).
     order = out.with_row_index("_i").sort(["_supp", "_sort"], descending=[False, True])["_i"]
-    out = out[order.to_list()].drop("_sort", "_supp")
-    supp_sorted = [c_mask[i] for i in order.to_list()]
-    mask = result.suppressed[order.to_list()] if result.suppressed.width else result.suppressed
+    out = out[order].drop("_sort", "_supp")
+    supp_sorted = c_mask.gather(order)
+    mask = result.suppressed[order] if result.suppressed.width else result.suppressed
     mask = mask.with_columns(
-        *[pl.Series(c, supp_sorted, pl.Boolean) for c in ("rate_per_1000", "lower_95", "upper_95",
-                                                         "vs_benchmark")]
+        *[supp_sorted.alias(c) for c in ("rate_per_1000", "lower_95", "upper_95", "vs_benchmark")]
     )
     note = ""
     if benchmark is None:
@@ -253,6 +315,22 @@ def ranked_areas(result: Result, count_col: str, benchmark: dict | None,
     elif not use_bench:
         note = "No comparison is shown: the area you may see is a single ward."
     return _derived(result, out, mask), note
+
+
+def round2(values: np.ndarray) -> np.ndarray:
+    """Python's round(x, 2) over an array: the same answer, bit for bit, at numpy speed.
+
+    Away from a tie, rounding x * 100 to the nearest whole number and dividing by 100 gives the
+    double nearest the rounded decimal, as round() does. Only when x * 100 is within a few units
+    in the last place of a half (where its own rounding error could tip it) is round() asked."""
+    values = np.asarray(values, dtype=float)
+    y = values * 100.0
+    out = np.round(y) / 100.0
+    with np.errstate(invalid="ignore"):
+        near = np.abs(y - np.floor(y) - 0.5) <= 4 * np.spacing(np.abs(y))
+    for i in np.flatnonzero(near | ~np.isfinite(y)):
+        out[i] = round(float(values[i]), 2)
+    return out
 
 
 def benchmark_label(areas: tuple[str, ...], benchmark: dict | None = None) -> str:

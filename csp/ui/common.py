@@ -6,7 +6,9 @@ import datetime as dt
 
 import streamlit as st
 
-from .. import access, disclosure, export, queries, store
+import polars as pl
+
+from .. import access, disclosure, export, indicators, queries, store
 from .auth import current_user
 
 SUPPRESSION_NOTE = (
@@ -27,8 +29,7 @@ def run(name: str, params: dict | None = None) -> queries.Result | None:
 
 
 def table(result: queries.Result, **kwargs) -> None:
-    frame = disclosure.display_frame(result.frame, result.suppressed)
-    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+    st.dataframe(table_data(result), hide_index=True, width="stretch", **kwargs)
     if result.n_suppressed:
         st.caption(SUPPRESSION_NOTE.format(t=result.threshold - 1))
 
@@ -39,13 +40,49 @@ def download(result: queries.Result, label: str, filename: str, key: str) -> Non
 
     The CSV is built with the page rather than deferred (data=callable): a deferred file is
     dropped by the next run, and the cookie component and filters start runs often enough
-    that a click could land on a dropped file (seen in the browser tests). Tables are small
-    aggregates, so building them up front is cheap."""
+    that a click could land on a dropped file (seen in the browser tests). Built once per
+    result and remembered on it (csv_bytes), so a rerun over a cached result costs nothing."""
     st.download_button(
-        label, data=export.to_csv(result), file_name=filename, mime="text/csv", key=key,
+        label, data=csv_bytes(result), file_name=filename, mime="text/csv", key=key,
         on_click=_audit_download, args=(result.query.name, filename, dict(result.versions),
                                         result.frame.height),
     )
+
+
+def _display(result: queries.Result):
+    # Not remembered itself: only what is built from it is (memory: a national LSOA table's
+    # remembered Arrow table and CSV are about 5 MB and 3 MB).
+    return disclosure.display_frame(result.frame, result.suppressed)
+
+
+def table_data(result: queries.Result):
+    """What a table shows (suppressed cells read 'suppressed') as an Arrow table, built once per
+    result and remembered on it (csp.indicators.per_result: never shared between scopes).
+    Arrow goes to the browser as it is; a Polars frame would go through pandas on every run."""
+    return indicators.per_result(result, ("table_arrow",), lambda: _display(result).to_arrow(
+        compat_level=pl.CompatLevel.oldest()))
+
+
+def csv_bytes(result: queries.Result) -> bytes:
+    """The download's CSV: export.to_csv's bytes (same scope and suppression, formula-safe),
+    built once per result and remembered on it."""
+    return indicators.per_result(result, ("csv",), lambda: _csv(result).encode("utf-8"))
+
+
+def _csv(result: queries.Result) -> str:
+    # export.to_csv defuses every text cell with a Python call per cell (0.2 s for a national
+    # LSOA table). When no text cell starts with a formula trigger, defusing changes nothing and
+    # the display frame's CSV is the same text; any cell that might need it takes export's path.
+    frame = _display(result)
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    if _TRIGGER is None or any(frame[c].str.contains(_TRIGGER).any() for c in text):
+        return export.to_csv(result)
+    return frame.write_csv()
+
+
+# A text cell export.defuse would change: optional spaces, then one of its trigger characters.
+_TRIGGER = ("^ *[" + "".join(f"\\x{{{ord(ch):X}}}" for ch in export._FORMULA_START) + "]"
+            if all(len(ch) == 1 for ch in export._FORMULA_START) else None)
 
 
 def _audit_download(query: str, filename: str, versions: dict, rows: int) -> None:
@@ -129,8 +166,9 @@ def period_filter(months: list[str], default_span: int = 24, key: str = "period"
 
 def area_filter(areas: "queries.Result | None", key: str = "area", everywhere: bool = True) -> str | None:
     options = {"": "Everywhere you may see"} if everywhere else {}
-    if areas is not None:
-        options |= {r["ward_code"]: r["ward_name"] for r in areas.frame.iter_rows(named=True)}
+    if areas is not None:  # two columns, not rows: a board member's list has ~8,000 wards
+        options |= indicators.per_result(areas, ("ward_options",), lambda: dict(zip(
+            areas.frame["ward_code"].to_list(), areas.frame["ward_name"].to_list())))
     if not options:
         st.info("No wards are in your area scope.")
         return None

@@ -36,7 +36,8 @@ def headline(name: str, params: dict, noun: str) -> None:
         delta_color="inverse",  # a rise is bad
     )
     c2.metric("Previous 12 months", ui.fmt_count(row["previous"]))
-    st.caption(indicators.change_sentence(indicators.change_test(row["current"], row["previous"]), noun))
+    st.caption(indicators.per_result(head, ("change_sentence", noun), lambda: indicators.change_sentence(
+        indicators.change_test(row["current"], row["previous"]), noun)))
 
 
 def trend_section(name: str, params: dict, first_held: str, count_col: str, label: str,
@@ -53,8 +54,9 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
     series, note = indicators.monthly_series(result, count_col, params.get("from"), params.get("to"))
     chart, table = st.tabs(["Chart", "Table"])
     with chart:
-        st.plotly_chart(figures.monthly_chart(series.frame, count_col, label), width="stretch",
-                        key=f"{key}_trend_chart")
+        fig = indicators.per_result(series, ("monthly_chart", count_col, label),
+                                    lambda: figures.monthly_chart(series.frame, count_col, label))
+        st.plotly_chart(fig, width="stretch", key=f"{key}_trend_chart")
     with table:
         ui.table(series, column_config={"month": st.column_config.DateColumn("Month", format="MMM YYYY")})
     if note:
@@ -75,8 +77,9 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
         return
     chart, table = st.tabs(["Chart", "Table"])
     with chart:
-        st.plotly_chart(figures.bar_chart(result.frame, category_col, count_col, label),
-                        width="stretch", key=f"{key}_chart")
+        fig = indicators.per_result(result, ("bar_chart", category_col, count_col, label),
+                                    lambda: figures.bar_chart(result.frame, category_col, count_col, label))
+        st.plotly_chart(fig, width="stretch", key=f"{key}_chart")
     with table:
         ui.table(result)
     ui.download(result, "Download this breakdown (CSV)", f"{key}.csv", key=f"dl_{key}")
@@ -103,13 +106,12 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
         st.info("Nothing matches these filters.")
         return
     bench = indicators.benchmark_rate(ui.run(bench_name, bench_params), count_col)
-    bench_words = indicators.benchmark_label(current_user().areas if current_user() else (), bench)
+    user = current_user()
+    bench_words = indicators.benchmark_label(user.areas if user else (), bench)
     ranked, note = indicators.ranked_areas(result, count_col, bench)
     code_col = f"{level}_code"
     name_col = "ward_name" if level == "ward" else "lsoa_name"
-    boundaries = figures.load_boundaries(level)
-    fig = None if boundaries is None else figures.choropleth(
-        ranked.frame, boundaries, code_col, name_col, count_col, label)
+    fig = _map(ranked, level, code_col, name_col, count_col, label)
     columns = AREA_COLUMNS | {count_col: label, "vs_benchmark": f"vs {bench_words}"}
     map_tab, table_tab = st.tabs(["Map", "Table"])
     with map_tab:
@@ -126,3 +128,17 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
         st.caption(note)
     ui.download(ranked, f"Download {unit} table (CSV)", f"{key}.csv", key=f"dl_{key}")
     ui.dataset_note(dataset, definition + RATE_NOTE.format(bench=bench_words), caveats)
+
+
+def _map(ranked: queries.Result, level: str, code_col: str, name_col: str, count_col: str,
+         label: str):
+    """The choropleth of a ranked result, remembered on it (the same ranked Result comes back
+    on every rerun over a cached query). Keyed by the boundaries drawn from, which the entry
+    keeps alive (so their id cannot be reused): new boundary files mean a new map."""
+    boundaries = figures.load_boundaries(level)
+    if boundaries is None:
+        return None
+    return indicators.per_result(
+        ranked, ("choropleth", level, code_col, name_col, count_col, label, id(boundaries)),
+        lambda: (boundaries, figures.choropleth(ranked.frame, boundaries, code_col, name_col,
+                                                count_col, label)))[1]
