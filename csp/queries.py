@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -323,6 +324,36 @@ class Result:
 _cache_lock = threading.Lock()
 _cache: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
+# The cache is also bounded in bytes: a national LSOA result, with the ranked table, Arrow table
+# and CSV the pages remember on it (csp.indicators.per_result), is ~10 MB, and 256 of those
+# would be gigabytes (issue 6: app RSS <= 600 MB at 10M rows).
+_CACHE_BYTES = int(float(os.environ.get("CSP_QUERY_CACHE_MB", "128")) * 2**20)
+
+
+def _nbytes(obj, depth: int = 0) -> int:
+    """Approximate bytes held by a result and what is remembered on it (frames, Arrow tables,
+    numpy arrays, bytes and containers of them; other objects such as figures count 0).
+    Containers are copied before they are walked (another session's thread may be adding to
+    them) and nested Results are not followed (they are counted as cache entries of their own)."""
+    if isinstance(obj, pl.DataFrame):
+        return obj.estimated_size()
+    if isinstance(obj, (bytes, bytearray, str)):
+        return len(obj)
+    if depth > 4:
+        return 0
+    if isinstance(obj, Result):
+        if depth:
+            return 0
+        # Its frames and whatever pages remembered on it (csp.indicators.per_result).
+        return sum(_nbytes(v, 1) for k, v in list(vars(obj).items()) if k != "query")
+    nbytes = getattr(obj, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(x, depth + 1) for x in list(obj))
+    if isinstance(obj, dict):
+        return sum(_nbytes(v, depth + 1) for v in list(obj.values()))
+    return 0
 
 
 def run(user: access.User | None, name: str, params: dict | None = None) -> Result:
@@ -371,6 +402,10 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
         _cache[key] = result
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
+        total = sum(_nbytes(r) for r in _cache.values())
+        while total > _CACHE_BYTES and len(_cache) > 1:  # oldest first; the newest always stays
+            _, old = _cache.popitem(last=False)
+            total -= _nbytes(old)
     return result
 
 

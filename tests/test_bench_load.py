@@ -5,12 +5,20 @@ counted as a page view. No timing is asserted (timings on a shared 2-core machin
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import secrets
 import subprocess
 import time
 
 import jwt
 import pytest
+
+def run_async(coro):
+    """asyncio.run on a thread of its own: the browser tests' sync Playwright may have left an
+    event loop running on this one, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 
 ROWS = 20_000
 PAGES = {"crime": "Crime", "asb": "Anti-social behaviour", "overview": "Overview"}
@@ -34,8 +42,8 @@ def server(tmp_path_factory):
         try:
             mp.setenv("CSP_COOKIE_KEY", key)
             cookie = config.cookie_settings()
-            jars = asyncio.run(load.browser_cookies(port, sorted(USERS.values()), PASSWORD, cookie.name, 60))
-            log = asyncio.run(load.drive_ws(port, 2, 6, 60, 0, cookie.name, jars))
+            jars = run_async(load.browser_cookies(port, sorted(USERS.values()), PASSWORD, cookie.name, 60))
+            log = run_async(load.drive_ws(port, 2, 6, 60, 0, cookie.name, jars))
             yield {"port": port, "key": key, "cookie": cookie, "jars": jars, "log": log}
         finally:
             proc.terminate()
@@ -73,8 +81,8 @@ def test_cookie_session_sees_the_crime_page_and_each_user_their_own_scope(server
             await s.visit("")
             return await s.visit("crime", title="Crime", timeout=60)
 
-    board = asyncio.run(crime(server["jars"][USERS["unscoped"]]))
-    ward = asyncio.run(crime(server["jars"][USERS["ward"]]))
+    board = run_async(crime(server["jars"][USERS["unscoped"]]))
+    ward = run_async(crime(server["jars"][USERS["ward"]]))
     for run in (board, ward):
         assert run.headings[0] == "Crime" and "Monthly trend" in run.headings and run.charts >= 1
         assert "Log out" in run.labels and not run.login_form and not run.exceptions
@@ -98,7 +106,7 @@ def test_without_a_valid_cookie_only_the_login_form_and_no_page_views(server, ca
     jar = {"none": {}, "junk": {name: "not-a-token"},
            "wrong key": {name: forged(USERS["unscoped"], secrets.token_urlsafe(48))}}[case]
     log: list = []
-    asyncio.run(ws_session(server["port"], USERS["unscoped"], jar, PAGES, {k: k for k in PAGES},
+    run_async(ws_session(server["port"], USERS["unscoped"], jar, PAGES, {k: k for k in PAGES},
                            time.time() + 10, 30, log, 0, 0))
     assert [(r["page"], r["kind"]) for r in log] == [("login", "not logged in")]
     res = summarise(log, 1, 10, 0, None, "ws")
@@ -109,7 +117,7 @@ def test_without_a_valid_cookie_only_the_login_form_and_no_page_views(server, ca
         async with StreamlitSession("127.0.0.1", server["port"], jar) as s:
             return await s.visit("crime", title="Crime", timeout=30)
 
-    run = asyncio.run(crime())
+    run = run_async(crime())
     assert run.login_form and "Crime" not in run.headings and run.charts == 0
     assert judge(run, "Crime")[0] == "not logged in"
 
@@ -126,5 +134,5 @@ def test_a_cookie_signed_with_the_servers_key_logs_in(server):
             await s.visit("")
             return await s.visit("crime", title="Crime", timeout=60)
 
-    run = asyncio.run(crime())
+    run = run_async(crime())
     assert not run.login_form and run.headings[0] == "Crime"

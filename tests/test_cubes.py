@@ -147,3 +147,20 @@ def test_ward_scope_applies_to_the_cube(tiny):
     shown = r.frame.filter(pl.col("ward_code") == W1)["crimes"].to_list()
     assert shown in ([rows.height], [None])  # exact, or suppressed
     assert W2 not in r.frame["ward_code"].to_list()
+
+
+def test_result_cache_is_bounded_in_bytes(tiny, monkeypatch):
+    """Results (and what pages remember on them) are evicted oldest first beyond the byte
+    budget; the newest answer always stays, and an evicted one is recomputed identically."""
+    police = tiny["users"]["police"]
+    queries.clear_cache()
+    first = queries.run(police, "crime_by_lsoa")
+    size = queries._nbytes(first)
+    assert size >= first.frame.estimated_size() > 0
+    first.__dict__["_remembered"] = b"x" * 10_000  # as csp.indicators.per_result stores things
+    assert queries._nbytes(first) >= size + 10_000
+    monkeypatch.setattr(queries, "_CACHE_BYTES", queries._nbytes(first) + 1)
+    second = queries.run(police, "crime_by_ward")
+    assert queries.run(police, "crime_by_ward") is second  # newest kept
+    again = queries.run(police, "crime_by_lsoa")
+    assert again is not first and again.frame.equals(first.frame)  # evicted, recomputed the same
