@@ -5,6 +5,7 @@ temporary data directory (``CSP_DATA_DIR``) without touching the real one.
 """
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import tomllib
@@ -18,7 +19,13 @@ MIN_COOKIE_KEY = 32
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("CSP_DATA_DIR", ROOT / "data")).resolve()
+    return _resolved(os.environ.get("CSP_DATA_DIR", str(ROOT / "data")))
+
+
+@functools.lru_cache(maxsize=32)
+def _resolved(path: str) -> Path:
+    # Resolving walks the path with a syscall per component; every query asks several times.
+    return Path(path).resolve()
 
 
 def policy_path() -> Path:

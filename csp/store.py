@@ -118,13 +118,31 @@ def version(name: str, vid: str) -> Version:
     return Version(name, vid, path, meta)
 
 
+_current_memo: dict[str, tuple[tuple, Version]] = {}
+
+
 def current(name: str) -> Version | None:
     contract = catalog.contract(name)
     if contract.cube_of:
         parent = current(contract.cube_of)
         return cube_version(name, parent) if parent else None
+    # Every query asks for the current version of each dataset it reads. The CURRENT pointer is
+    # only ever swapped by os.replace (a new inode), so one stat tells whether the Version read
+    # last time still stands, without re-reading the pointer and meta.json.
+    pointer = dataset_dir(name) / "CURRENT"
+    try:
+        st = os.stat(pointer)
+    except FileNotFoundError:
+        return None
+    stamp = (str(pointer), st.st_ino, st.st_mtime_ns, st.st_size)
+    hit = _current_memo.get(name)
+    if hit is not None and hit[0] == stamp and hit[1].path.exists():
+        return hit[1]
     vid = current_version_id(name)
-    return version(name, vid) if vid else None
+    v = version(name, vid) if vid else None
+    if v is not None:
+        _current_memo[name] = (stamp, v)
+    return v
 
 
 def cube_version(name: str, parent: Version) -> Version:
