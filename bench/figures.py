@@ -21,7 +21,7 @@ from typing import Callable
 import pandas as pd
 import polars as pl
 
-from csp import access, queries, store
+from csp import access, catalog, queries, store
 
 
 @dataclass
@@ -44,7 +44,8 @@ def months_back(d: dt.date, n: int) -> dt.date:
 
 def make_context(ward: str | None = None, span: int = 24) -> Context:
     # The cubes too: the floor runs each named query's own SQL, and the counting queries read them.
-    files = {d: store.current(d).files for d in ("crime", "asb", "geography", "crime_cube", "asb_cube")}
+    names = ("crime", "asb", "geography", *catalog.cubes("crime"), *catalog.cubes("asb"))
+    files = {d: store.current(d).files for d in names}
     cur = store.cursor()
     try:
         end = cur.execute("SELECT max(month) FROM read_parquet($f)", {"f": files["crime"]}).fetchone()[0]

@@ -331,29 +331,35 @@ _CACHE_BYTES = int(float(os.environ.get("CSP_QUERY_CACHE_MB", "128")) * 2**20)
 
 
 def _nbytes(obj, depth: int = 0) -> int:
-    """Approximate bytes held by a result and what is remembered on it (frames, Arrow tables,
-    numpy arrays, bytes and containers of them; other objects such as figures count 0).
-    Containers are copied before they are walked (another session's thread may be adding to
-    them) and nested Results are not followed (they are counted as cache entries of their own)."""
+    """Approximate bytes held by a result and what is remembered on it: frames, Arrow tables,
+    numpy arrays and bytes, found in small containers (other objects, such as figures, and big
+    Python lists count 0: walking them item by item cost more than the queries). Containers are
+    copied before they are walked (another session's thread may be adding to them) and nested
+    Results are not followed (they are cache entries of their own)."""
     if isinstance(obj, pl.DataFrame):
         return obj.estimated_size()
-    if isinstance(obj, (bytes, bytearray, str)):
+    if isinstance(obj, (bytes, bytearray)):
         return len(obj)
-    if depth > 4:
-        return 0
     if isinstance(obj, Result):
         if depth:
             return 0
-        # Its frames and whatever pages remembered on it (csp.indicators.per_result).
-        return sum(_nbytes(v, 1) for k, v in list(vars(obj).items()) if k != "query")
+        # Its frames and whatever pages remembered on it (csp.indicators.per_result); sized
+        # again only when something new was remembered.
+        items = list(vars(obj).items())
+        stamp = sum(len(v) if isinstance(v, dict) else 1 for _, v in items)
+        cached = getattr(obj, "_nbytes_stamp", None)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        size = sum(_nbytes(v, 1) for k, v in items if k not in ("query", "_nbytes_stamp"))
+        obj._nbytes_stamp = (stamp + 1, size)  # +1: this attribute itself, on the next look
+        return size
     nbytes = getattr(obj, "nbytes", None)
     if isinstance(nbytes, int):
         return nbytes
-    if isinstance(obj, (list, tuple)):
-        return sum(_nbytes(x, depth + 1) for x in list(obj))
-    if isinstance(obj, dict):
-        return sum(_nbytes(v, depth + 1) for v in list(obj.values()))
-    return 0
+    if depth > 3 or not isinstance(obj, (list, tuple, dict)) or len(obj) > 32:
+        return 0
+    values = list(obj.values()) if isinstance(obj, dict) else list(obj)
+    return sum(_nbytes(v, depth + 1) for v in values)
 
 
 def run(user: access.User | None, name: str, params: dict | None = None) -> Result:

@@ -1,6 +1,6 @@
 -- title: Crime by type
 -- description: Recorded crimes per police.uk crime type in the chosen period and area.
--- datasets: [crime_cube]
+-- datasets: [crime_ward_cube]
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
@@ -11,7 +11,7 @@
 --   crime_type: {type: dimension, description: "police.uk crime type"}
 --   crimes: {type: count, description: "Recorded crimes in the period"}
 SELECT crime_type, sum(n) AS crimes
-FROM crime_cube
+FROM crime_ward_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)
   AND ($area IS NULL OR ward_code = $area OR district_code = $area)

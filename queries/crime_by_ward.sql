@@ -3,7 +3,7 @@
 --   Recorded crimes per ward for the chosen period and crime types, with the ward's resident
 --   population and the rate per 1,000 residents. Crimes with no known location are listed as
 --   "Unknown area".
--- datasets: [crime_cube, geography]
+-- datasets: [crime_ward_cube, geography]
 -- grain: ward
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
@@ -24,7 +24,7 @@ WITH wards AS (
     FROM geography GROUP BY ward_code
 ), counts AS (
     SELECT ward_code, sum(n) AS crimes
-    FROM crime_cube
+    FROM crime_ward_cube
     WHERE ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)
       AND ($area IS NULL OR ward_code = $area OR district_code = $area)

@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes in the 12 months ending with the chosen month (default: the latest month
 --   held) and in the 12 months before that, with the percentage change.
--- datasets: [crime_cube]
+-- datasets: [crime_ward_cube]
 -- parameters:
 --   to: {type: month, description: "Last month of the current 12-month period, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
@@ -16,10 +16,10 @@ WITH bounds AS (
     -- The period's cut-off months, computed once rather than for every row.
     SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
            CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
-    FROM (SELECT coalesce($to, max(month)) AS last_month FROM crime_cube)
+    FROM (SELECT coalesce($to, max(month)) AS last_month FROM crime_ward_cube)
 ), scoped AS (
     SELECT c.month, c.n, b.cut12
-    FROM crime_cube c, bounds b
+    FROM crime_ward_cube c, bounds b
     WHERE ($area IS NULL OR c.ward_code = $area OR c.district_code = $area)
       AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
       AND c.month > b.cut24 AND c.month <= b.last_month

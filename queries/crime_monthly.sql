@@ -3,7 +3,7 @@
 --   Recorded crimes per month and police.uk crime type (as published that month), for the
 --   whole partnership area or one ward or district. Crimes with no known location are included
 --   when no area is chosen.
--- datasets: [crime_cube]
+-- datasets: [crime_ward_cube]
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM (default: the first month held)"}
 --   to: {type: month, description: "Last month, YYYY-MM (default: the latest month held)"}
@@ -15,7 +15,7 @@
 --   crime_type: {type: dimension, description: "police.uk crime type"}
 --   crimes: {type: count, description: "Recorded crimes"}
 SELECT month, crime_type, sum(n) AS crimes
-FROM crime_cube
+FROM crime_ward_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)
   AND ($area IS NULL OR ward_code = $area OR district_code = $area)

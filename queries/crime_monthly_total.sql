@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes per month (all chosen crime types together), for the whole area you may see
 --   or one ward or district. The series behind the control chart and the rolling 12-month line.
--- datasets: [crime_cube]
+-- datasets: [crime_ward_cube]
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM (default: the first month held)"}
 --   to: {type: month, description: "Last month, YYYY-MM (default: the latest month held)"}
@@ -12,7 +12,7 @@
 --   month: {type: date, description: "Month (first day)"}
 --   crimes: {type: count, description: "Recorded crimes"}
 SELECT month, sum(n) AS crimes
-FROM crime_cube
+FROM crime_ward_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)
   AND ($area IS NULL OR ward_code = $area OR district_code = $area)

@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes and ASB incidents per month in one ward and in the part of its district you
 --   may see, for the 12 months to the latest month held, most recent first.
--- datasets: [crime_cube, asb_cube, geography]
+-- datasets: [crime_ward_cube, asb_cube, geography]
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
@@ -18,11 +18,11 @@ WITH here AS (
     -- The period's cut-off months, computed once rather than for every row.
     SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
            CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
-    FROM (SELECT max(month) AS last_month FROM crime_cube)
+    FROM (SELECT max(month) AS last_month FROM crime_ward_cube)
 ), c AS (
     SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_crimes, sum(n) AS district_crimes
-    FROM crime_cube, here, bounds
-    WHERE crime_cube.district_code = here.district_code AND month > cut12
+    FROM crime_ward_cube, here, bounds
+    WHERE crime_ward_cube.district_code = here.district_code AND month > cut12
     GROUP BY month
 ), a AS (
     SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_asb, sum(n) AS district_asb

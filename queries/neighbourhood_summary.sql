@@ -3,7 +3,7 @@
 --   Recorded crimes (all and by police.uk type) and ASB incidents in the 12 months to the latest
 --   month held and the 12 months before, for one ward and for the part of its district you may
 --   see, with resident populations for rates per 1,000.
--- datasets: [crime_cube, asb_cube, geography]
+-- datasets: [crime_ward_cube, asb_cube, geography]
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
@@ -28,10 +28,10 @@ WITH here AS (
     -- The period's cut-off months, computed once rather than for every row.
     SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
            CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
-    FROM (SELECT max(month) AS last_month FROM crime_cube)
+    FROM (SELECT max(month) AS last_month FROM crime_ward_cube)
 ), events AS (
-    SELECT 'All crime' AS category, month, ward_code, district_code, n FROM crime_cube
-    UNION ALL SELECT crime_type, month, ward_code, district_code, n FROM crime_cube
+    SELECT 'All crime' AS category, month, ward_code, district_code, n FROM crime_ward_cube
+    UNION ALL SELECT crime_type, month, ward_code, district_code, n FROM crime_ward_cube
     UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code, n FROM asb_cube
 ), tallied AS (
     SELECT e.category,

@@ -2,7 +2,7 @@
 -- description: >
 --   For each ward you may see: recorded crimes in the 12 months to the latest month held and in
 --   the 12 months before, to find where a change is concentrated.
--- datasets: [crime_cube, geography]
+-- datasets: [crime_ward_cube, geography]
 -- grain: ward
 -- parameters:
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
@@ -16,13 +16,13 @@ WITH bounds AS (
     -- The period's cut-off months, computed once rather than for every row.
     SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
            CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
-    FROM (SELECT max(month) AS last_month FROM crime_cube)
+    FROM (SELECT max(month) AS last_month FROM crime_ward_cube)
 ), counts AS (
     -- Counted per ward first, then named: joining names onto every cube row costs ~10x more.
     SELECT c.ward_code,
            coalesce(sum(c.n) FILTER (WHERE c.month > b.cut12), 0) AS current,
            coalesce(sum(c.n) FILTER (WHERE c.month <= b.cut12), 0) AS previous
-    FROM crime_cube c, bounds b
+    FROM crime_ward_cube c, bounds b
     WHERE c.ward_code IS NOT NULL
       AND c.month > b.cut24
       AND ($crime_type IS NULL OR list_contains($crime_type, c.crime_type))
