@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 import polars as pl
-from scipy import stats as _st
+from scipy import special as _sp
 
 from . import access, queries, stats
 
@@ -110,7 +110,7 @@ def proportion_change(x1, n1, x0, n0, alpha: float = ALPHA) -> dict | None:
     if se == 0:
         p_value = 1.0
     else:
-        p_value = float(2 * _st.norm.sf(abs(p1 - p0) / se))
+        p_value = float(2 * _sp.ndtr(-abs(p1 - p0) / se))  # two-sided normal tail
     significant = p_value < alpha
     change = p1 - p0
     lo1, hi1 = stats.wilson_ci(x1, n1)

@@ -579,3 +579,27 @@ def test_byar_ci_array_equals_the_scalar_formula():
         assert l == pytest.approx(sl, rel=1e-12, abs=1e-12) and h == pytest.approx(sh, rel=1e-12)
     with pytest.raises(ValueError, match="suppressed"):
         S.byar_ci_array([3.0, float("nan")])
+
+
+def test_binomial_p_matches_scipy_binomtest():
+    """The app computes the exact two-sided binomial p-value with scipy.special (scipy.stats
+    costs ~47 MB per process); it must equal scipy.stats.binomtest, ties and tails included."""
+    import random
+
+    rng = random.Random(3)
+    cases = [(0, 1, 0.5), (1, 1, 0.5), (5, 10, 0.5), (3, 10, 0.5), (7, 10, 0.5), (0, 40, 0.3),
+             (40, 40, 0.3), (12, 40, 0.3), (1500, 2800, 0.5), (2, 1000, 0.01)]
+    cases += [(k, n, p) for n, p in ((rng.randint(1, 3000), rng.choice([0.5, 0.5, rng.random()]))
+                                     for _ in range(400)) for k in [rng.randint(0, n)]]
+    for k, n, p in cases:
+        want = sps.binomtest(k, n, p).pvalue
+        assert S.binom_two_sided_p(k, n, p) == pytest.approx(want, rel=1e-6, abs=1e-15), (k, n, p)
+
+
+def test_normal_and_chi2_quantiles_match_scipy_stats():
+    for conf in (0.8, 0.9, 0.95, 0.99, 0.998):
+        assert S._z(conf) == pytest.approx(sps.norm.ppf(1 - (1 - conf) / 2), rel=1e-12)
+    for o in (1, 2, 5, 17, 120, 5000):
+        lo, hi = S.exact_poisson_ci(o, 0.95)
+        assert lo == pytest.approx(sps.chi2.ppf(0.025, 2 * o) / 2, rel=1e-10)
+        assert hi == pytest.approx(sps.chi2.ppf(0.975, 2 * o + 2) / 2, rel=1e-10)
