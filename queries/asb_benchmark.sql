@@ -3,7 +3,7 @@
 --   Anti-social behaviour incidents with a known location in the chosen period across the whole
 --   area you may see (the district, for partnership-wide users), with its resident population and
 --   rate per 1,000: the benchmark that ward and LSOA rates are compared with.
--- datasets: [asb_cube, geography]
+-- datasets: [asb_ward_cube, geography]
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
@@ -18,7 +18,7 @@ WITH pop AS (
            count(DISTINCT district_code) AS districts FROM geography
 ), n AS (
     SELECT coalesce(sum(n), 0) AS incidents
-    FROM asb_cube
+    FROM asb_ward_cube
     WHERE district_code IS NOT NULL
       AND ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)

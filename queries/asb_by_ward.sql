@@ -3,7 +3,7 @@
 --   Anti-social behaviour incidents per ward for the chosen period, with the ward's resident
 --   population and the rate per 1,000 residents. Incidents with no known location are listed
 --   as "Unknown area".
--- datasets: [asb_cube, geography]
+-- datasets: [asb_ward_cube, geography]
 -- grain: ward
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
@@ -23,7 +23,7 @@ WITH wards AS (
     FROM geography GROUP BY ward_code
 ), counts AS (
     SELECT ward_code, sum(n) AS incidents
-    FROM asb_cube
+    FROM asb_ward_cube
     WHERE ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)
       AND ($area IS NULL OR ward_code = $area OR district_code = $area)

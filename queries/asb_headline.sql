@@ -2,7 +2,7 @@
 -- description: >
 --   Anti-social behaviour incidents in the 12 months ending with the chosen month (default: the
 --   latest month held) and in the 12 months before that, with the percentage change.
--- datasets: [asb_cube]
+-- datasets: [asb_ward_cube]
 -- parameters:
 --   to: {type: month, description: "Last month of the current 12-month period, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
@@ -15,10 +15,10 @@ WITH bounds AS (
     -- The period's cut-off months, computed once rather than for every row.
     SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
            CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
-    FROM (SELECT coalesce($to, max(month)) AS last_month FROM asb_cube)
+    FROM (SELECT coalesce($to, max(month)) AS last_month FROM asb_ward_cube)
 ), scoped AS (
     SELECT a.month, a.n, b.cut12
-    FROM asb_cube a, bounds b
+    FROM asb_ward_cube a, bounds b
     WHERE ($area IS NULL OR a.ward_code = $area OR a.district_code = $area)
       AND a.month > b.cut24 AND a.month <= b.last_month
 )

@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes in the chosen period by the last outcome police.uk gives for them. Crimes
 --   with no outcome given are left out; recent crimes are often still under investigation.
--- datasets: [crime]
+-- datasets: [crime_outcome_cube]
 -- parameters:
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
@@ -12,8 +12,8 @@
 -- columns:
 --   outcome: {type: dimension, description: "Last outcome category"}
 --   crimes: {type: count, description: "Crimes whose last outcome is this"}
-SELECT outcome, count(*) AS crimes
-FROM crime
+SELECT outcome, sum(n) AS crimes
+FROM crime_outcome_cube
 WHERE outcome IS NOT NULL AND outcome <> ''
   AND ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)

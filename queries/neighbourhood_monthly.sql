@@ -2,7 +2,7 @@
 -- description: >
 --   Recorded crimes and ASB incidents per month in one ward and in the part of its district you
 --   may see, for the 12 months to the latest month held, most recent first.
--- datasets: [crime_ward_cube, asb_cube, geography]
+-- datasets: [crime_ward_cube, asb_ward_cube, geography]
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
@@ -26,8 +26,8 @@ WITH here AS (
     GROUP BY month
 ), a AS (
     SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_asb, sum(n) AS district_asb
-    FROM asb_cube, here, bounds
-    WHERE asb_cube.district_code = here.district_code AND month > cut12
+    FROM asb_ward_cube, here, bounds
+    WHERE asb_ward_cube.district_code = here.district_code AND month > cut12
     GROUP BY month
 )
 SELECT coalesce(c.month, a.month) AS month, coalesce(c.ward_crimes, 0) AS ward_crimes,

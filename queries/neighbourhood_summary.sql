@@ -3,7 +3,7 @@
 --   Recorded crimes (all and by police.uk type) and ASB incidents in the 12 months to the latest
 --   month held and the 12 months before, for one ward and for the part of its district you may
 --   see, with resident populations for rates per 1,000.
--- datasets: [crime_ward_cube, asb_cube, geography]
+-- datasets: [crime_ward_cube, asb_ward_cube, geography]
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
@@ -32,7 +32,7 @@ WITH here AS (
 ), events AS (
     SELECT 'All crime' AS category, month, ward_code, district_code, n FROM crime_ward_cube
     UNION ALL SELECT crime_type, month, ward_code, district_code, n FROM crime_ward_cube
-    UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code, n FROM asb_cube
+    UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code, n FROM asb_ward_cube
 ), tallied AS (
     SELECT e.category,
            coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month > b.cut12), 0) AS ward_current,

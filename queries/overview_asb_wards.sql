@@ -2,7 +2,7 @@
 -- description: >
 --   For each ward you may see: anti-social behaviour incidents in the 12 months to the latest
 --   month held and in the 12 months before.
--- datasets: [asb_cube, geography]
+-- datasets: [asb_ward_cube, geography]
 -- grain: ward
 -- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
@@ -14,13 +14,13 @@ WITH bounds AS (
     -- The period's cut-off months, computed once rather than for every row.
     SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
            CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
-    FROM (SELECT max(month) AS last_month FROM asb_cube)
+    FROM (SELECT max(month) AS last_month FROM asb_ward_cube)
 ), counts AS (
     -- Counted per ward first, then named: joining names onto every cube row costs ~10x more.
     SELECT a.ward_code,
            coalesce(sum(a.n) FILTER (WHERE a.month > b.cut12), 0) AS current,
            coalesce(sum(a.n) FILTER (WHERE a.month <= b.cut12), 0) AS previous
-    FROM asb_cube a, bounds b
+    FROM asb_ward_cube a, bounds b
     WHERE a.ward_code IS NOT NULL
       AND a.month > b.cut24
     GROUP BY a.ward_code

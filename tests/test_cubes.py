@@ -102,6 +102,10 @@ def test_cube_answers_equal_counting_the_rows(tiny):
     a query that counted cells instead of summing n would fail here."""
     asb = crime_frame().select("month", "falls_within", "location", "lsoa_code", "ward_code", "district_code")
     publish_frame("asb", asb)
+    outcomes = pl.Series(["Under investigation", None, "Unable to prosecute suspect"])
+    crime = crime_frame().with_columns(  # some outcomes, so the outcome cube has cells to get wrong
+        outcome=pl.int_range(pl.len()).map_elements(lambda i: outcomes[i % 3], return_dtype=pl.String))
+    publish_frame("crime", crime)
     users = list(tiny["users"].values())
     from_cube = {u.username: _answers(u) for u in users}
     _drop_cubes_from_meta("crime")
