@@ -1,6 +1,7 @@
 """The Upload, Catalogue and Data quality pages through AppTest on the tiny fixture."""
 from __future__ import annotations
 
+import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -82,6 +83,9 @@ def test_data_quality_page(app_env):
     assert feb["Records"] == 15 and feb["With valid geography"] == 12 and bool(feb["Below 85%"])
     assert "below 85%" in texts(at)
     assert "Periods with no data" in texts(at)  # 2023-03 .. 2023-12 are missing
+    # Monthly periods read as months, not as midnight timestamps.
+    period = json.loads(at.dataframe[0].proto.columns)["Period"]
+    assert period["type_config"]["format"] == "MMM YYYY", period
 
 
 def test_upload_page_mapping_is_offered_and_remembered(app_env):

@@ -56,7 +56,10 @@ def render() -> None:
     st.subheader("By period")
     display = frame.rename({k: v for k, v in LABELS.items() if k in frame.columns})
     mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
-    st.dataframe(disclosure.display_frame(display, mask), hide_index=True, width="stretch")
+    # Periods are months or quarters: without a format the table shows midnight timestamps.
+    period_format = "YYYY [Q]Q" if sched.step == 3 else "MMM YYYY"
+    st.dataframe(disclosure.display_frame(display, mask), hide_index=True, width="stretch",
+                 column_config={"Period": st.column_config.DateColumn("Period", format=period_format)})
     if result.n_suppressed:
         st.caption(ui.SUPPRESSION_NOTE.format(t=result.threshold - 1))
     if "with_id" in frame.columns and frame["with_id"].drop_nulls().sum() == 0:
