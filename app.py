@@ -10,6 +10,7 @@ import streamlit as st
 from csp import access, audit, config
 from csp.ui import auth
 from csp.ui.boardpack import boardpack_button
+from csp.indicators import scope_label
 from csp.ui.common import md_escape as ui_escape
 from pages import PAGES
 
@@ -97,7 +98,7 @@ with st.sidebar:
             st.rerun()
     st.markdown(f"**{ui_escape(user.name)}**  \n{user.role.title()} · {user.partner.replace('_', ' ').title()}")
     if user.areas:
-        st.caption("Area scope: " + ", ".join(user.areas))
+        st.caption("Area scope: " + ui_escape(scope_label(user)))
     if cookie.generated:
         st.caption("Demo mode: cookie key generated for this data directory.")
     boardpack_button()  # draws nothing for roles without board_pack

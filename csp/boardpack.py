@@ -361,9 +361,7 @@ def _held(cov: dict) -> str:
 
 def _cover(user: access.User, produced: dt.datetime) -> str:
     if user.areas:
-        names, _ = _try(user, "areas")
-        known = {} if names is None else dict(zip(names.frame["ward_code"], names.frame["ward_name"]))
-        scope = ", ".join(f"{known.get(a, a)} ({a})" for a in user.areas)
+        scope = indicators.scope_label(user)
     else:
         scope = "the whole partnership area"
     rows = []

@@ -16,7 +16,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from . import stats
+from . import access, queries, stats
 from .queries import Result
 
 # The 'what this shows' texts, shared by the pages and the board pack.
@@ -337,3 +337,15 @@ def benchmark_label(areas: tuple[str, ...], benchmark: dict | None = None) -> st
     """What the benchmark is, in words: 'the district' only when it is one whole district."""
     one_district = benchmark is None or (benchmark.get("districts") or 1) == 1
     return "the district" if not areas and one_district else "the area you may see"
+
+
+def scope_label(user: access.User) -> str:
+    """The user's wards as people know them: "Abbey (E05010775)". Names come through the access
+    layer like any data; a code the lookup does not name (or no lookup) stays a bare code."""
+    names: dict = {}
+    try:
+        frame = queries.run(user, "areas").frame
+        names = dict(zip(frame["ward_code"].to_list(), frame["ward_name"].to_list()))
+    except (access.AccessDenied, queries.QueryError):
+        pass
+    return ", ".join(f"{names[c]} ({c})" if names.get(c) else c for c in user.areas)
