@@ -58,15 +58,25 @@ def schedule(dataset: str, periods: list[dt.date], today: dt.date | None = None)
     due = _add_months(due, -((due.month - 1) % step))
     held = sorted({dt.date(p.year, p.month, 1) for p in periods if p is not None})
     if not held:
-        return Schedule(step, [], None, f"{due:%Y-%m}", 0)
+        return Schedule(step, [], None, period_label(due, step), 0)
     missing, d = [], held[0]
     have = set(held)
     while d < held[-1]:
         if d not in have:
-            missing.append(f"{d:%Y-%m}")
+            missing.append(period_label(d, step))
         d = _add_months(d, step)
     behind = ((due.year - held[-1].year) * 12 + due.month - held[-1].month) // step
-    return Schedule(step, missing, f"{held[-1]:%Y-%m}", f"{due:%Y-%m}", max(0, behind))
+    return Schedule(step, missing, period_label(held[-1], step), period_label(due, step), max(0, behind))
+
+
+def period_label(d: dt.date, step: int) -> str:
+    """A period as its publisher names it: 2024-05 (monthly), 2024 Q2 (quarterly), 2024 (annual).
+    A quarter's first month alone ("2024-04") reads as a month."""
+    if step == 3:
+        return f"{d.year} Q{(d.month - 1) // 3 + 1}"
+    if step == 12:
+        return f"{d.year}"
+    return f"{d:%Y-%m}"
 
 
 def category_changes(frame: pl.DataFrame, category: str = "crime_type") -> pl.DataFrame:

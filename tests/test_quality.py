@@ -24,9 +24,9 @@ def test_schedule_finds_gaps_and_lateness():
 def test_quarterly_schedule_steps_by_quarter():
     qs = [D(2023, 1, 1), D(2023, 7, 1), D(2023, 10, 1)]
     s = quality.schedule("substance_misuse", qs, today=D(2024, 8, 20))
-    assert s.step == 3 and s.missing == ["2023-04"]
+    assert s.step == 3 and s.missing == ["2023 Q2"]
     # Due six months after: by 2024-08 the quarter starting 2024-01 is expected, two quarters on.
-    assert s.expected_latest == "2024-01" and s.periods_late == 1
+    assert s.expected_latest == "2024 Q1" and s.periods_late == 1
 
 
 def test_flag_geography_threshold():

@@ -45,7 +45,7 @@ def render() -> None:
         st.warning("Periods with no data: " + ", ".join(sched.missing))
     if low.height:
         st.warning("Share of records with a valid geography is below "
-                   f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: " + ", ".join(f"{d:%Y-%m}" for d in low["month"]))
+                   f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: " + ", ".join(quality.period_label(d, sched.step) for d in low["month"]))
 
     fig = px.bar(frame.to_pandas(), x="month", y="records", labels=LABELS,
                  color="low_geography" if "low_geography" in frame.columns else None,
