@@ -120,6 +120,22 @@ def contract(name: str) -> Contract:
     return found
 
 
+def scoped_source(name: str) -> str:
+    """Where a ward-scoped user's rows of ``name`` are read from. Their scope is checked by LSOA
+    against the current lookup as well as by the ward code each row carries (a version's ward
+    codes can predate the lookup, e.g. after a rollback), so a cube without its parent's LSOA
+    field is read from the smallest cube of the same parent that has it and every dimension
+    needed, or else from the parent's rows. Anything else is read as itself."""
+    c = contract(name)
+    if not c.cube_of:
+        return name
+    lsoa = contract(c.cube_of).geo_field("lsoa")
+    if lsoa is None or lsoa in c.dims:
+        return name
+    finer = [k for k in cubes(c.cube_of).values() if lsoa in k.dims and set(c.dims) <= set(k.dims)]
+    return min(finer, key=lambda k: len(k.dims)).name if finer else c.cube_of
+
+
 def base(name: str) -> str:
     """The published dataset a name stands for: a cube's parent, or the dataset itself."""
     return contract(name).cube_of or name

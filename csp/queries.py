@@ -267,30 +267,43 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
         # Nothing published yet: an empty relation of the right shape, not an error.
         select = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in contract.fields)
         return f'"{name}" AS (SELECT {select} WHERE false)'
-    binds[fkey] = cur.files
-    source = f"read_parquet(${fkey})"
-    if cur.meta.get("cube_fallback"):
-        # A version published before cubes existed: read the parent's rows, each one counting 1
-        # (every cube query sums n, so the answer is the same; only slower).
+    # A scoped user may need a finer source than the cube itself (see catalog.scoped_source):
+    # another file of the same published version.
+    src = catalog.scoped_source(name) if grant.areas else name
+    src_cur = store.current(src) if src != name else cur
+    src_contract = catalog.contract(src)
+    binds[fkey] = src_cur.files
+    where = _scope_filter(name, src_contract, grant, binds) if grant.areas else ""
+    inner = f"SELECT * FROM read_parquet(${fkey}){where}"
+    if contract.cube_of and (src_contract.cube_of is None or src_cur.meta.get("cube_fallback")):
+        # Reading the parent's rows for a cube (a version published before cubes existed, or a
+        # scoped user's finer source): each row counts 1; every cube query sums n, so the
+        # answer is the same.
         dims = ", ".join(f'"{d}"' for d in contract.dims)
-        source = f"(SELECT {dims}, CAST(1 AS BIGINT) AS n FROM read_parquet(${fkey}))"
-    where = ""
-    if grant.areas:
-        # The scope is the user's wards (the sharing agreement grants wards): filter on the
-        # dataset's ward field, or, lacking one, its finest geography at that level's codes (an
-        # LSOA-only dataset: the wards' LSOAs; district-only: their districts). Codes are bound
-        # one parameter each, so DuckDB pushes the filter into the Parquet scan and skips row
-        # groups (files are sorted district, ward, LSOA, period): as fast as a plain
-        # ``ward_code = $w`` (bench: an LSOA semi-join cost ~2x that).
-        level = "ward" if contract.geo_field("ward") else contract.finest_geo
-        if level is None:
-            return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source} WHERE false)'
-        codes = _scope_codes(grant)[level]
-        keys = [f"__{name}_scope_{i}" for i in range(len(codes))]
+        inner = f"SELECT {dims}, CAST(1 AS BIGINT) AS n FROM read_parquet(${fkey}){where}"
+    return f'"{name}" AS (SELECT {", ".join(cols)} FROM ({inner}))'
+
+
+def _scope_filter(name: str, src: catalog.Contract, grant: access.Grant, binds: dict) -> str:
+    """The user's wards as a row filter on ``src``: its ward code in the user's wards and its
+    LSOA in those wards' LSOAs by the current lookup (both, where it has both: stricter, never
+    wider, when its ward codes predate the lookup); lacking either, its finest geography at
+    that level's codes (district-only data: the wards' districts). Codes are bound one
+    parameter each, so DuckDB pushes the filter into the Parquet scan and skips row groups
+    (files are sorted district, ward, LSOA, period); a semi-join cost ~2x that in the bench."""
+    levels = [lv for lv in ("ward", "lsoa") if src.geo_field(lv)] or [src.finest_geo]
+    if levels == [None]:
+        return " WHERE false"
+    scope = _scope_codes(grant)
+    conds = []
+    for level in levels:
+        codes = scope[level]
+        if not codes:
+            return " WHERE false"
+        keys = [f"__{name}_{level}_{i}" for i in range(len(codes))]
         binds.update(zip(keys, codes))
-        where = (f' WHERE "{contract.geo_field(level)}" IN ({", ".join("$" + k for k in keys)})'
-                 if keys else " WHERE false")
-    return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source}{where})'
+        conds.append(f'"{src.geo_field(level)}" IN ({", ".join("$" + k for k in keys)})')
+    return " WHERE " + " AND ".join(conds)
 
 
 def compose_sql(q: NamedQuery, grants: dict[str, access.Grant], binds: dict,

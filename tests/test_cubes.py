@@ -12,8 +12,8 @@ import json
 import polars as pl
 import pytest
 
-from csp import access, catalog, queries, store
-from conftest import W1, W2, crime_frame, publish_frame
+from csp import access, catalog, ingest, queries, store
+from conftest import GEOGRAPHY, L2, W1, W2, crime_frame, publish_frame
 
 CUBE_QUERIES = sorted(
     q.name for q in queries.all_queries() if any(catalog.contract(d).cube_of for d in q.datasets)
@@ -153,6 +153,46 @@ def test_ward_scope_applies_to_the_cube(tiny):
     assert W2 not in r.frame["ward_code"].to_list()
 
 
+@pytest.mark.parametrize("stale_by", ["crime rolled back", "geography rolled back"])
+def test_scope_holds_when_ward_codes_predate_the_lookup(tiny, stale_by):
+    """A boundary review moves LSOA L2 from W1 to W2. After a rollback the published rows' ward
+    codes disagree with the current lookup; a scoped user must still see only rows whose ward
+    code and LSOA (by the current lookup) are both theirs: every cube query answers exactly as
+    if only those rows were published. Checking the ward code alone let a W1 user see L2's
+    crimes, and by difference with the LSOA table, a count below the suppression threshold."""
+    moved = GEOGRAPHY.with_columns(
+        ward_code=pl.when(pl.col("lsoa_code") == L2).then(pl.lit(W2)).otherwise(pl.col("ward_code")))
+    publish_frame("geography", moved)
+    ingest.regeocode("test")  # crime v2: L2's rows say W2
+    if stale_by == "crime rolled back":
+        store.rollback("crime", "v000001")  # rows coded before the review: L2's say W1
+        lookup = moved
+    else:
+        store.rollback("geography", "v000001")  # L2 back in W1; the rows still say W2
+        lookup = GEOGRAPHY
+    stale = store.current("crime")
+    rows = pl.read_parquet(stale.files)
+    scoped = [tiny["users"]["housing"], tiny["users"]["fire"]]
+    seen = {u.username: _answers(u) for u in scoped}
+    stale_rows = 0  # rows a ward-code-only filter would have shown them
+    for u in scoped:
+        lsoas = lookup.filter(pl.col("ward_code").is_in(list(u.areas)))["lsoa_code"].to_list()
+        theirs = rows.filter(pl.col("ward_code").is_in(list(u.areas)) & pl.col("lsoa_code").is_in(lsoas))
+        assert theirs.height > 0
+        stale_rows += rows.filter(pl.col("ward_code").is_in(list(u.areas))).height - theirs.height
+        publish_frame("crime", theirs)
+        expected = _answers(u)
+        for name in CUBE_QUERIES:
+            a, b = seen[u.username][name], expected[name]
+            if a == "denied" or b == "denied":
+                assert a == b, (u.username, name)
+                continue
+            assert a[0].equals(b[0]), (stale_by, u.username, name, a[0], b[0])
+            assert a[1].equals(b[1]), (stale_by, u.username, name)
+        store.rollback("crime", stale.version)
+    assert stale_rows > 0  # the scenario really put rows in the wrong ward
+
+
 def test_result_cache_is_bounded_in_bytes(tiny, monkeypatch):
     """Results (and what pages remember on them) are evicted oldest first beyond the byte
     budget; the newest answer always stays, and an evicted one is recomputed identically."""
@@ -168,3 +208,17 @@ def test_result_cache_is_bounded_in_bytes(tiny, monkeypatch):
     assert queries.run(police, "crime_by_ward") is second  # newest kept
     again = queries.run(police, "crime_by_lsoa")
     assert again is not first and again.frame.equals(first.frame)  # evicted, recomputed the same
+
+
+def test_scoped_source_is_the_finest_file_with_lsoas():
+    """A ward-scoped user's rows are checked by LSOA, so cubes without one are read from a finer
+    file of the same version: the smallest cube with LSOAs and every dimension, else the rows."""
+    for name, cube in catalog.cubes().items():
+        src = catalog.contract(catalog.scoped_source(name))
+        assert src.geo_field("lsoa"), name
+        assert set(cube.dims) <= set(src.field_names), name
+        assert catalog.base(src.name) == cube.cube_of, name
+    assert catalog.scoped_source("crime_cube") == "crime_cube"
+    assert catalog.scoped_source("crime_ward_cube") == "crime_cube"
+    assert catalog.scoped_source("crime_outcome_cube") == "crime"  # no cube has outcome and LSOA
+    assert catalog.scoped_source("reoffending") == "reoffending"
