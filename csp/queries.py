@@ -343,28 +343,27 @@ _CACHE_SIZE = 256
 _CACHE_BYTES = int(float(os.environ.get("CSP_QUERY_CACHE_MB", "128")) * 2**20)
 
 
-def _nbytes(obj, depth: int = 0) -> int:
+def _nbytes(obj, depth: int = 0, nest: int = 0) -> int:
     """Approximate bytes held by a result and what is remembered on it: frames, Arrow tables,
-    numpy arrays and bytes, found in small containers (other objects, such as figures, and big
-    Python lists count 0: walking them item by item cost more than the queries). Containers are
-    copied before they are walked (another session's thread may be adding to them) and nested
-    Results are not followed (they are cache entries of their own)."""
+    numpy arrays and bytes, found in small containers, and Results remembered on it (a ranked
+    table and its own Arrow table and CSV), up to three levels down. Other objects, such as
+    figures, and big Python lists count 0: walking them item by item cost more than the queries.
+    Containers are copied before they are walked (another session's thread may be adding to
+    them). A Result's size is kept on it until something new is remembered there."""
     if isinstance(obj, pl.DataFrame):
         return obj.estimated_size()
     if isinstance(obj, (bytes, bytearray)):
         return len(obj)
     if isinstance(obj, Result):
-        if depth:
+        if nest > 3:
             return 0
-        # Its frames and whatever pages remembered on it (csp.indicators.per_result); sized
-        # again only when something new was remembered.
-        items = list(vars(obj).items())
-        stamp = sum(len(v) if isinstance(v, dict) else 1 for _, v in items)
-        cached = getattr(obj, "_nbytes_stamp", None)
+        stamp = _remembered(obj)
+        cached = obj.__dict__.get("_nbytes_stamp")
         if cached and cached[0] == stamp:
             return cached[1]
-        size = sum(_nbytes(v, 1) for k, v in items if k not in ("query", "_nbytes_stamp"))
-        obj._nbytes_stamp = (stamp + 1, size)  # +1: this attribute itself, on the next look
+        size = sum(_nbytes(v, 1, nest + 1) for k, v in list(vars(obj).items())
+                   if k not in ("query", "_nbytes_stamp"))
+        obj._nbytes_stamp = (stamp, size)
         return size
     nbytes = getattr(obj, "nbytes", None)
     if isinstance(nbytes, int):
@@ -372,7 +371,24 @@ def _nbytes(obj, depth: int = 0) -> int:
     if depth > 3 or not isinstance(obj, (list, tuple, dict)) or len(obj) > 32:
         return 0
     values = list(obj.values()) if isinstance(obj, dict) else list(obj)
-    return sum(_nbytes(v, depth + 1) for v in values)
+    return sum(_nbytes(v, depth + 1, nest) for v in values)
+
+
+def _remembered(result: Result, nest: int = 0) -> int:
+    """How many things are remembered on a Result, counting those on Results remembered there:
+    cheap (lengths only), and it changes whenever a size could have."""
+    count = 0
+    for k, v in list(vars(result).items()):
+        if k == "_nbytes_stamp":
+            continue
+        count += 1
+        if isinstance(v, dict):
+            count += len(v)
+            for x in list(v.values()):
+                for r in (x if isinstance(x, tuple) else (x,)):
+                    if isinstance(r, Result) and nest < 3:
+                        count += _remembered(r, nest + 1)
+    return count
 
 
 def run(user: access.User | None, name: str, params: dict | None = None) -> Result:

@@ -203,6 +203,14 @@ def test_result_cache_is_bounded_in_bytes(tiny, monkeypatch):
     assert size >= first.frame.estimated_size() > 0
     first.__dict__["_remembered"] = b"x" * 10_000  # as csp.indicators.per_result stores things
     assert queries._nbytes(first) >= size + 10_000
+    # A Result remembered on it (a ranked table), and what is later remembered on that, count too.
+    from csp import indicators
+    ranked = indicators.per_result(first, ("ranked",), lambda: queries.Result(
+        first.query, first.frame.clone(), first.suppressed.clone(), first.threshold, first.versions))
+    with_ranked = queries._nbytes(first)
+    assert with_ranked >= size + 10_000 + ranked.frame.estimated_size()
+    indicators.per_result(ranked, ("csv",), lambda: b"y" * 5_000)
+    assert queries._nbytes(first) >= with_ranked + 5_000
     monkeypatch.setattr(queries, "_CACHE_BYTES", queries._nbytes(first) + 1)
     second = queries.run(police, "crime_by_ward")
     assert queries.run(police, "crime_by_ward") is second  # newest kept
