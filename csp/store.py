@@ -126,22 +126,24 @@ def current(name: str) -> Version | None:
     if contract.cube_of:
         parent = current(contract.cube_of)
         return cube_version(name, parent) if parent else None
-    # Every query asks for the current version of each dataset it reads. The CURRENT pointer is
-    # only ever swapped by os.replace (a new inode), so one stat tells whether the Version read
-    # last time still stands, without re-reading the pointer and meta.json.
-    pointer = dataset_dir(name) / "CURRENT"
-    try:
-        st = os.stat(pointer)
-    except FileNotFoundError:
-        return None
-    stamp = (str(pointer), st.st_ino, st.st_mtime_ns, st.st_size)
-    hit = _current_memo.get(name)
-    if hit is not None and hit[0] == stamp and hit[1].path.exists():
-        return hit[1]
+    # Every query asks for the current version of each dataset it reads: read the small CURRENT
+    # pointer each time (a stat of it could match after two quick swaps reusing an inode), and
+    # re-read meta.json only when that version's directory is not the one read last time (a
+    # version id can come back after a purge, so the stat of meta.json is part of the key).
     vid = current_version_id(name)
-    v = version(name, vid) if vid else None
-    if v is not None:
-        _current_memo[name] = (stamp, v)
+    if vid is None:
+        return None
+    meta_file = dataset_dir(name) / "versions" / vid / "meta.json"
+    try:
+        st = os.stat(meta_file)
+    except FileNotFoundError:
+        return version(name, vid)  # let version() say what is wrong
+    stamp = (str(meta_file), st.st_ino, st.st_mtime_ns)
+    hit = _current_memo.get(name)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    v = version(name, vid)
+    _current_memo[name] = (stamp, v)
     return v
 
 
