@@ -267,13 +267,16 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
         # Nothing published yet: an empty relation of the right shape, not an error.
         select = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in contract.fields)
         return f'"{name}" AS (SELECT {select} WHERE false)'
-    # A scoped user may need a finer source than the cube itself (see catalog.scoped_source):
-    # another file of the same published version.
-    src = catalog.scoped_source(name) if grant.areas else name
-    src_cur = store.current(src) if src != name else cur
+    src, src_cur, by_lsoa = name, cur, False
+    if grant.areas and not _codes_agree(catalog.base(name)):
+        # Some rows' ward codes disagree with the current lookup (a rollback of the data or of
+        # the lookup): check each row's LSOA too, reading a cube without LSOAs from a finer file
+        # of the same version (catalog.scoped_source).
+        src, by_lsoa = catalog.scoped_source(name), True
+        src_cur = store.current(src) if src != name else cur
     src_contract = catalog.contract(src)
     binds[fkey] = src_cur.files
-    where = _scope_filter(name, src_contract, grant, binds) if grant.areas else ""
+    where = _scope_filter(name, src_contract, grant, binds, by_lsoa) if grant.areas else ""
     inner = f"SELECT * FROM read_parquet(${fkey}){where}"
     if contract.cube_of and (src_contract.cube_of is None or src_cur.meta.get("cube_fallback")):
         # Reading the parent's rows for a cube (a version published before cubes existed, or a
@@ -284,14 +287,16 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
     return f'"{name}" AS (SELECT {", ".join(cols)} FROM ({inner}))'
 
 
-def _scope_filter(name: str, src: catalog.Contract, grant: access.Grant, binds: dict) -> str:
-    """The user's wards as a row filter on ``src``: its ward code in the user's wards and its
-    LSOA in those wards' LSOAs by the current lookup (both, where it has both: stricter, never
-    wider, when its ward codes predate the lookup); lacking either, its finest geography at
-    that level's codes (district-only data: the wards' districts). Codes are bound one
-    parameter each, so DuckDB pushes the filter into the Parquet scan and skips row groups
-    (files are sorted district, ward, LSOA, period); a semi-join cost ~2x that in the bench."""
-    levels = [lv for lv in ("ward", "lsoa") if src.geo_field(lv)] or [src.finest_geo]
+def _scope_filter(name: str, src: catalog.Contract, grant: access.Grant, binds: dict,
+                  by_lsoa: bool) -> str:
+    """The user's wards as a row filter on ``src``: its ward code in the user's wards (and, with
+    ``by_lsoa``, its LSOA in those wards by the current lookup too: stricter, never wider);
+    lacking a ward field, its finest geography at that level's codes (district-only data: the
+    wards' districts). Codes are bound one parameter each, so DuckDB pushes the filter into the
+    Parquet scan and skips row groups (files are sorted district, ward, LSOA, period); a
+    semi-join cost ~2x that in the bench."""
+    levels = [lv for lv in ("ward", "lsoa") if src.geo_field(lv) and (lv == "ward" or by_lsoa)]
+    levels = levels or [src.finest_geo]
     if levels == [None]:
         return " WHERE false"
     scope = _scope_codes(grant)
@@ -304,6 +309,48 @@ def _scope_filter(name: str, src: catalog.Contract, grant: access.Grant, binds: 
         binds.update(zip(keys, codes))
         conds.append(f'"{src.geo_field(level)}" IN ({", ".join("$" + k for k in keys)})')
     return " WHERE " + " AND ".join(conds)
+
+
+def _codes_agree(dataset: str) -> bool:
+    """True when every row of the dataset's current version carries the ward that the current
+    lookup gives its LSOA, so the ward code alone scopes it exactly. A dataset without both an
+    LSOA and a ward field has nothing to disagree with (its codes are its owner's data)."""
+    contract = catalog.contract(dataset)
+    lsoa, ward = contract.geo_field("lsoa"), contract.geo_field("ward")
+    cur, geo = store.current(dataset), store.current("geography")
+    if not (lsoa and ward) or cur is None or dataset == "geography":
+        return True
+    if geo is None:
+        return False
+    # The LSOA-level cube has every (LSOA, ward) pair in far fewer rows than the data.
+    finer = [c for c in catalog.cubes(dataset).values() if lsoa in c.dims and ward in c.dims]
+    source = store.current(finer[0].name) if finer else cur
+    if source.meta.get("cube_fallback"):
+        source = cur
+    return _codes_agree_at(tuple(source.files), _stat_key(source.path), lsoa, ward,
+                           tuple(geo.files), _stat_key(geo.path))
+
+
+def _stat_key(path: Path) -> tuple:
+    st = os.stat(path / "meta.json")  # a version id can come back after a purge: key its stat
+    return (str(path), st.st_ino, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _codes_agree_at(files: tuple[str, ...], _version: tuple, lsoa: str, ward: str,
+                    geo_files: tuple[str, ...], _geo_version: tuple) -> bool:
+    # Once per pair of versions (~0.1 s on the 10M-row bench), not per query.
+    cur = store.cursor()
+    try:
+        bad = cur.execute(
+            f'SELECT count(*) FROM (SELECT DISTINCT "{lsoa}" AS l, "{ward}" AS w FROM read_parquet($f)) d '
+            "LEFT JOIN read_parquet($g) g ON g.lsoa_code = d.l "
+            "WHERE d.w IS NOT NULL AND d.w IS DISTINCT FROM g.ward_code",
+            {"f": list(files), "g": list(geo_files)},
+        ).fetchone()[0]
+    finally:
+        cur.close()
+    return bad == 0
 
 
 def compose_sql(q: NamedQuery, grants: dict[str, access.Grant], binds: dict,
