@@ -277,14 +277,18 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
     src_contract = catalog.contract(src)
     binds[fkey] = src_cur.files
     where = _scope_filter(name, src_contract, grant, binds, by_lsoa) if grant.areas else ""
-    inner = f"SELECT * FROM read_parquet(${fkey}){where}"
+    source = f"read_parquet(${fkey})"
     if contract.cube_of and (src_contract.cube_of is None or src_cur.meta.get("cube_fallback")):
         # Reading the parent's rows for a cube (a version published before cubes existed, or a
         # scoped user's finer source): each row counts 1; every cube query sums n, so the
         # answer is the same.
         dims = ", ".join(f'"{d}"' for d in contract.dims)
-        inner = f"SELECT {dims}, CAST(1 AS BIGINT) AS n FROM read_parquet(${fkey}){where}"
-    return f'"{name}" AS (SELECT {", ".join(cols)} FROM ({inner}))'
+        source = f"(SELECT {dims}, CAST(1 AS BIGINT) AS n FROM {source}{where})"
+        where = ""
+    elif src != name:  # a finer cube: filter on its columns, then keep this cube's
+        source = f"(SELECT * FROM {source}{where})"
+        where = ""
+    return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source}{where})'
 
 
 def _scope_filter(name: str, src: catalog.Contract, grant: access.Grant, binds: dict,

@@ -25,6 +25,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -72,7 +73,7 @@ class Version:
     path: Path
     meta: dict
 
-    @property
+    @cached_property  # asked on every query; a Version never changes
     def files(self) -> list[str]:
         return [str(self.path / f) for f in self.meta["files"]]
 
@@ -119,26 +120,40 @@ def version(name: str, vid: str) -> Version:
 
 
 _current_memo: dict[str, tuple[tuple, Version]] = {}
+_cube_memo: dict[str, tuple[Version, Version]] = {}
 
 
 def current(name: str) -> Version | None:
+    """The dataset's (or cube's) current version. Every query asks this several times, so it
+    costs one small read and one stat (plain strings, not pathlib: this is a hot path)."""
     contract = catalog.contract(name)
     if contract.cube_of:
         parent = current(contract.cube_of)
-        return cube_version(name, parent) if parent else None
-    # Every query asks for the current version of each dataset it reads: read the small CURRENT
-    # pointer each time (a stat of it could match after two quick swaps reusing an inode), and
-    # re-read meta.json only when that version's directory is not the one read last time (a
-    # version id can come back after a purge, so the stat of meta.json is part of the key).
-    vid = current_version_id(name)
-    if vid is None:
+        if parent is None:
+            return None
+        hit = _cube_memo.get(name)
+        if hit is not None and hit[0] is parent:
+            return hit[1]
+        v = cube_version(name, parent)
+        _cube_memo[name] = (parent, v)
+        return v
+    # Read the CURRENT pointer each time (a stat of it could match after two quick swaps that
+    # reuse an inode); re-read meta.json only when that version's directory is not the one read
+    # last time (a version id can come back after a purge, so the stat is part of the key).
+    d = f"{config.data_dir()}/datasets/{name}"
+    try:
+        with open(d + "/CURRENT") as fh:
+            vid = fh.read().strip()
+    except FileNotFoundError:
         return None
-    meta_file = dataset_dir(name) / "versions" / vid / "meta.json"
+    if not vid:
+        return None
+    meta_file = f"{d}/versions/{vid}/meta.json"
     try:
         st = os.stat(meta_file)
     except FileNotFoundError:
         return version(name, vid)  # let version() say what is wrong
-    stamp = (str(meta_file), st.st_ino, st.st_mtime_ns)
+    stamp = (meta_file, st.st_ino, st.st_mtime_ns)
     hit = _current_memo.get(name)
     if hit is not None and hit[0] == stamp:
         return hit[1]
