@@ -211,14 +211,14 @@ def contract_select(name: str, source: str = "src") -> str:
     return f"SELECT {cols} FROM {source}"
 
 
-def _sort_keys(name: str) -> list[str]:
+def _order_by(name: str) -> str:
     # Area then period: a scoped user's rows are contiguous, so row-group min/max statistics let
     # the scope filter skip all but a row group or two (bench/profile.py: ~10x for a ward user
     # at 10M rows); unscoped queries read everything either way.
     c = catalog.contract(name)
     keys = [f for f in (c.geo_field("district"), c.geo_field("ward"), c.geo_field("lsoa")) if f]
     keys += [c.period_field] if c.period_field else []
-    return keys
+    return (" ORDER BY " + ", ".join(f'"{k}" NULLS LAST' for k in keys)) if keys else ""
 
 
 def publish(
@@ -250,12 +250,7 @@ def publish(
         cur = cursor()
         try:
             if relation_sql is not None:
-                sort = _sort_keys(name)
-                order = (" ORDER BY " + ", ".join(f'"{k}" NULLS LAST' for k in sort)) if sort else ""
-                rel = cur.sql(
-                    f"{contract_select(name, f'({relation_sql})')}{order}", params=params or {}
-                )
-                rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
+                write_relation(cur, name, relation_sql, params, out)
             elif write is not None:
                 write(cur, out)
             else:
@@ -301,8 +296,7 @@ def _write_cube(cur: duckdb.DuckDBPyConnection, cube: str, data: Path, tmp: Path
     period), so a scoped user's cells are contiguous too."""
     c = catalog.contract(cube)
     dims = ", ".join(f'"{d}"' for d in c.dims)
-    sort = _sort_keys(cube)
-    order = (" ORDER BY " + ", ".join(f'"{k}" NULLS LAST' for k in sort)) if sort else ""
+    order = _order_by(cube)
     out = tmp / f"{cube}.parquet"
     rel = cur.sql(
         f"SELECT {dims}, CAST(count(*) AS BIGINT) AS n FROM read_parquet($p) GROUP BY {dims}{order}",
@@ -347,9 +341,7 @@ def write_relation(cur: duckdb.DuckDBPyConnection, name: str, relation_sql: str,
                    out: Path) -> None:
     """Write a query's result cast to the contract and sorted as publish(relation_sql=...) does;
     for ``write=`` callables that must check something inside the dataset lock first."""
-    sort = _sort_keys(name)
-    order = (" ORDER BY " + ", ".join(f'"{k}" NULLS LAST' for k in sort)) if sort else ""
-    rel = cur.sql(f"{contract_select(name, f'({relation_sql})')}{order}", params=params or {})
+    rel = cur.sql(f"{contract_select(name, f'({relation_sql})')}{_order_by(name)}", params=params or {})
     rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
 
 

@@ -16,8 +16,7 @@ WITH here AS (
     SELECT any_value(district_code) AS district_code FROM geography WHERE ward_code = $ward
 ), bounds AS (
     -- The period's cut-off months, computed once rather than for every row.
-    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
-           CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
+    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12
     FROM (SELECT max(month) AS last_month FROM crime_ward_cube)
 ), c AS (
     SELECT month, coalesce(sum(n) FILTER (WHERE ward_code = $ward), 0) AS ward_crimes, sum(n) AS district_crimes

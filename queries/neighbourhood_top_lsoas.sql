@@ -16,8 +16,7 @@
 --   asb_rate_per_1000: {type: derived, from: [asb_incidents], description: "ASB incidents per 1,000 residents"}
 WITH bounds AS (
     -- The period's cut-off months, computed once rather than for every row.
-    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
-           CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
+    SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12
     FROM (SELECT max(month) AS last_month FROM crime_cube)
 ), l AS (
     SELECT lsoa_code, lsoa_name, population FROM geography WHERE ward_code = $ward
