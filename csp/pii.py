@@ -674,7 +674,9 @@ def screen(df: pl.DataFrame, allowed_columns: dict[str, str] | None = None, *, f
     all_kinds = frozenset(_VALUE_KINDS_ORDER)
 
     for col in df.columns:
-        s = df.get_column(col)
+        # Under a fixed name: Polars reads a column name like "^…$" as a regex in some Series
+        # methods (unique() raised on an uploaded header "^[$"); the heading is `col` anyway.
+        s = df.get_column(col).alias("value")
         is_allowed = col in allowed
         kinds = STRICT_KINDS if is_allowed else all_kinds
         birth = _suggests_birth(col)

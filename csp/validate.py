@@ -207,6 +207,7 @@ def _read_parquet(data: bytes, name: str) -> Table:
         raise ReadError(f"{name} could not be read as Parquet ({str(e).splitlines()[0][:120]}).") from None
     if df.width == 0:
         raise ReadError(f"{name} has no columns.")
+    _check_pattern_names(df.columns, name)
     if df.height == 0:
         raise ReadError(f"{name} has columns but no data rows.")
     out = df.select([
@@ -312,6 +313,7 @@ def _table_from_rows(header: list, body: list[list], name: str, fmt: str, encodi
         seen.add(c.lower())
     if dupes:
         raise ReadError(f"{name}: the header names these columns more than once: {', '.join(dupes)}.")
+    _check_pattern_names(cols, name)
     if not body:
         raise ReadError(f"{name} has a header row but no data rows.")
     frame = pl.DataFrame(
@@ -319,6 +321,16 @@ def _table_from_rows(header: list, body: list[list], name: str, fmt: str, encodi
         schema={c: pl.String for c in cols},
     )
     return Table(_blank_to_null(frame), fmt, encoding, first_row=first_row)
+
+
+def _check_pattern_names(cols: list[str], name: str) -> None:
+    # Polars reads a column name that starts with ^ and ends with $ as a regular expression in
+    # column selections, so such a heading would match other columns or none. No real extract
+    # needs one: refuse it with a clear message rather than checking the wrong column.
+    odd = [c for c in cols if c.startswith("^") and c.endswith("$")]
+    if odd:
+        raise ReadError(f"{name}: column name(s) {', '.join(repr(c) for c in odd)} start with ^ and end "
+                        "with $, which this service would read as a pattern: rename them.")
 
 
 def _blank_to_null(df: pl.DataFrame) -> pl.DataFrame:

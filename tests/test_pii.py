@@ -690,3 +690,12 @@ def test_embedded_nhs_number_is_found_and_masked(prefix, suffix):
     f = one(screen_values([cell]), "nhs_number")
     assert f.rows == [1]
     assert VALID_NHS not in f.example
+
+
+@pytest.mark.parametrize("heading", ["^[$", "^$", "^nhs.*$", "^(a|b)$"])
+def test_screen_survives_headings_polars_reads_as_regex(heading):
+    """Found by the property test above: Polars treats a name like "^…$" as a regex in some
+    Series methods, so screening an upload with such a heading raised instead of reporting."""
+    df = pl.DataFrame({heading: [VALID_NHS, None, "plain"]}, schema={heading: pl.String})
+    found = screen(df)
+    assert [f.kind for f in found if f.column == heading] == ["nhs_number"]

@@ -126,3 +126,17 @@ def test_values_with_braces_and_markup_are_quoted_not_interpreted(env):
     plan = upload.prepare("crime", crime_csv(rows), "b.csv", user=users.get_user("analyst.police"))
     bad = next(p for p in plan.errors if p.code == "unknown_category")
     assert "'{0} <b>x</b> [link](http://e.example)'" in bad.message and bad.rows == [2]
+
+
+@pytest.mark.parametrize("heading", ["^[$", "^$", "^.*$"])
+def test_headings_polars_reads_as_regex_are_refused_clearly(env, heading):
+    """Polars reads a column name like "^…$" as a pattern in column selections (found by the PII
+    property test): such a heading gets a clear message and the store is unchanged, instead of
+    a crash or a check run against the wrong columns."""
+    from upload_fixtures import with_extra
+
+    before = tree_digest(env)
+    plan = upload.prepare("crime", with_extra(heading, ["x"] * 6), "f.csv", user=users.get_user("analyst.police"))
+    assert [p.code for p in plan.errors] == ["unreadable"]
+    assert "read as a pattern: rename" in plan.errors[0].message and heading in plan.errors[0].message
+    assert tree_digest(env) == before
