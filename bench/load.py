@@ -45,6 +45,25 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PAGE_ORDER = ("crime", "asb", "overview")
 
 
+class Round:
+    """The pages one session clicks, in turn, starting at a page that depends on the session
+    (so sessions spread over pages) and skipping the page it is on (a click there runs nothing)."""
+
+    def __init__(self, titles: dict, n: int):
+        self.titles, self.order = titles, [p for p in PAGE_ORDER if p in titles]
+        self.i = (n + 1) % len(self.order)
+        self.current = ""  # the heading on screen
+
+    def next(self) -> str:
+        name = self.order[self.i % len(self.order)]
+        self.i += 1
+        if self.current.startswith(self.titles[name]):
+            name = self.order[self.i % len(self.order)]
+            self.i += 1
+        self.current = self.titles[name]
+        return name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -186,16 +205,10 @@ async def session(browser, base: str, username: str, password: str, titles: dict
         t0 = time.perf_counter()
         await form_login(page, base, username, password, timeout_s)
         log.append({"session": n, "page": "login", "s": time.perf_counter() - t0, "error": None})
-        order = [p for p in PAGE_ORDER if p in titles]
-        i = (n + 1) % len(order)  # sessions start at different pages
-        current = await page.evaluate("() => document.querySelector('h1')?.innerText.trim() || ''")
+        pages = Round(titles, n)
+        pages.current = await page.evaluate("() => document.querySelector('h1')?.innerText.trim() || ''")
         while time.time() < deadline:
-            name = order[i % len(order)]
-            i += 1
-            if current.startswith(titles[name]):  # already there: a click would not run anything
-                current = ""
-                continue
-            current = titles[name]
+            name = pages.next()
             t0 = time.perf_counter()
             error = None
             try:
@@ -282,28 +295,22 @@ async def ws_session(port: int, username: str, cookies: dict[str, str], titles: 
     from .wsclient import SessionError, StreamlitSession
 
     await asyncio.sleep(delay)
-    order = [p for p in PAGE_ORDER if p in titles]
-    i = (n + 1) % len(order)  # sessions start at different pages
+    pages = Round(titles, n)
     while time.time() < deadline:
         try:
             async with StreamlitSession("127.0.0.1", port, cookies) as s:
                 run = await s.visit("", timeout=timeout_s)  # a fresh tab at /: the landing page
                 kind, detail = judge(run, None)
-                if kind is None and not all(titles[p] in run.pages for p in order):
+                if kind is None and not all(titles[p] in run.pages for p in pages.order):
                     kind, detail = "not logged in", f"navigation lists {sorted(run.pages)[:6]}"
                 log.append({"session": n, "page": "login", "s": run.seconds, "kind": kind,
                             "error": f"{username} at login: {kind}: {detail}" if kind else None,
                             "charts": run.charts})
                 if kind == "not logged in":
                     return  # a session that is not logged in has no pages to click
-                current = run.headings[0] if run.headings else ""
+                pages.current = run.headings[0] if run.headings else ""
                 while time.time() < deadline:
-                    name = order[i % len(order)]
-                    i += 1
-                    if current.startswith(titles[name]):  # already there: a click would not run anything
-                        current = ""
-                        continue
-                    current = titles[name]
+                    name = pages.next()
                     t0 = time.perf_counter()
                     try:
                         run = await s.visit(urls[name], title=titles[name], timeout=timeout_s)

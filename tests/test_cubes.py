@@ -38,6 +38,17 @@ def _answers(user) -> dict:
     return out
 
 
+def _assert_same_answers(got: dict, expected: dict, *label) -> None:
+    """Every cube query: the same frame and suppression mask, or denied both times."""
+    for name in CUBE_QUERIES:
+        a, b = got[name], expected[name]
+        if a == "denied" or b == "denied":
+            assert a == b, (*label, name)
+            continue
+        assert a[0].equals(b[0]), (*label, name, a[0], b[0])
+        assert a[1].equals(b[1]), (*label, name)
+
+
 def _drop_cubes_from_meta(name: str) -> None:
     """Make the current version look like one published before cubes existed."""
     v = store.current(name)
@@ -113,14 +124,7 @@ def test_cube_answers_equal_counting_the_rows(tiny):
     assert store.current("crime_cube").meta.get("cube_fallback")
     assert store.current("asb_cube").meta.get("cube_fallback")
     for u in users:
-        on_the_fly = _answers(u)
-        for name in CUBE_QUERIES:
-            a, b = from_cube[u.username][name], on_the_fly[name]
-            if a == "denied" or b == "denied":
-                assert a == b, (u.username, name)
-                continue
-            assert a[0].equals(b[0]), (u.username, name, a[0], b[0])
-            assert a[1].equals(b[1]), (u.username, name)
+        _assert_same_answers(from_cube[u.username], _answers(u), u.username)
 
 
 def test_counts_are_int64_like_count_star(tiny):
@@ -181,14 +185,7 @@ def test_scope_holds_when_ward_codes_predate_the_lookup(tiny, stale_by):
         assert theirs.height > 0
         stale_rows += rows.filter(pl.col("ward_code").is_in(list(u.areas))).height - theirs.height
         publish_frame("crime", theirs)
-        expected = _answers(u)
-        for name in CUBE_QUERIES:
-            a, b = seen[u.username][name], expected[name]
-            if a == "denied" or b == "denied":
-                assert a == b, (u.username, name)
-                continue
-            assert a[0].equals(b[0]), (stale_by, u.username, name, a[0], b[0])
-            assert a[1].equals(b[1]), (stale_by, u.username, name)
+        _assert_same_answers(seen[u.username], _answers(u), stale_by, u.username)
         store.rollback("crime", stale.version)
     assert stale_rows > 0  # the scenario really put rows in the wrong ward
 
