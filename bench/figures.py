@@ -212,7 +212,7 @@ def floor_sql(query: str, ctx: Context, params: dict) -> tuple[str, dict]:
     ctes = []
     for d in q.datasets:
         binds[f"__{d}"] = ctx.files[d]
-        where = f" WHERE ward_code = $__ward" if ctx.ward else ""
+        where = " WHERE ward_code = $__ward" if ctx.ward else ""
         ctes.append(f'"{d}" AS (SELECT * FROM read_parquet($__{d}){where})')
     if ctx.ward:
         binds["__ward"] = ctx.ward

@@ -331,13 +331,7 @@ def _codes_agree(dataset: str) -> bool:
     source = store.current(finer[0].name) if finer else cur
     if source.meta.get("cube_fallback"):
         source = cur
-    return _codes_agree_at(tuple(source.files), _stat_key(source.path), lsoa, ward,
-                           tuple(geo.files), _stat_key(geo.path))
-
-
-def _stat_key(path: Path) -> tuple:
-    st = os.stat(path / "meta.json")  # a version id can come back after a purge: key its stat
-    return (str(path), st.st_ino, st.st_mtime_ns)
+    return _codes_agree_at(tuple(source.files), source.stamp, lsoa, ward, tuple(geo.files), geo.stamp)
 
 
 @functools.lru_cache(maxsize=64)

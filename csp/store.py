@@ -72,6 +72,9 @@ class Version:
     version: str
     path: Path
     meta: dict
+    # Which version directory this was read from, as (meta.json, inode, mtime): a version id can
+    # come back after a purge, so the id alone does not say the files are the same.
+    stamp: tuple = ()
 
     @cached_property  # asked on every query; a Version never changes
     def files(self) -> list[str]:
@@ -112,14 +115,22 @@ def current_version_id(name: str) -> str | None:
 
 def version(name: str, vid: str) -> Version:
     path = dataset_dir(name) / "versions" / vid
+    meta_file = f"{path}/meta.json"
     try:
-        meta = json.loads((path / "meta.json").read_text())
+        stamp = _meta_stamp(meta_file)  # before reading: a change after shows as a new stamp
+        with open(meta_file) as fh:
+            meta = json.load(fh)
     except FileNotFoundError:
         raise StoreError(f"{name} has no version {vid}") from None
-    return Version(name, vid, path, meta)
+    return Version(name, vid, path, meta, stamp)
 
 
-_current_memo: dict[str, tuple[tuple, Version]] = {}
+def _meta_stamp(meta_file: str) -> tuple:
+    st = os.stat(meta_file)
+    return (meta_file, st.st_ino, st.st_mtime_ns)
+
+
+_current_memo: dict[str, Version] = {}
 _cube_memo: dict[str, tuple[Version, Version]] = {}
 
 
@@ -148,17 +159,14 @@ def current(name: str) -> Version | None:
         return None
     if not vid:
         return None
-    meta_file = f"{d}/versions/{vid}/meta.json"
     try:
-        st = os.stat(meta_file)
+        stamp = _meta_stamp(f"{d}/versions/{vid}/meta.json")
     except FileNotFoundError:
         return version(name, vid)  # let version() say what is wrong
-    stamp = (meta_file, st.st_ino, st.st_mtime_ns)
     hit = _current_memo.get(name)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    v = version(name, vid)
-    _current_memo[name] = (stamp, v)
+    if hit is not None and hit.stamp == stamp:
+        return hit
+    v = _current_memo[name] = version(name, vid)
     return v
 
 
@@ -168,8 +176,8 @@ def cube_version(name: str, parent: Version) -> Version:
     reads the parent's rows as cells of n = 1 (same answer, just slower)."""
     fname = parent.meta.get("cubes", {}).get(name)
     if fname and (parent.path / fname).exists():
-        return Version(name, parent.version, parent.path, {**parent.meta, "files": [fname]})
-    return Version(name, parent.version, parent.path, {**parent.meta, "cube_fallback": True})
+        return Version(name, parent.version, parent.path, {**parent.meta, "files": [fname]}, parent.stamp)
+    return Version(name, parent.version, parent.path, {**parent.meta, "cube_fallback": True}, parent.stamp)
 
 
 def versions(name: str) -> list[Version]:
