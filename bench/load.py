@@ -95,6 +95,14 @@ def prepare(data_dir: Path | None, rows: int) -> Path:
     return data_dir
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def start_server(data_dir: Path, port: int, cookie_key: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "CSP_DATA_DIR": str(data_dir), "CSP_COOKIE_KEY": cookie_key or secrets.token_urlsafe(48)}
     env.pop("CSP_DEMO", None)
@@ -462,11 +470,7 @@ def main(argv=None) -> dict:
         client_cpu, server_cpu = time.process_time() - cpu0, cpu_seconds(server.pid)
         rss = peak_rss_mb(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         if args.data_dir is None:  # a dataset made just for this run
             shutil.rmtree(data_dir, ignore_errors=True)
     res = summarise(log, args.sessions, args.seconds, args.ramp, rss, args.client)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import secrets
-import subprocess
 import time
 
 import jwt
@@ -46,11 +45,7 @@ def server(tmp_path_factory):
             log = run_async(load.drive_ws(port, 2, 6, 60, 0, cookie.name, jars))
             yield {"port": port, "key": key, "cookie": cookie, "jars": jars, "log": log}
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            load.stop_server(proc)
             queries.clear_cache()
 
 
