@@ -32,6 +32,7 @@ from typing import Callable
 import duckdb
 
 from . import catalog, config
+from .protection import cells, record_keys
 
 _con: duckdb.DuckDBPyConnection | None = None
 _con_lock = threading.Lock()
@@ -55,6 +56,7 @@ def connection() -> duckdb.DuckDBPyConnection:
                 "memory_limit": os.environ.get("CSP_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT),
                 "temp_directory": spill,
             })
+            cells.install(_con)  # total(), total_if(): how queries add up protected counts
         return _con
 
 
@@ -261,6 +263,7 @@ def publish(
                 write_relation(cur, name, relation_sql, params, out)
             elif write is not None:
                 write(cur, out)
+                _ensure_record_keys(cur, name, out)
             else:
                 raise ValueError("publish needs relation_sql or write")
             stats = _stats(cur, name, out)
@@ -280,6 +283,7 @@ def publish(
             "files": ["data.parquet"],
             "parquet_sha256": _sha256(out),
             "cubes": {c: p.name for c, p in cube_files.items()},
+            "record_keys": bool(record_keys.key_columns(name)),
             "validation": validation or {},
             "note": note,
             **stats,
@@ -306,8 +310,10 @@ def _write_cube(cur: duckdb.DuckDBPyConnection, cube: str, data: Path, tmp: Path
     dims = ", ".join(f'"{d}"' for d in c.dims)
     order = _order_by(cube)
     out = tmp / f"{cube}.parquet"
+    # rk: the sum of the cell's record keys, from which its cell key is taken (csp.protection).
     rel = cur.sql(
-        f"SELECT {dims}, CAST(count(*) AS BIGINT) AS n FROM read_parquet($p) GROUP BY {dims}{order}",
+        f"SELECT {dims}, CAST(count(*) AS BIGINT) AS n, CAST(sum(rkey) AS BIGINT) AS rk "
+        f"FROM read_parquet($p) GROUP BY {dims}{order}",
         params={"p": str(data)},
     )
     rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
@@ -349,7 +355,33 @@ def write_relation(cur: duckdb.DuckDBPyConnection, name: str, relation_sql: str,
                    out: Path) -> None:
     """Write a query's result cast to the contract and sorted as publish(relation_sql=...) does;
     for ``write=`` callables that must check something inside the dataset lock first."""
-    rel = cur.sql(f"{contract_select(name, f'({relation_sql})')}{_order_by(name)}", params=params or {})
+    keyed = record_keys.select_with_keys(name, f"({contract_select(name, f'({relation_sql})')})")
+    rel = cur.sql(f"{keyed}{_order_by(name)}", params={**(params or {}), **_key_params(name)})
+    rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
+
+
+def _key_params(name: str) -> dict:
+    return {"__rk_secret": record_keys.secret()} if record_keys.key_columns(name) else {}
+
+
+def _ensure_record_keys(cur: duckdb.DuckDBPyConnection, name: str, out: Path) -> None:
+    """A file written by a ``write=`` callable as it came (a frame, a merge) gets the record
+    keys every protected version carries, derived the same way as write_relation's."""
+    cols = record_keys.key_columns(name)
+    if not cols:
+        return
+    have = {r[0] for r in cur.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(out)}).fetchall()}
+    if set(cols) <= have:
+        return
+    raw = out.with_name("raw-" + out.name)
+    os.rename(out, raw)
+    _rewrite_with_keys(cur, name, raw, out)
+    raw.unlink()
+
+
+def _rewrite_with_keys(cur: duckdb.DuckDBPyConnection, name: str, raw: Path, out: Path) -> None:
+    keyed = record_keys.select_with_keys(name, "(SELECT * FROM read_parquet($raw))")
+    rel = cur.sql(f"{keyed}{_order_by(name)}", params={"raw": str(raw), **_key_params(name)})
     rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
 
 
