@@ -41,19 +41,26 @@ class User:
             raise ValueError(f"area scope must be ward codes (E05/W05 + 6 digits): {', '.join(bad)}")
 
 
+PROTECTIONS = ("perturb", "suppress", "none")
+
+
 @dataclass(frozen=True)
 class Grant:
-    """What one user may see of one dataset (the Rill-style row filter + geography + fields)."""
+    """What one user may see of one dataset (the Rill-style row filter + geography + fields),
+    and how its counts are protected for them (csp.protection)."""
 
     dataset: str
     geography: str  # finest level the user may see: lsoa, ward or district
-    threshold: int  # counts 1..threshold-1 are suppressed; 0 = no suppression
+    threshold: int  # published counts under this are withheld; 0 = nothing withheld
     fields: tuple[str, ...]  # fields the user may read; others are not exposed at all
     areas: tuple[str, ...] = field(default=())  # ward scope (row filter); empty = no filter
     owner: bool = False
+    protection: str = "none"  # perturb | suppress | none
+    ptable: str | None = None  # perturbation table name (config/ptables/<name>.csv)
 
     def fingerprint(self) -> tuple:
-        return (self.dataset, self.geography, self.threshold, self.fields, self.areas, self.owner)
+        return (self.dataset, self.geography, self.threshold, self.fields, self.areas, self.owner,
+                self.protection, self.ptable)
 
 
 class _Policy:
@@ -98,7 +105,8 @@ def grant(user: User | None, dataset: str) -> Grant | None:
         if parent is None:
             return None
         fields = tuple(f for f in contract.field_names if f in parent.fields or f == "n")
-        return Grant(dataset, parent.geography, parent.threshold, fields, parent.areas, parent.owner)
+        return Grant(dataset, parent.geography, parent.threshold, fields, parent.areas, parent.owner,
+                     parent.protection, parent.ptable)
     spec = policy().get("datasets", {}).get(dataset)
     if spec is None:
         return None
@@ -115,7 +123,31 @@ def grant(user: User | None, dataset: str) -> Grant | None:
     if geo not in catalog.GEO_LEVELS:
         raise ValueError(f"policy for {dataset}/{user.partner}: bad geography {geo!r}")
     fields = tuple(f.name for f in contract.fields if f.tier in tiers and _geo_ok(f.geo, geo))
-    return Grant(dataset, geo, int(rule.get("threshold", 0)), fields, user.areas, owner=False)
+    threshold = int(rule.get("threshold", 0))
+    protection = rule.get("protection", "suppress" if threshold > 0 else "none")
+    ptable = rule.get("ptable")
+    if not contract.protected:
+        protection, threshold, ptable = "none", 0, None  # lookups and public aggregates
+    _check_rule(dataset, user.partner, protection, threshold, ptable)
+    if protection == "suppress":
+        # The protected base table: the period, the geography the grant allows and the
+        # contract's base categories. Anything finer is not shared under suppression.
+        keep = {contract.period_field, *contract.base_dims, *contract.measures}
+        fields = tuple(f for f in fields if f in keep or contract.field(f).geo)
+    return Grant(dataset, geo, threshold, fields, user.areas, owner=False,
+                 protection=protection, ptable=ptable)
+
+
+def _check_rule(dataset: str, partner: str, protection: str, threshold: int, ptable) -> None:
+    where = f"policy for {dataset}/{partner}"
+    if protection not in PROTECTIONS:
+        raise ValueError(f"{where}: protection must be one of {', '.join(PROTECTIONS)}")
+    if protection != "none" and threshold < 1:
+        raise ValueError(f"{where}: {protection} needs a threshold of 1 or more")
+    if protection == "none" and threshold:
+        raise ValueError(f"{where}: protection 'none' with a threshold; say perturb or suppress")
+    if protection == "perturb" and not (isinstance(ptable, str) and re.fullmatch(r"[a-z0-9_]{1,40}", ptable)):
+        raise ValueError(f"{where}: perturb needs ptable = \"<name>\" (config/ptables/<name>.csv)")
 
 
 def _geo_ok(field_geo: str | None, permitted: str) -> bool:
@@ -133,6 +165,13 @@ def require(user: User | None, dataset: str) -> Grant:
         shown = catalog.contract(dataset).cube_of or dataset
         raise AccessDenied(f"The sharing agreement does not let {who} see the {shown} dataset.")
     return g
+
+
+def shares_field(user: User | None, dataset: str, field_name: str) -> bool:
+    """Does the user's grant include this field (e.g. crime outcomes, which partners under
+    suppression do not get: they are finer than the protected base)?"""
+    g = grant(user, dataset)
+    return g is not None and field_name in g.fields
 
 
 def visible_datasets(user: User | None) -> list[str]:

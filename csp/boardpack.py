@@ -64,8 +64,8 @@ def _count(value) -> str:
 def _cell(value) -> str:
     if value is None:
         return "<td></td>"
-    if value == disclosure.SUPPRESSED_LABEL:
-        return '<td class="supp">suppressed</td>'
+    if value in disclosure.WITHHELD_LABELS:
+        return f'<td class="supp">{value}</td>'
     if isinstance(value, bool):
         return f"<td>{'yes' if value else 'no'}</td>"
     if isinstance(value, int) or (isinstance(value, Decimal) and value == int(value)):
@@ -80,7 +80,7 @@ def _cell(value) -> str:
 def _table(result, labels: dict[str, str], caption: str = "", max_rows: int | None = None,
            collapsed: bool = False) -> str:
     """An HTML table of the listed columns of a result, suppressed cells reading 'suppressed'."""
-    frame = disclosure.display_frame(result.frame, result.suppressed)
+    frame = disclosure.display(result)
     cols = [c for c in labels if c in frame.columns]
     rows = frame.select(cols).rows()
     more = ""
@@ -91,9 +91,9 @@ def _table(result, labels: dict[str, str], caption: str = "", max_rows: int | No
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
     table = (f"<table><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
              f"<tbody>{body}</tbody></table>{more}")
-    if getattr(result, "n_suppressed", 0):
-        table += (f"<p class='small'>Counts from 1 to {result.threshold - 1} are shown as "
-                  "'suppressed' under the sharing agreement (never as zero).</p>")
+    note = disclosure.protection_note(result)
+    if note:
+        table += f"<p class='small'>{_e(note)}</p>"
     if collapsed:
         return f"<details><summary>Table of these figures</summary>{table}</details>"
     return table
@@ -196,7 +196,8 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> str:
         if res.frame.height == 0:
             out.append("<p>None in this period.</p>")
             continue
-        out.append(fig(figures.bar_chart(res.frame, cat, t.count_col, t.label), heading))
+        out.append(fig(figures.bar_chart(res.frame, cat, t.count_col, t.label,
+                                         withheld=disclosure.withheld_label(res)), heading))
         out.append(_table(res, {cat: heading.split(" by ")[-1].capitalize(), t.count_col: t.label},
                           collapsed=True))
         out.append(_note(t.dataset, *indicators.NOTES[note_key]))
@@ -217,7 +218,8 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> str:
         geo = figures.load_boundaries(level)
         if geo is not None:
             out.append(fig(figures.choropleth(ranked.frame, geo, f"{level}_code", name_col,
-                                              t.count_col, t.label, height=420),
+                                              t.count_col, t.label, height=420,
+                                              withheld=disclosure.withheld_label(ranked)),
                            f"Map of {t.noun} per 1,000 residents by {unit}"))
         if bench is not None:
             out.append(f"<p class='small'>Rate for {_e(bench_words)}: {bench['rate']:.1f} per 1,000 "
@@ -334,7 +336,11 @@ def dataclass_replace(result, keep: pl.Series):
     """The rows of a result (frame and suppression mask together) where ``keep`` is true."""
     import dataclasses
     mask = result.suppressed.filter(keep) if result.suppressed.width else result.suppressed
-    return dataclasses.replace(result, frame=result.frame.filter(keep), suppressed=mask)
+    partial = getattr(result, "partial", None)
+    extra = {}
+    if partial is not None and partial.width and partial.height == result.frame.height:
+        extra["partial"] = partial.filter(keep)
+    return dataclasses.replace(result, frame=result.frame.filter(keep), suppressed=mask, **extra)
 
 
 def _summary(user: access.User) -> str:

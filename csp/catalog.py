@@ -8,6 +8,7 @@ from functools import lru_cache
 from . import config
 
 GEO_LEVELS = ("lsoa", "ward", "district")  # finest first
+KINDS = ("events", "counts", "reference")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Contract:
     period_field: str | None = None
     cube_of: str | None = None  # a cube: counts of the parent dataset, built at its publish
     dims: tuple[str, ...] = ()  # a cube's dimensions (parent fields); its measure is ``n``
+    kind: str = "reference"  # events | counts | reference (see config/datasets.toml)
+    measures: tuple[str, ...] = ()  # the count fields; an events dataset's (and cube's) is "n"
+    base_dims: tuple[str, ...] = ()  # categories of the protected base under "suppress"
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -47,6 +51,22 @@ class Contract:
             if f.geo == level and f.name.endswith("_code"):
                 return f.name
         return None
+
+    @property
+    def protected(self) -> bool:
+        """Does this dataset hold counts of people or incidents (events or counts)?"""
+        return self.kind in ("events", "counts")
+
+    def key_column(self, measure: str) -> str:
+        """The stored column holding a measure's record keys (cubes: their sum per cell)."""
+        if self.cube_of:
+            return "rk"
+        return "rkey" if self.kind == "events" else f"{measure}_rkey"
+
+    @property
+    def geo_fields(self) -> list[str]:
+        """Every field carrying a geography level (codes and names)."""
+        return [f.name for f in self.fields if f.geo]
 
     @property
     def finest_geo(self) -> str | None:
@@ -71,6 +91,16 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             Field(f["name"], f["type"], f["tier"], f.get("description", ""), f.get("geo"))
             for f in spec["fields"]
         )
+        kind = spec.get("kind", "reference")
+        if kind not in KINDS:
+            raise ValueError(f"dataset {name}: kind must be one of {', '.join(KINDS)}")
+        names = {f.name for f in fields}
+        measures = tuple(spec.get("measures", ("n",) if kind == "events" else ()))
+        if kind == "counts" and (not measures or not set(measures) <= names):
+            raise ValueError(f"dataset {name}: measures must name its count fields")
+        base_dims = tuple(spec.get("base_dims", ()))
+        if not set(base_dims) <= names:
+            raise ValueError(f"dataset {name}: base_dims must be fields")
         out[name] = Contract(
             name=name,
             owner=spec["owner"],
@@ -79,6 +109,7 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             update_frequency=spec["update_frequency"],
             fields=fields,
             period_field=spec.get("period_field"),
+            kind=kind, measures=measures, base_dims=base_dims,
         )
     for name, spec in raw.items():
         if "cube_of" not in spec:
@@ -94,12 +125,15 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             raise ValueError(f"cube {name}: {', '.join(unknown)} not fields of {parent.name}")
         if any(parent.field(d).tier != "public" for d in dims):
             raise ValueError(f"cube {name}: dimensions must be public fields")
+        if parent.kind != "events":
+            raise ValueError(f"cube {name}: only events datasets have cubes")
         cubes[name] = Contract(
             name=name, owner=parent.owner, title=spec["title"], description=spec["description"],
             update_frequency=parent.update_frequency,
             fields=tuple(parent.field(d) for d in dims) + (CUBE_MEASURE,),
             period_field=parent.period_field if parent.period_field in dims else None,
-            cube_of=parent.name, dims=dims,
+            cube_of=parent.name, dims=dims, kind="events", measures=("n",),
+            base_dims=tuple(d for d in parent.base_dims if d in dims),
         )
     return out, cubes
 
@@ -139,3 +173,32 @@ def scoped_source(name: str) -> str:
 def base(name: str) -> str:
     """The published dataset a name stands for: a cube's parent, or the dataset itself."""
     return contract(name).cube_of or name
+
+
+def base_fields(dataset: str, geography: str) -> list[str]:
+    """The fields of a protected dataset's base table for a grant at ``geography`` (protection
+    "suppress"): the period, every geography field at that level or coarser, and the contract's
+    base categories. One base per (dataset, geography), whichever cube a query reads."""
+    c = contract(dataset)
+    level = GEO_LEVELS.index(geography)
+    keep = []
+    for f in c.fields:
+        if f.name == c.period_field or f.name in c.base_dims:
+            keep.append(f.name)
+        elif f.geo and GEO_LEVELS.index(f.geo) >= level:
+            keep.append(f.name)
+    return keep
+
+
+def source_with(name: str, fields: set[str]) -> str:
+    """Where to read ``name``'s rows when they must carry ``fields``: the dataset (or cube)
+    itself if it has them, else the smallest cube of the same parent that has them and all of
+    ``name``'s own fields, else the parent's rows."""
+    c = contract(name)
+    if set(fields) <= set(c.field_names):
+        return name
+    if not c.cube_of:
+        raise ValueError(f"{name} has no fields {sorted(set(fields) - set(c.field_names))}")
+    need = set(fields) | {f for f in c.dims}
+    finer = [k for k in cubes(c.cube_of).values() if need <= set(k.dims)]
+    return min(finer, key=lambda k: len(k.dims)).name if finer else c.cube_of

@@ -25,7 +25,7 @@ _defuse = defuse  # older name
 
 
 def safe_frame(result: Result) -> pl.DataFrame:
-    frame = disclosure.display_frame(result.frame, result.suppressed)
+    frame = disclosure.display(result)
     return frame.with_columns(
         [pl.col(c).map_elements(defuse, return_dtype=pl.String) for c, t in frame.schema.items()
          if t == pl.String]
@@ -37,9 +37,11 @@ def to_csv(result: Result) -> str:
 
 
 def to_json(result: Result) -> str:
-    frame = disclosure.display_frame(result.frame, result.suppressed)
+    frame = disclosure.display(result)
     return json.dumps(
         {"query": result.query.name, "versions": result.versions,
-         "suppression_threshold": result.threshold, "rows": frame.to_dicts()},
+         "protection": {d: {"method": r.method, "threshold": r.threshold}
+                        for d, r in getattr(result, "rules", {}).items()},
+         "protection_note": disclosure.protection_note(result), "rows": frame.to_dicts()},
         default=str, indent=2,
     )

@@ -101,14 +101,16 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
 
 
 def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str,
-              title: str | None = None, height: int | None = None) -> go.Figure:
-    """Horizontal bars, largest at the top. Suppressed categories (null counts) are not drawn
-    as bars but listed in the axis label as 'suppressed' so they are not mistaken for zero."""
+              title: str | None = None, height: int | None = None,
+              withheld: str = "suppressed") -> go.Figure:
+    """Horizontal bars, largest at the top. Withheld categories (null counts) are not drawn
+    as bars but listed in the axis label as ``withheld`` ('suppressed' or 'low') so they are not
+    mistaken for zero."""
     rows = frame.select(category_col, count_col).to_dicts()
     shown = sorted((r for r in rows if r[count_col] is not None), key=lambda r: r[count_col])
     hidden = [r[category_col] for r in rows if r[count_col] is None]
     # Plotly draws the first category at the bottom: suppressed ones go below the smallest bar.
-    cats = [f"{c} (suppressed)" for c in hidden] + [str(r[category_col]) for r in shown]
+    cats = [f"{c} ({withheld})" for c in hidden] + [str(r[category_col]) for r in shown]
     vals = [None] * len(hidden) + [r[count_col] for r in shown]
     fig = go.Figure(go.Bar(
         x=vals, y=cats, orientation="h", marker_color=BLUE,
@@ -168,7 +170,8 @@ def _rings(geometry: dict) -> list[list]:
 
 
 def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str, count_col: str,
-               label: str, title: str | None = None, height: int = 460) -> go.Figure | None:
+               label: str, title: str | None = None, height: int = 460,
+               withheld: str = "suppressed") -> go.Figure | None:
     """Rate per 1,000 residents by area (Cividis, darker = higher), suppressed areas in light
     grey. ``frame`` is a ranked-areas frame (csp.indicators.ranked_areas); None when no area of
     the frame has a boundary.
@@ -199,7 +202,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
         lats += [y for y in ys if y is not None]
         if rate is None:
             colour = SUPPRESSED_FILL
-            tip = f"{r[name_col]}: suppressed" if r.get(count_col) is None else f"{r[name_col]}: no rate"
+            tip = f"{r[name_col]}: {withheld}" if r.get(count_col) is None else f"{r[name_col]}: no rate"
         else:
             colour = next(colours)
             tip = (f"{r[name_col]}<br>{rate:,.1f} per 1,000 residents<br>{label}: {r[count_col]:,}"

@@ -75,8 +75,14 @@ def _parse_month(value: str | dt.date) -> dt.date:
     return dt.date(int(value[:4]), int(value[5:7]), 1)
 
 
-def _derived(result: Result, frame: pl.DataFrame, mask: pl.DataFrame) -> Result:
-    return dataclasses.replace(result, frame=frame, suppressed=mask)
+def _derived(result: Result, frame: pl.DataFrame, mask: pl.DataFrame,
+             partial: pl.DataFrame | None = None) -> Result:
+    """A Result over a new frame: its withheld mask, and its partial mask (totals leaving out
+    suppressed cells) or none."""
+    if partial is None:
+        partial = pl.DataFrame({c: [False] * frame.height for c in mask.columns},
+                               schema={c: pl.Boolean for c in mask.columns})
+    return dataclasses.replace(result, frame=frame, suppressed=mask, partial=partial)
 
 
 # ---- things derived from one result, remembered on it ---------------------------------------
@@ -149,6 +155,8 @@ def _monthly_series(result: Result, count_col: str, start, end) -> tuple[Result,
     known = dict(zip(frame["month"].to_list(), frame[count_col].to_list()))
     masked = dict(zip(frame["month"].to_list(), result.suppressed[count_col].to_list())) \
         if count_col in result.suppressed.columns else {}
+    parts = dict(zip(frame["month"].to_list(), result.partial[count_col].to_list())) \
+        if count_col in getattr(result, "partial", pl.DataFrame()).columns else {}
     if not known and (start is None or end is None):
         empty = pl.DataFrame(schema={"month": pl.Date, count_col: pl.Int64})
         return _derived(result, empty, pl.DataFrame(schema={count_col: pl.Boolean})), ""
@@ -194,7 +202,12 @@ def _monthly_series(result: Result, count_col: str, start, end) -> tuple[Result,
                "outside_limits": pl.Boolean})
     out = out.with_columns(pl.col("centre_line", "lower_limit", "upper_limit").round(1))
     mask = pl.DataFrame({count_col: suppressed}, schema={count_col: pl.Boolean})
-    return _derived(result, out, mask), " ".join(notes)
+    partial = pl.DataFrame({count_col: [bool(parts.get(m, False)) for m in months]},
+                           schema={count_col: pl.Boolean})
+    if partial[count_col].any():
+        notes.append("Months marked ≥ leave out suppressed counts (small numbers), so they are "
+                     "lower bounds.")
+    return _derived(result, out, mask, partial), " ".join(notes)
 
 
 # ---- change between periods ---------------------------------------------------------------
@@ -309,12 +322,18 @@ def _ranked_areas(result: Result, count_col: str, benchmark: dict | None,
     mask = mask.with_columns(
         *[supp_sorted.alias(c) for c in ("rate_per_1000", "lower_95", "upper_95", "vs_benchmark")]
     )
+    partial = getattr(result, "partial", None)
+    partial = partial[order] if partial is not None and partial.width and partial.height == n else None
+    if partial is not None and count_col in partial.columns:
+        part_sorted = partial[count_col]
+        partial = partial.with_columns(
+            *[part_sorted.alias(c) for c in ("rate_per_1000", "lower_95", "upper_95", "vs_benchmark")])
     note = ""
     if benchmark is None:
         note = "No comparison is shown: the area-wide figure is suppressed or unavailable."
     elif not use_bench:
         note = "No comparison is shown: the area you may see is a single ward."
-    return _derived(result, out, mask), note
+    return _derived(result, out, mask, partial), note
 
 
 def round2(values: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ QUALITY_QUERIES = {
     "substance_misuse": "quality_substance_misuse",
 }
 CATEGORY_QUERIES = {"crime": "quality_crime_categories"}
+ID_QUERIES = {"crime": "quality_crime_ids"}  # the owner's only: identifiers are restricted
 VALID_GEOGRAPHY_MIN = 85.0  # % of records with a valid geography below which a period is flagged
 # How long after a period ends its data is normally due (police.uk ~2 months; MoJ proven
 # reoffending follows a cohort for 18 months before publishing; NDTMS quarterly ~6 months).
@@ -121,10 +122,19 @@ def catalogue(user: access.User | None) -> list[dict]:
             "latest_version": v.version if v else None,
             "as_at": v.meta["published_at"][:10] if v else None,
             "coverage": f"{cov.get('first')} to {cov.get('last')}" if cov.get("first") else ("all" if v else None),
-            "access": ("owner: everything" if g.owner else f"to {g.geography} level"
-                       + (f", counts under {g.threshold} suppressed" if g.threshold else "")) if g else "not shared with you",
+            "access": _access_words(g),
             "fields": pl.DataFrame(
                 [{"field": f.name, "type": f.type, "privacy tier": f.tier, "geography": f.geo or "",
                   "description": f.description} for f in c.fields]),
         })
     return out
+
+
+def _access_words(g) -> str:
+    if g is None:
+        return "not shared with you"
+    if g.owner:
+        return "owner: everything, exact"
+    words = {"perturb": f", counts perturbed (under {g.threshold} shown as 'low')",
+             "suppress": f", counts 1 to {g.threshold - 1} suppressed", "none": ""}
+    return f"to {g.geography} level" + words.get(g.protection, "")

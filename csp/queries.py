@@ -8,14 +8,17 @@ parameters, columns), then SQL that reads the datasets by name. The runner, for 
 3. puts in front of the SQL one CTE per dataset that applies the grant: the user's area scope as a
    row filter, geography finer than permitted and fields outside the user's tiers blanked,
 4. binds every value as a DuckDB parameter (nothing user-supplied is formatted into SQL),
-5. suppresses small counts in the declared ``count`` columns, and blanks every column declared as
-   derived from a suppressed cell.
+5. publishes every ``count`` column by the grant of the dataset each cell came from
+   (csp.protection.cells: cell-key perturbation, suppression of the protected base, or exact),
+6. only then computes the ``derived`` columns (each declared with its ``expr``) from the published
+   figures, and applies the header's ``order`` and ``limit`` (so nothing is ranked or cut on a
+   figure the user may not see).
 
-Hostile-input and disclosure hooks (SECURITY.md): a parameter may declare its allowed values,
-``choices: [a, b]`` or ``choices_from: <query>.<column>`` (run as the same user, so the allowed
-values are what that user may see); a header may declare ``totals:`` groupings for secondary
-suppression (csp.disclosure); and for users whose grant suppresses small numbers a multi-value
-filter takes one value or none, so "all but one" complements cannot be formed.
+Counts reach the SQL as cells (csp.protection.cells): queries add them up with ``total(n)`` /
+``total_if(n, condition)``, never ``sum``. Hostile-input hooks (SECURITY.md): a parameter may
+declare its allowed values, ``choices: [a, b]`` or ``choices_from: <query>.<column>`` (run as the
+same user, so the allowed values are what that user may see); ``access: owner`` makes a query
+the data owner's only.
 
 Pages never hold a DuckDB connection; this module is the only reader of published data.
 """
@@ -27,13 +30,15 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import yaml
 
 from . import access, catalog, config, disclosure, store
+from .protection import cells
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 AREA = re.compile(r"^[EW](0[1-9]|[1-9]\d)\d{6}$")
@@ -67,6 +72,8 @@ class Column:
     type: str  # count | derived | dimension | number | date | text
     description: str
     derived_from: tuple[str, ...] = ()
+    expr: str | None = None  # derived: SQL over the published columns, computed after protection
+    dataset: str | None = None  # count: the dataset of its empty cells (no_cell()), if ambiguous
 
 
 @dataclass(frozen=True)
@@ -80,11 +87,17 @@ class NamedQuery:
     grain: str | None  # finest geography in the output rows, if any
     sql: str
     path: Path
-    totals: tuple[tuple[str, ...], ...] = ()  # groupings for secondary suppression
+    order: tuple[tuple[str, bool], ...] = ()  # (column, descending), applied after protection
+    limit: int | None = None
+    owner_only: bool = False  # access: owner
 
     @property
     def count_columns(self) -> list[str]:
         return [c.name for c in self.columns.values() if c.type == "count"]
+
+    @property
+    def derived_columns(self) -> list[str]:
+        return [c.name for c in self.columns.values() if c.type == "derived"]
 
 
 def _parse(path: Path) -> NamedQuery:
@@ -124,25 +137,66 @@ def _parse(path: Path) -> NamedQuery:
     for cname, spec in (head.get("columns") or {}).items():
         spec = spec if isinstance(spec, dict) else {"description": str(spec or "")}
         derived = spec.get("from", [])
-        columns[cname] = Column(
+        col = Column(
             cname, spec.get("type", "dimension"), spec.get("description", ""),
-            tuple([derived] if isinstance(derived, str) else derived),
+            tuple([derived] if isinstance(derived, str) else derived), spec.get("expr"),
+            spec.get("dataset"),
         )
+        if col.type == "derived" and not col.expr:
+            raise ValueError(f"{path.name}: derived column {cname} needs an expr (computed after protection)")
+        if col.expr and _FORBIDDEN.search(col.expr):
+            raise ValueError(f"{path.name}: {cname}: expr may only compute over the output columns")
+        columns[cname] = col
     datasets = tuple(head.get("datasets") or ())
     for d in datasets:
         catalog.contract(d)
-    totals = head.get("totals") or []
-    if not isinstance(totals, list) or not all(isinstance(g, list) for g in totals):
-        raise ValueError(f"{path.name}: totals must be a list of lists of dimension columns")
-    for g in totals:
-        for c in g:
-            if c not in columns or columns[c].type not in ("dimension", "date", "text"):
-                raise ValueError(f"{path.name}: totals: {c} is not a declared dimension column")
+    if "totals" in head:
+        raise ValueError(f"{path.name}: 'totals' (secondary suppression) is gone: protection is by "
+                         "cell-key perturbation or a protected base (csp.protection)")
+    if _CELL_BYPASS.search(_strip_comments(sql)):
+        raise ValueError(f"{path.name}: counts are cells: add them up with total()/total_if(), "
+                         "never by reading their parts")
+    order = []
+    for item in head.get("order") or []:
+        desc = str(item).startswith("-")
+        cname = str(item).lstrip("-")
+        if cname not in columns:
+            raise ValueError(f"{path.name}: order: {cname} is not a declared column")
+        order.append((cname, desc))
+    counts = [c for c, spec in columns.items() if spec.type == "count"]
+    if counts and re.search(r"\border\s+by\b[^)]*\b(" + "|".join(map(re.escape, counts)) + r")\b",
+                            _last_clause(sql), re.IGNORECASE | re.DOTALL):
+        raise ValueError(f"{path.name}: order by counts in the header's 'order', not in SQL "
+                         "(the runner orders by the published figures)")
+    access_rule = head.get("access", "grant")
+    if access_rule not in ("grant", "owner"):
+        raise ValueError(f"{path.name}: access must be grant or owner")
     return NamedQuery(
         name=path.stem, title=head.get("title", path.stem), description=head.get("description", ""),
         datasets=datasets, params=params, columns=columns, grain=head.get("grain"),
-        sql=sql, path=path, totals=tuple(tuple(g) for g in totals),
+        sql=sql, path=path, order=tuple(order),
+        limit=int(head["limit"]) if head.get("limit") is not None else None,
+        owner_only=access_rule == "owner",
     )
+
+
+# Reading a cell's parts would publish its exact value: only the runner may (after protection).
+_CELL_BYPASS = re.compile(r"\.(value|key|hidden|ds_lo|ds_hi)\b|struct_extract|\['(value|key|hidden)'\]|"
+                          r"\bunnest\s*\(\s*(n|c)\b", re.IGNORECASE)
+
+
+def _last_clause(sql: str) -> str:
+    """The query's final top-level clause (after the last closing bracket of any CTE)."""
+    body = _strip_comments(sql)
+    depth, cut = 0, 0
+    for i, ch in enumerate(body):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                cut = i + 1
+    return body[cut:]
 
 
 def _strip_comments(sql: str) -> str:
@@ -256,7 +310,8 @@ def _scope_codes_at(geo_path: str, files: tuple[str, ...], wards: tuple[str, ...
 
 def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version | None) -> str:
     contract = catalog.contract(name)
-    fkey = f"__{name}_files"
+    if contract.protected:
+        return _protected_cte(name, contract, grant, binds, cur)
     cols = []
     for f in contract.fields:
         if f.name in grant.fields:
@@ -267,28 +322,95 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
         # Nothing published yet: an empty relation of the right shape, not an error.
         select = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in contract.fields)
         return f'"{name}" AS (SELECT {select} WHERE false)'
-    src, src_cur, by_lsoa = name, cur, False
-    if grant.areas and not _codes_agree(catalog.base(name)):
+    fkey = f"__{name}_files"
+    binds[fkey] = cur.files
+    where = _scope_filter(name, contract, grant, binds, False) if grant.areas else ""
+    return f'"{name}" AS (SELECT {", ".join(cols)} FROM read_parquet(${fkey}){where})'
+
+
+REKEY = ("This dataset was published before record keys existed, so it cannot be shown with "
+         "perturbation. Ask an administrator to republish it (python -m csp rekey).")
+
+
+def _protected_cte(name: str, contract: catalog.Contract, grant: access.Grant, binds: dict,
+                   cur: store.Version | None) -> str:
+    """A protected dataset as the user may see it: its fields (blanked where not granted) and
+    each count as a cell (csp.protection.cells). The owner gets the rows as published; other
+    partners get cells, never single records: under "suppress" the protected base cells (period x
+    granted geography x base categories, small ones withheld), otherwise the rows added up by
+    every field they may see."""
+    base = catalog.base(name)
+    measures = contract.measures
+    fields = [f for f in contract.fields if f.name not in measures]
+    if cur is None:
+        select = ", ".join([f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in fields]
+                           + [f'CAST(NULL AS {cells.EMPTY_CELL_TYPE}) AS "{m}"' for m in measures])
+        return f'"{name}" AS (SELECT {select} WHERE false)'
+    mode = "owner" if grant.owner else grant.protection
+    exposed = [f.name for f in fields if f.name in grant.fields]
+    need = set(f.name for f in fields)
+    group = exposed
+    if mode == "suppress":
+        group = catalog.base_fields(base, grant.geography)
+        need |= set(group)
+    by_lsoa = bool(grant.areas) and not _codes_agree(base)
+    if by_lsoa:
         # Some rows' ward codes disagree with the current lookup (a rollback of the data or of
-        # the lookup): check each row's LSOA too, reading a cube without LSOAs from a finer file
-        # of the same version (catalog.scoped_source).
-        src, by_lsoa = catalog.scoped_source(name), True
-        src_cur = store.current(src) if src != name else cur
+        # the lookup): check each row's LSOA too, reading a finer file of the same version.
+        need.add(catalog.contract(base).geo_field("lsoa"))
+    src = catalog.source_with(name, need)
+    src_cur = cur if src == name else store.current(src)
     src_contract = catalog.contract(src)
+    rows = src_contract.cube_of is None or bool(src_cur.meta.get("cube_fallback"))
+    if rows and src_contract.cube_of:  # a version published before cubes: the parent's rows
+        src_contract = catalog.contract(base)
+    keyed = bool(src_cur.meta.get("record_keys"))
+    if mode == "perturb" and not keyed:
+        raise QueryError(REKEY)
+    fkey = f"__{name}_files"
     binds[fkey] = src_cur.files
     where = _scope_filter(name, src_contract, grant, binds, by_lsoa) if grant.areas else ""
-    source = f"read_parquet(${fkey})"
-    if contract.cube_of and (src_contract.cube_of is None or src_cur.meta.get("cube_fallback")):
-        # Reading the parent's rows for a cube (a version published before cubes existed, or a
-        # scoped user's finer source): each row counts 1; every cube query sums n, so the
-        # answer is the same.
-        dims = ", ".join(f'"{d}"' for d in contract.dims)
-        source = f"(SELECT {dims}, CAST(1 AS BIGINT) AS n FROM {source}{where})"
-        where = ""
-    elif src != name:  # a finer cube: filter on its columns, then keep this cube's
-        source = f"(SELECT * FROM {source}{where})"
-        where = ""
-    return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source}{where})'
+    source = f"read_parquet(${fkey}){where}"
+
+    def value_key(m: str) -> tuple[str, str]:
+        if not rows:
+            return '"n"', '"rk"' if keyed else "0"
+        if contract.kind == "events":
+            return "1", '"rkey"' if keyed else "0"
+        return f'"{m}"', f'"{m}_rkey"' if keyed else "0"
+
+    def blank_or(f: catalog.Field, shown: set) -> str:
+        return f'"{f.name}"' if f.name in shown else f'CAST(NULL AS {f.type}) AS "{f.name}"'
+
+    if mode == "suppress":
+        t = int(grant.threshold)
+        inner = ", ".join(f'"{g}"' for g in group)
+        sums = []
+        outs = []
+        for i, m in enumerate(measures):
+            v, k = value_key(m)
+            sums.append(f"sum({v}) AS __v{i}, sum({k}) AS __k{i}")
+            small = f"(__v{i} BETWEEN 1 AND {t - 1})"
+            outs.append(f"{cells.cell_sql(f'CASE WHEN {small} THEN 0 ELSE __v{i} END', f'__k{i}', f'CASE WHEN {small} THEN 1 ELSE 0 END', base)} AS \"{m}\"")
+        shown = set(group) & set(exposed)
+        cols = [blank_or(f, shown) for f in fields] + outs
+        return (f'"{name}" AS (SELECT {", ".join(cols)} FROM '
+                f"(SELECT {inner}, {', '.join(sums)} FROM {source} GROUP BY {inner}))")
+    shown = set(exposed) if mode != "owner" else {f.name for f in fields}
+    if mode == "owner" or not rows:
+        # Cube cells (or the owner's own rows) as they are, each count as a cell.
+        outs = [f'{cells.cell_sql(*value_key(m), "0", base)} AS "{m}"' for m in measures]
+        cols = [blank_or(f, shown) for f in fields] + outs
+        return f'"{name}" AS (SELECT {", ".join(cols)} FROM {source})'
+    # Another partner reading rows: added up by every field they may see, never one record.
+    inner = ", ".join(f'"{g}"' for g in exposed) or "NULL"
+    sums = ", ".join(f"sum({value_key(m)[0]}) AS __v{i}, sum({value_key(m)[1]}) AS __k{i}"
+                     for i, m in enumerate(measures))
+    outs = [f'{cells.cell_sql(f"__v{i}", f"__k{i}", "0", base)} AS "{m}"' for i, m in enumerate(measures)]
+    cols = [blank_or(f, shown) for f in fields] + outs
+    group_by = f" GROUP BY {inner}" if exposed else ""
+    return (f'"{name}" AS (SELECT {", ".join(cols)} FROM '
+            f"(SELECT {inner if exposed else '1 AS __one'}, {sums} FROM {source}{group_by}))")
 
 
 def _scope_filter(name: str, src: catalog.Contract, grant: access.Grant, binds: dict,
@@ -367,16 +489,30 @@ def compose_sql(q: NamedQuery, grants: dict[str, access.Grant], binds: dict,
 @dataclass
 class Result:
     query: NamedQuery
-    frame: pl.DataFrame  # suppressed cells are null; see `suppressed`
-    suppressed: pl.DataFrame  # same shape as frame's count/derived columns: True where suppressed
-    threshold: int
+    frame: pl.DataFrame  # withheld cells are null; see `suppressed`
+    suppressed: pl.DataFrame  # the count and derived columns: True where no figure is shown
+    threshold: int  # the highest threshold of the datasets read (0: nothing withheld)
     versions: dict[str, str | None]  # dataset -> version id read
+    # The count and derived columns: True where a "suppress" total leaves out withheld cells.
+    partial: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # How each dataset read was protected for this user: dataset -> csp.protection.cells.Rule.
+    rules: dict = field(default_factory=dict)
 
     @property
     def n_suppressed(self) -> int:
         if self.suppressed.width == 0:
             return 0
         return int(sum(self.suppressed[c].sum() for c in self.suppressed.columns))
+
+    @property
+    def n_partial(self) -> int:
+        if self.partial.width == 0:
+            return 0
+        return int(sum(self.partial[c].sum() for c in self.partial.columns))
+
+    def methods(self) -> set[str]:
+        """The protection methods applied to this result's counts (perturb, suppress)."""
+        return {r.method for r in self.rules.values() if r.method != "none"}
 
 
 _cache_lock = threading.Lock()
@@ -448,6 +584,8 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
                 f"This view shows {q.grain.upper()} detail; the sharing agreement lets you see "
                 f"{', '.join(too_coarse)} only down to {grants[too_coarse[0]].geography} level."
             )
+    if q.owner_only and not all(g.owner for d, g in grants.items() if catalog.contract(d).protected):
+        raise access.AccessDenied("This view is for the data's owner only.")
     threshold = max((g.threshold for g in grants.values()), default=0)
     _check_complements(q, values, threshold)
     _check_choices(user, q, values)
@@ -463,6 +601,7 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
         tuple(sorted(g.fingerprint() for g in grants.values())),
         tuple(sorted((d, str(v.path) if v else "") for d, v in current.items())),
         str(geo.path) if geo else None,
+        tuple(sorted(_ptable_stamp(g.ptable) for g in grants.values() if g.ptable)),
     )
     with _cache_lock:
         hit = _cache.get(key)
@@ -476,8 +615,14 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
         frame = _narrow_sums(cur.sql(sql, params=binds).pl())
     finally:
         cur.close()
-    frame, mask = disclosure.suppress(frame, q.columns, threshold, [list(g) for g in q.totals])
-    result = Result(q, frame, mask, threshold, versions)
+    rules = {catalog.base(d): cells.Rule(catalog.base(d), "none" if g.owner else g.protection,
+                                         0 if g.owner else g.threshold, g.ptable)
+             for d, g in grants.items() if catalog.contract(d).protected}
+    try:
+        frame, mask, partial = _publish(q, frame, rules, cur_datasets=q.datasets)
+    except cells.CellError as e:  # a bug in a query file: say which, show no figures
+        raise QueryError(f"Query '{q.name}' cannot be shown: {e}.") from None
+    result = Result(q, frame, mask, threshold, versions, partial, rules)
     with _cache_lock:
         _cache[key] = result
         if len(_cache) > _CACHE_SIZE:
@@ -487,6 +632,74 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
             _, old = _cache.popitem(last=False)
             total -= _nbytes(old)
     return result
+
+
+def _ptable_stamp(name: str) -> tuple:
+    path = config.CONFIG_DIR / "ptables" / f"{name}.csv"
+    try:
+        return (name, path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return (name, None)
+
+
+def _publish(q: NamedQuery, frame: pl.DataFrame, rules: dict, cur_datasets) -> tuple:
+    """Protect every count column (csp.protection.cells), then compute the derived columns from
+    the published figures, then order and cut. Returns (frame, withheld mask, partial mask)."""
+    counts = [c for c in q.count_columns if c in frame.columns]
+    for c in frame.columns:
+        if c not in counts and cells.is_cell(frame[c]):
+            raise cells.CellError(f"column '{c}' holds counts but is not declared a count")
+    protected_sets = sorted({catalog.base(d) for d in cur_datasets if catalog.contract(d).protected})
+    withheld, partial = {}, {}
+    replaced = []
+    for c in counts:
+        if not rules:  # counts of reference data (none here today): nothing to protect
+            withheld[c] = np.zeros(frame.height, dtype=bool)
+            partial[c] = np.zeros(frame.height, dtype=bool)
+            continue
+        default = q.columns[c].dataset or (protected_sets[0] if len(protected_sets) == 1 else None)
+        p = cells.protect(frame[c], rules, default)
+        replaced.append(p.values)
+        withheld[c], partial[c] = p.withheld, p.partial
+    if replaced:
+        frame = frame.with_columns(replaced)
+    derived = [c for c in q.derived_columns]
+    if derived:
+        frame = _derive(q, frame, derived)
+        for c in derived:
+            src = [s for s in q.columns[c].derived_from if s in withheld]
+            withheld[c] = (np.logical_or.reduce([withheld[s] for s in src])
+                           if src else np.zeros(frame.height, dtype=bool))
+            partial[c] = (np.logical_or.reduce([partial[s] for s in src])
+                          if src else np.zeros(frame.height, dtype=bool))
+    cols = counts + derived
+    mask = pl.DataFrame({c: withheld[c] for c in cols}, schema={c: pl.Boolean for c in cols})
+    part = pl.DataFrame({c: partial[c] for c in cols}, schema={c: pl.Boolean for c in cols})
+    if q.order or q.limit is not None:
+        idx = pl.Series("__i", np.arange(frame.height))
+        keyed = frame.with_columns(idx)
+        if q.order:
+            keyed = keyed.sort([c for c, _ in q.order], descending=[d for _, d in q.order],
+                               nulls_last=True, maintain_order=True)
+        if q.limit is not None:
+            keyed = keyed.head(q.limit)
+        take = keyed["__i"].to_numpy()
+        frame, mask, part = keyed.drop("__i"), mask[take], part[take]
+    return frame, mask, part
+
+
+def _derive(q: NamedQuery, frame: pl.DataFrame, derived: list[str]) -> pl.DataFrame:
+    """The derived columns, each computed by DuckDB from its ``expr`` over the published frame
+    (so a rate or a change is always of the figures the user sees)."""
+    cur = store.cursor()
+    try:
+        base = frame.drop([c for c in derived if c in frame.columns])
+        cur.register("__published", base.to_arrow())
+        select = ", ".join(f"({q.columns[c].expr}) AS \"{c}\"" for c in derived)
+        extra = cur.sql(f"SELECT {select} FROM __published").pl()
+    finally:
+        cur.close()
+    return pl.concat([base, _narrow_sums(extra)], how="horizontal")
 
 
 def _narrow_sums(frame: pl.DataFrame) -> pl.DataFrame:

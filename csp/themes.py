@@ -76,13 +76,21 @@ def derived_result(result: queries.Result, frame: pl.DataFrame, sources: dict[st
     frame = frame.with_columns(
         [pl.when(extra[c]).then(None).otherwise(pl.col(c)).alias(c) for c in extra]
     )
-    return dataclasses.replace(result, frame=frame, suppressed=mask)
+    partial = result.partial
+    if partial.width and partial.height == frame.height:
+        part = {col: pl.Series(col, [any(partial[s][i] for s in src if s in partial.columns)
+                                     for i in range(frame.height)], pl.Boolean)
+                for col, src in sources.items()}
+        partial = partial.with_columns(list(part.values())) if part else partial
+    return dataclasses.replace(result, frame=frame, suppressed=mask, partial=partial)
 
 
 def select_columns(result: queries.Result, columns: list[str]) -> queries.Result:
     """The same result with only some columns (and their suppression flags), for a table."""
     mask = result.suppressed.select([c for c in columns if c in result.suppressed.columns])
-    return dataclasses.replace(result, frame=result.frame.select(columns), suppressed=mask)
+    partial = result.partial.select([c for c in columns if c in result.partial.columns])
+    return dataclasses.replace(result, frame=result.frame.select(columns), suppressed=mask,
+                               partial=partial)
 
 
 # ---- change tests -----------------------------------------------------------------------
@@ -183,10 +191,15 @@ class TableResult:
     threshold: int = 0
     versions: dict = field(default_factory=dict)  # dataset -> version read, for the audit trail
     name: str = "table"
+    partial: pl.DataFrame = field(default_factory=pl.DataFrame)
+    rules: dict = field(default_factory=dict)  # dataset -> csp.protection.cells.Rule
 
     @property
     def query(self):  # what ui.download records as the query name
         return TableName(self.name)
+
+    def methods(self) -> set[str]:
+        return {r.method for r in self.rules.values() if r.method != "none"}
 
     @property
     def n_suppressed(self) -> int:

@@ -11,9 +11,6 @@ import polars as pl
 from .. import access, disclosure, export, indicators, queries, store
 from .auth import current_user
 
-SUPPRESSION_NOTE = (
-    "Counts from 1 to {t} are shown as *suppressed* under the sharing agreement (never as zero)."
-)
 
 
 def run(name: str, params: dict | None = None) -> queries.Result | None:
@@ -30,8 +27,14 @@ def run(name: str, params: dict | None = None) -> queries.Result | None:
 
 def table(result: queries.Result, **kwargs) -> None:
     st.dataframe(table_data(result), hide_index=True, width="stretch", **kwargs)
-    if result.n_suppressed:
-        st.caption(SUPPRESSION_NOTE.format(t=result.threshold - 1))
+    protection_caption(result)
+
+
+def protection_caption(result) -> None:
+    """How the figures were protected, under a table (nothing when they are exact)."""
+    note = disclosure.protection_note(result)
+    if note:
+        st.caption(note)
 
 
 def download(result: queries.Result, label: str, filename: str, key: str) -> None:
@@ -52,7 +55,7 @@ def download(result: queries.Result, label: str, filename: str, key: str) -> Non
 def _display(result: queries.Result):
     # Not remembered itself: only what is built from it is (memory: a national LSOA table's
     # remembered Arrow table and CSV are about 5 MB and 3 MB).
-    return disclosure.display_frame(result.frame, result.suppressed)
+    return disclosure.display(result)
 
 
 def table_data(result: queries.Result):

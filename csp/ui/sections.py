@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import access, figures, indicators, queries
+from .. import access, disclosure, figures, indicators, queries
 from . import common as ui
 from .auth import current_user
 
@@ -77,8 +77,10 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
         return
     chart, table = st.tabs(["Chart", "Table"])
     with chart:
-        fig = indicators.per_result(result, ("bar_chart", category_col, count_col, label),
-                                    lambda: figures.bar_chart(result.frame, category_col, count_col, label))
+        word = disclosure.withheld_label(result)
+        fig = indicators.per_result(result, ("bar_chart", category_col, count_col, label, word),
+                                    lambda: figures.bar_chart(result.frame, category_col, count_col,
+                                                              label, withheld=word))
         st.plotly_chart(fig, width="stretch", key=f"{key}_chart")
     with table:
         ui.table(result)
@@ -141,4 +143,5 @@ def _map(ranked: queries.Result, level: str, code_col: str, name_col: str, count
     return indicators.per_result(
         ranked, ("choropleth", level, code_col, name_col, count_col, label, id(boundaries)),
         lambda: (boundaries, figures.choropleth(ranked.frame, boundaries, code_col, name_col,
-                                                count_col, label)))[1]
+                                                count_col, label,
+                                                withheld=disclosure.withheld_label(ranked))))[1]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from csp import indicators
+from csp import access, indicators
 from csp.ui import common as ui
 from csp.ui import sections
+from csp.ui.auth import current_user
 
 CRIME_NOTE, CRIME_CAVEATS = indicators.NOTES["crime"]
 
@@ -43,6 +44,12 @@ def render() -> None:
     for level in ("ward", "lsoa"):
         sections.areas_section(level, f"crime_by_{level}", "crime_benchmark", params, bench_params,
                       "crimes", "Crimes", "crime", CRIME_NOTE, CRIME_CAVEATS, f"crime_by_{level}")
+    if not access.shares_field(current_user(), "crime", "outcome"):
+        st.subheader("Outcomes")
+        st.info("Outcomes are not shared with you: under your sharing agreement crime figures come "
+                "from one protected table of counts by month, area and crime type, and outcomes "
+                "would split it finer.")
+        return
     sections.breakdown_section(
         "crime_outcomes", params, "outcome", "crimes", "Crimes", "Outcomes", "crime",
         *indicators.NOTES["outcomes"], "crime_outcomes",

@@ -14,6 +14,12 @@ LABELS = {"month": "Period", "records": "Records", "located": "With valid geogra
           "low_geography": "Below 85%", "offenders": "Offenders", "in_treatment": "In treatment"}
 
 
+def queries_for_owner(dataset: str):
+    """The owner-only identifier checks, or None for anyone else (said in a caption)."""
+    g = access.grant(current_user(), dataset)
+    return ui.run(quality.ID_QUERIES[dataset]) if g is not None and g.owner else None
+
+
 def render() -> None:
     st.title("Data quality")
     user = current_user()
@@ -56,14 +62,21 @@ def render() -> None:
     st.subheader("By period")
     display = frame.rename({k: v for k, v in LABELS.items() if k in frame.columns})
     mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
+    partial = result.partial.rename({k: v for k, v in LABELS.items() if k in result.partial.columns})
     # Periods are months or quarters: without a format the table shows midnight timestamps.
     period_format = "YYYY [Q]Q" if sched.step == 3 else "MMM YYYY"
-    st.dataframe(disclosure.display_frame(display, mask), hide_index=True, width="stretch",
+    st.dataframe(disclosure.display_frame(display, mask, partial, disclosure.withheld_label(result)),
+                 hide_index=True, width="stretch",
                  column_config={"Period": st.column_config.DateColumn("Period", format=period_format)})
-    if result.n_suppressed:
-        st.caption(ui.SUPPRESSION_NOTE.format(t=result.threshold - 1))
-    if "with_id" in frame.columns and frame["with_id"].drop_nulls().sum() == 0:
-        st.caption("Identifiers are restricted to the owning partner, so duplicate identifiers are shown only to them.")
+    ui.protection_caption(result)
+    if dataset in quality.ID_QUERIES:
+        ids = queries_for_owner(dataset)
+        if ids is None:
+            st.caption("Identifiers are restricted to the owning partner, so duplicate identifiers are shown only to them.")
+        elif ids.frame.height:
+            st.subheader("Identifiers")
+            ui.table(ids, column_config={"month": st.column_config.DateColumn("Period", format=period_format),
+                                         "with_id": "With identifier", "duplicate_ids": "Duplicate identifiers"})
 
     if dataset in quality.CATEGORY_QUERIES:
         cats = ui.run(quality.CATEGORY_QUERIES[dataset])

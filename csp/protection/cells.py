@@ -1,0 +1,133 @@
+"""Protected count cells: how a count travels from the published data to a partner's screen.
+
+The query layer hands every named query its datasets as CTEs in which each count (an events
+dataset's ``n``, a counts dataset's measures) is a *cell*: a struct of
+
+    value   the count (under "suppress", the base cells under the threshold read 0)
+    key     the sum of its records' keys (csp.protection.record_keys)
+    hidden  how many withheld base cells it adds up ("suppress" only)
+    ds_lo, ds_hi   the dataset it came from (both the same unless two were mixed)
+
+A count cannot be summed with ``sum()`` (DuckDB refuses a struct): queries add cells up with
+the macros below, which carry the key and the hidden-cell count along with the value. The runner
+then turns each output cell into the published figure by the grant of the dataset it came from
+(:func:`protect`), and only then computes the derived columns (rates, changes) from the published
+figures, so no statistic is ever computed from a hidden or unperturbed value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+FIELDS = ("value", "key", "hidden", "ds_lo", "ds_hi")
+
+MACROS = (
+    "CREATE OR REPLACE MACRO total(c) AS struct_pack("
+    " value := CAST(coalesce(sum(c.value), 0) AS BIGINT), key := CAST(coalesce(sum(c.key), 0) AS BIGINT),"
+    " hidden := CAST(coalesce(sum(c.hidden), 0) AS BIGINT), ds_lo := min(c.ds_lo), ds_hi := max(c.ds_hi))",
+    "CREATE OR REPLACE MACRO total_if(c, cond) AS struct_pack("
+    " value := CAST(coalesce(sum(c.value) FILTER (WHERE cond), 0) AS BIGINT),"
+    " key := CAST(coalesce(sum(c.key) FILTER (WHERE cond), 0) AS BIGINT),"
+    " hidden := CAST(coalesce(sum(c.hidden) FILTER (WHERE cond), 0) AS BIGINT),"
+    # The dataset of every row of the group, filtered or not: a zero is still "zero of X".
+    " ds_lo := min(c.ds_lo), ds_hi := max(c.ds_hi))",
+    # An empty cell (e.g. an area with no rows after a LEFT JOIN): zero, from no dataset.
+    "CREATE OR REPLACE MACRO no_cell() AS struct_pack(value := CAST(0 AS BIGINT), key := CAST(0 AS BIGINT),"
+    " hidden := CAST(0 AS BIGINT), ds_lo := CAST(NULL AS VARCHAR), ds_hi := CAST(NULL AS VARCHAR))",
+    "CREATE OR REPLACE MACRO or_none(c) AS coalesce(c, no_cell())",
+)
+
+
+def install(con) -> None:
+    for m in MACROS:
+        con.execute(m)
+
+
+def cell_sql(value: str, key: str, hidden: str, dataset: str) -> str:
+    """The struct a CTE gives for one count (``dataset`` is a trusted contract name)."""
+    return (f"struct_pack(value := CAST({value} AS BIGINT), key := CAST({key} AS BIGINT), "
+            f"hidden := CAST({hidden} AS BIGINT), ds_lo := '{dataset}', ds_hi := '{dataset}')")
+
+
+EMPTY_CELL_TYPE = "STRUCT(value BIGINT, key BIGINT, hidden BIGINT, ds_lo VARCHAR, ds_hi VARCHAR)"
+
+
+class CellError(ValueError):
+    """A query's count column is not a proper cell (a bug in the query, not the user's doing)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one dataset's counts are published for one user (from their grant)."""
+
+    dataset: str
+    method: str  # perturb | suppress | none
+    threshold: int
+    ptable: str | None = None
+
+
+@dataclass
+class Protected:
+    values: pl.Series  # published figures (Int64), null where withheld
+    withheld: np.ndarray  # bool: no figure shown ("low" under perturbation, "suppressed")
+    partial: np.ndarray  # bool: "suppress" totals that leave out withheld base cells
+    methods: np.ndarray  # per cell, the method applied (for labels and notes)
+
+
+def _ptable(name: str):
+    from .. import config
+    from . import cellkey
+
+    return cellkey.load_ptable(config.CONFIG_DIR / "ptables" / f"{name}.csv")
+
+
+def is_cell(series: pl.Series) -> bool:
+    return isinstance(series.dtype, pl.Struct) and {f.name for f in series.dtype.fields} >= set(FIELDS)
+
+
+def protect(series: pl.Series, rules: dict[str, Rule], default: str | None) -> Protected:
+    """Publish one column of cells. ``rules``: the user's rule for each dataset the query reads;
+    ``default``: the dataset of cells that came from no row (``no_cell()``), when one is known."""
+    from . import cellkey  # numpy only; imported late so the query layer starts light
+
+    if not is_cell(series):
+        raise CellError(f"count column '{series.name}' must be built with total()/total_if()")
+    parts = series.struct.unnest()
+    n = series.len()
+    value = parts["value"].fill_null(0).cast(pl.Int64).to_numpy()
+    key = parts["key"].fill_null(0).cast(pl.Int64).to_numpy()
+    hidden = parts["hidden"].fill_null(0).cast(pl.Int64).to_numpy()
+    lo, hi = parts["ds_lo"], parts["ds_hi"]
+    if (lo.is_not_null() & (lo != hi)).any():
+        raise CellError(f"count column '{series.name}' adds up cells of different datasets")
+    if default is not None:
+        lo = lo.fill_null(default)
+    if lo.is_null().any():
+        raise CellError(f"count column '{series.name}' has empty cells of no known dataset: "
+                        "declare its dataset in the query header")
+    ds = lo.to_numpy()
+    out = value.copy()
+    withheld = np.zeros(n, dtype=bool)
+    partial = np.zeros(n, dtype=bool)
+    methods = np.empty(n, dtype=object)
+    for name in np.unique(ds):
+        rows = ds == name
+        rule = rules.get(name)
+        if rule is None:
+            raise CellError(f"count column '{series.name}' holds cells of {name}, which it does not read")
+        methods[rows] = rule.method
+        if rule.method == "perturb":
+            published, low = cellkey.perturb(value[rows], key[rows], _ptable(rule.ptable), rule.threshold)
+            out[rows] = published
+            withheld[rows] = low
+        elif rule.method == "suppress":
+            # The CTE already withheld the base cells: a total of only withheld cells has no
+            # figure; one that leaves some out says so.
+            h = hidden[rows] > 0
+            withheld[rows] = h & (value[rows] == 0)
+            partial[rows] = h & (value[rows] > 0)
+    values = pl.Series(series.name, out, dtype=pl.Int64).scatter(np.flatnonzero(withheld), None) \
+        if withheld.any() else pl.Series(series.name, out, dtype=pl.Int64)
+    return Protected(values, withheld, partial, methods)
