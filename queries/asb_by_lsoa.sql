@@ -8,16 +8,16 @@
 --   from: {type: month, description: "First month, YYYY-MM"}
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
--- totals: [[], [ward_name]]  # groups whose totals users can see: secondary suppression
+-- order: [-incidents, lsoa_name]
 -- columns:
 --   lsoa_code: {type: dimension, description: "LSOA code"}
 --   lsoa_name: {type: dimension, description: "LSOA name"}
 --   ward_name: {type: dimension, description: "Ward the LSOA lies in"}
 --   incidents: {type: count, description: "ASB incidents in the period"}
 --   population: {type: number, description: "Resident population"}
---   rate_per_1000: {type: derived, from: [incidents], description: "Incidents per 1,000 residents in the period"}
+--   rate_per_1000: {type: derived, from: [incidents], expr: "round(1000.0 * incidents / nullif(population, 0), 2)", description: "Incidents per 1,000 residents in the period"}
 WITH counts AS (
-    SELECT lsoa_code, sum(n) AS incidents
+    SELECT lsoa_code, total(n) AS incidents
     FROM asb_cube
     WHERE lsoa_code IS NOT NULL
       AND ($from IS NULL OR month >= $from)
@@ -25,9 +25,8 @@ WITH counts AS (
       AND ($area IS NULL OR ward_code = $area OR district_code = $area)
     GROUP BY lsoa_code
 )
-SELECT g.lsoa_code, g.lsoa_name, g.ward_name, coalesce(c.incidents, 0) AS incidents, g.population,
-       round(1000.0 * coalesce(c.incidents, 0) / nullif(g.population, 0), 2) AS rate_per_1000
+SELECT g.lsoa_code, g.lsoa_name, g.ward_name, or_none(c.incidents) AS incidents, g.population
 FROM geography g LEFT JOIN counts c USING (lsoa_code)
 WHERE g.lsoa_code IS NOT NULL
   AND ($area IS NULL OR g.ward_code = $area OR g.district_code = $area)
-ORDER BY incidents DESC, g.lsoa_name
+ORDER BY g.lsoa_name

@@ -10,7 +10,7 @@
 --   last_month: {type: date, description: "Last month of the current period"}
 --   current: {type: count, description: "Incidents in the 12 months to last_month"}
 --   previous: {type: count, description: "Incidents in the 12 months before that"}
---   pct_change: {type: derived, from: [current, previous], description: "Change, % of previous"}
+--   pct_change: {type: derived, from: [current, previous], expr: "round(100.0 * (current - previous) / nullif(previous, 0), 1)", description: "Change, % of previous"}
 WITH bounds AS (
     -- The period's cut-off months, computed once rather than for every row.
     SELECT last_month, CAST(last_month - INTERVAL 12 MONTH AS DATE) AS cut12,
@@ -24,9 +24,6 @@ WITH bounds AS (
 )
 SELECT
     (SELECT last_month FROM bounds) AS last_month,
-    coalesce(sum(n) FILTER (WHERE month > cut12), 0) AS current,
-    coalesce(sum(n) FILTER (WHERE month <= cut12), 0) AS previous,
-    round(100.0 * (coalesce(sum(n) FILTER (WHERE month > cut12), 0)
-          - coalesce(sum(n) FILTER (WHERE month <= cut12), 0))
-          / nullif(coalesce(sum(n) FILTER (WHERE month <= cut12), 0), 0), 1) AS pct_change
+    total_if(n, month > cut12) AS current,
+    total_if(n, month <= cut12) AS previous
 FROM scoped

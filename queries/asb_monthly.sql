@@ -8,7 +8,7 @@
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
 --   incidents: {type: count, description: "ASB incidents"}
-SELECT month, sum(n) AS incidents
+SELECT month, total(n) AS incidents
 FROM asb_ward_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)

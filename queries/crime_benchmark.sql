@@ -13,18 +13,17 @@
 --   population: {type: number, description: "Resident population of the area you may see"}
 --   wards: {type: number, description: "Wards in the area you may see"}
 --   districts: {type: number, description: "Districts in the area you may see"}
---   rate_per_1000: {type: derived, from: [crimes], description: "Crimes per 1,000 residents"}
+--   rate_per_1000: {type: derived, from: [crimes], expr: "round(1000.0 * crimes / nullif(population, 0), 2)", description: "Crimes per 1,000 residents"}
 WITH pop AS (
     SELECT CAST(sum(population) AS BIGINT) AS population, count(DISTINCT ward_code) AS wards,
            count(DISTINCT district_code) AS districts FROM geography
 ), n AS (
-    SELECT coalesce(sum(n), 0) AS crimes
+    SELECT total(n) AS crimes
     FROM crime_ward_cube
     WHERE district_code IS NOT NULL
       AND ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)
       AND ($crime_type IS NULL OR list_contains($crime_type, crime_type))
 )
-SELECT n.crimes, pop.population, pop.wards, pop.districts,
-       round(1000.0 * n.crimes / nullif(pop.population, 0), 2) AS rate_per_1000
+SELECT n.crimes, pop.population, pop.wards, pop.districts
 FROM n, pop

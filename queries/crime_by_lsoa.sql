@@ -10,16 +10,16 @@
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
--- totals: [[], [ward_name]]  # groups whose totals users can see: secondary suppression
+-- order: [-crimes, lsoa_name]
 -- columns:
 --   lsoa_code: {type: dimension, description: "LSOA code"}
 --   lsoa_name: {type: dimension, description: "LSOA name"}
 --   ward_name: {type: dimension, description: "Ward the LSOA lies in"}
 --   crimes: {type: count, description: "Recorded crimes in the period"}
 --   population: {type: number, description: "Resident population"}
---   rate_per_1000: {type: derived, from: [crimes], description: "Crimes per 1,000 residents in the period"}
+--   rate_per_1000: {type: derived, from: [crimes], expr: "round(1000.0 * crimes / nullif(population, 0), 2)", description: "Crimes per 1,000 residents in the period"}
 WITH counts AS (
-    SELECT lsoa_code, sum(n) AS crimes
+    SELECT lsoa_code, total(n) AS crimes
     FROM crime_cube
     WHERE lsoa_code IS NOT NULL
       AND ($from IS NULL OR month >= $from)
@@ -28,9 +28,8 @@ WITH counts AS (
       AND ($crime_type IS NULL OR list_contains($crime_type, crime_type))
     GROUP BY lsoa_code
 )
-SELECT g.lsoa_code, g.lsoa_name, g.ward_name, coalesce(c.crimes, 0) AS crimes, g.population,
-       round(1000.0 * coalesce(c.crimes, 0) / nullif(g.population, 0), 2) AS rate_per_1000
+SELECT g.lsoa_code, g.lsoa_name, g.ward_name, or_none(c.crimes) AS crimes, g.population
 FROM geography g LEFT JOIN counts c USING (lsoa_code)
 WHERE g.lsoa_code IS NOT NULL
   AND ($area IS NULL OR g.ward_code = $area OR g.district_code = $area)
-ORDER BY crimes DESC, g.lsoa_name
+ORDER BY g.lsoa_name

@@ -6,15 +6,15 @@
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
--- totals: [[]]  # groups whose totals users can see: secondary suppression
+-- order: [-crimes, crime_type]
 -- columns:
 --   crime_type: {type: dimension, description: "police.uk crime type"}
 --   crimes: {type: count, description: "Recorded crimes in the period"}
-SELECT crime_type, sum(n) AS crimes
+SELECT crime_type, total(n) AS crimes
 FROM crime_ward_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)
   AND ($area IS NULL OR ward_code = $area OR district_code = $area)
   AND ($crime_type IS NULL OR list_contains($crime_type, crime_type))
 GROUP BY crime_type
-ORDER BY crimes DESC, crime_type
+ORDER BY crime_type

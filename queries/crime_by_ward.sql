@@ -10,20 +10,20 @@
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
--- totals: [[], [district_name]]  # groups whose totals users can see: secondary suppression
+-- order: [-crimes, ward_name]
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code (blank = unknown area)"}
 --   ward_name: {type: dimension, description: "Ward name"}
 --   district_name: {type: dimension, description: "District"}
 --   crimes: {type: count, description: "Recorded crimes in the period"}
 --   population: {type: number, description: "Resident population (mid-year estimate)"}
---   rate_per_1000: {type: derived, from: [crimes], description: "Crimes per 1,000 residents in the period"}
+--   rate_per_1000: {type: derived, from: [crimes], expr: "round(1000.0 * crimes / nullif(population, 0), 2)", description: "Crimes per 1,000 residents in the period"}
 WITH wards AS (
     SELECT ward_code, any_value(ward_name) AS ward_name, any_value(district_name) AS district_name,
            sum(population) AS population
     FROM geography GROUP BY ward_code
 ), counts AS (
-    SELECT ward_code, sum(n) AS crimes
+    SELECT ward_code, total(n) AS crimes
     FROM crime_ward_cube
     WHERE ($from IS NULL OR month >= $from)
       AND ($to IS NULL OR month <= $to)
@@ -32,7 +32,6 @@ WITH wards AS (
     GROUP BY ward_code
 )
 SELECT c.ward_code, coalesce(w.ward_name, 'Unknown area') AS ward_name, w.district_name,
-       c.crimes, w.population,
-       round(1000.0 * c.crimes / nullif(w.population, 0), 2) AS rate_per_1000
+       c.crimes, w.population
 FROM counts c LEFT JOIN wards w USING (ward_code)
-ORDER BY c.crimes DESC, ward_name
+ORDER BY ward_name

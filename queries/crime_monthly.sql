@@ -9,12 +9,11 @@
 --   to: {type: month, description: "Last month, YYYY-MM (default: the latest month held)"}
 --   area: {type: area, description: "Ward or district code (default: everywhere you may see)"}
 --   crime_type: {type: text_list, description: "Crime types to include, comma-separated (default: all)"}
--- totals: [[month], [crime_type]]  # groups whose totals users can see: secondary suppression
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
 --   crime_type: {type: dimension, description: "police.uk crime type"}
 --   crimes: {type: count, description: "Recorded crimes"}
-SELECT month, crime_type, sum(n) AS crimes
+SELECT month, crime_type, total(n) AS crimes
 FROM crime_ward_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)

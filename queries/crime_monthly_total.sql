@@ -11,7 +11,7 @@
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
 --   crimes: {type: count, description: "Recorded crimes"}
-SELECT month, sum(n) AS crimes
+SELECT month, total(n) AS crimes
 FROM crime_ward_cube
 WHERE ($from IS NULL OR month >= $from)
   AND ($to IS NULL OR month <= $to)

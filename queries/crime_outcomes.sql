@@ -8,11 +8,11 @@
 --   to: {type: month, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
--- totals: [[]]  # groups whose totals users can see: secondary suppression
+-- order: [-crimes, outcome]
 -- columns:
 --   outcome: {type: dimension, description: "Last outcome category"}
 --   crimes: {type: count, description: "Crimes whose last outcome is this"}
-SELECT outcome, sum(n) AS crimes
+SELECT outcome, total(n) AS crimes
 FROM crime_outcome_cube
 WHERE outcome IS NOT NULL AND outcome <> ''
   AND ($from IS NULL OR month >= $from)
@@ -20,4 +20,4 @@ WHERE outcome IS NOT NULL AND outcome <> ''
   AND ($area IS NULL OR ward_code = $area OR district_code = $area)
   AND ($crime_type IS NULL OR list_contains($crime_type, crime_type))
 GROUP BY outcome
-ORDER BY crimes DESC, outcome
+ORDER BY outcome

@@ -7,9 +7,11 @@
 -- grain: ward
 -- parameters:
 --   ward: {type: area, required: true, description: "Ward code"}
--- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
+-- order: [-is_all, -is_asb, -ward_current, category]
 -- columns:
 --   category: {type: dimension, description: "All crime, a crime type, or Anti-social behaviour"}
+--   is_all: {type: number, description: "1 for the All crime row (for ordering)"}
+--   is_asb: {type: number, description: "1 for the ASB row (for ordering)"}
 --   last_month: {type: date, description: "Last month of the latest 12 months"}
 --   ward_current: {type: count, description: "In the ward, latest 12 months"}
 --   ward_previous: {type: count, description: "In the ward, 12 months before"}
@@ -35,17 +37,18 @@ WITH here AS (
     UNION ALL SELECT 'Anti-social behaviour', month, ward_code, district_code, n FROM asb_ward_cube
 ), tallied AS (
     SELECT e.category,
-           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month > b.cut12), 0) AS ward_current,
-           coalesce(sum(e.n) FILTER (WHERE e.ward_code = $ward AND e.month <= b.cut12), 0) AS ward_previous,
-           coalesce(sum(e.n) FILTER (WHERE e.month > b.cut12), 0) AS district_current,
-           coalesce(sum(e.n) FILTER (WHERE e.month <= b.cut12), 0) AS district_previous
+           total_if(e.n, e.ward_code = $ward AND e.month > b.cut12) AS ward_current,
+           total_if(e.n, e.ward_code = $ward AND e.month <= b.cut12) AS ward_previous,
+           total_if(e.n, e.month > b.cut12) AS district_current,
+           total_if(e.n, e.month <= b.cut12) AS district_previous
     FROM events e, bounds b, here h
     WHERE e.district_code = h.district_code AND e.month > b.cut24
       AND e.month <= b.last_month
     GROUP BY e.category
 )
-SELECT t.category, b.last_month, t.ward_current, t.ward_previous, t.district_current, t.district_previous,
+SELECT t.category, CAST(t.category = 'All crime' AS INT) AS is_all,
+       CAST(t.category = 'Anti-social behaviour' AS INT) AS is_asb, b.last_month, t.ward_current, t.ward_previous, t.district_current, t.district_previous,
        h.ward_population, d.district_population, d.district_wards
 FROM tallied t, bounds b, here h, dist d
 WHERE h.district_code IS NOT NULL
-ORDER BY t.category = 'All crime' DESC, t.category = 'Anti-social behaviour' DESC, t.ward_current DESC, t.category
+ORDER BY t.category

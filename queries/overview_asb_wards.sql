@@ -4,7 +4,6 @@
 --   month held and in the 12 months before.
 -- datasets: [asb_ward_cube, geography]
 -- grain: ward
--- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code"}
 --   ward_name: {type: dimension, description: "Ward name"}
@@ -18,8 +17,8 @@ WITH bounds AS (
 ), counts AS (
     -- Counted per ward first, then named: joining names onto every cube row costs ~10x more.
     SELECT a.ward_code,
-           coalesce(sum(a.n) FILTER (WHERE a.month > b.cut12), 0) AS current,
-           coalesce(sum(a.n) FILTER (WHERE a.month <= b.cut12), 0) AS previous
+           total_if(a.n, a.month > b.cut12) AS current,
+           total_if(a.n, a.month <= b.cut12) AS previous
     FROM asb_ward_cube a, bounds b
     WHERE a.ward_code IS NOT NULL
       AND a.month > b.cut24

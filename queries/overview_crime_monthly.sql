@@ -9,7 +9,7 @@
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
 --   crimes: {type: count, description: "Recorded crimes"}
-SELECT month, sum(n) AS crimes
+SELECT month, total(n) AS crimes
 FROM crime_ward_cube
 WHERE ($area IS NULL OR ward_code = $area OR district_code = $area)
   AND ($crime_type IS NULL OR list_contains($crime_type, crime_type))

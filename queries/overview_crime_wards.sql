@@ -6,7 +6,6 @@
 -- grain: ward
 -- parameters:
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
--- totals: [[]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code"}
 --   ward_name: {type: dimension, description: "Ward name"}
@@ -20,8 +19,8 @@ WITH bounds AS (
 ), counts AS (
     -- Counted per ward first, then named: joining names onto every cube row costs ~10x more.
     SELECT c.ward_code,
-           coalesce(sum(c.n) FILTER (WHERE c.month > b.cut12), 0) AS current,
-           coalesce(sum(c.n) FILTER (WHERE c.month <= b.cut12), 0) AS previous
+           total_if(c.n, c.month > b.cut12) AS current,
+           total_if(c.n, c.month <= b.cut12) AS previous
     FROM crime_ward_cube c, bounds b
     WHERE c.ward_code IS NOT NULL
       AND c.month > b.cut24

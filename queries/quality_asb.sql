@@ -5,9 +5,8 @@
 --   month: {type: date, description: "Month (first day)"}
 --   records: {type: count, description: "Records"}
 --   located: {type: count, description: "Records with a valid geography (LSOA found in the lookup)"}
---   pct_located: {type: derived, from: [records, located], description: "Share of records with a valid geography (%)"}
-SELECT month, count(*) AS records, count(district_code) AS located,
-       round(100.0 * count(district_code) / count(*), 1) AS pct_located
+--   pct_located: {type: derived, from: [records, located], expr: "round(100.0 * located / nullif(records, 0), 1)", description: "Share of records with a valid geography (%)"}
+SELECT month, total(n) AS records, total_if(n, district_code IS NOT NULL) AS located
 FROM asb
 GROUP BY month
 ORDER BY month

@@ -5,7 +5,7 @@
 --   month: {type: date, description: "Month (first day)"}
 --   crime_type: {type: dimension, description: "Crime type as published that month"}
 --   records: {type: count, description: "Records"}
-SELECT month, crime_type, count(*) AS records
+SELECT month, crime_type, total(n) AS records
 FROM crime
 GROUP BY month, crime_type
 ORDER BY month, crime_type

@@ -18,7 +18,7 @@ SELECT cohort_quarter AS month, count(*) AS records,
        count(*) FILTER (WHERE district_code IN (SELECT district_code FROM geography)) AS located,
        round(100.0 * count(*) FILTER (WHERE district_code IN (SELECT district_code FROM geography)) / count(*), 1) AS pct_located,
        count(*) FILTER (WHERE n > 1) AS duplicate_ids,
-       sum(offenders) AS offenders
+       total(offenders) AS offenders
 FROM keyed
 GROUP BY cohort_quarter
 ORDER BY cohort_quarter

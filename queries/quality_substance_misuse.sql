@@ -18,7 +18,7 @@ SELECT quarter AS month, count(*) AS records,
        count(*) FILTER (WHERE district_code IN (SELECT district_code FROM geography)) AS located,
        round(100.0 * count(*) FILTER (WHERE district_code IN (SELECT district_code FROM geography)) / count(*), 1) AS pct_located,
        count(*) FILTER (WHERE n > 1) AS duplicate_ids,
-       sum(in_treatment) AS in_treatment
+       total(in_treatment) AS in_treatment
 FROM keyed
 GROUP BY quarter
 ORDER BY quarter

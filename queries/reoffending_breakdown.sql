@@ -4,7 +4,6 @@
 --   them, split by age group, by cohort type (custody, court order, caution), by cohort group
 --   (IOM = integrated offender management, other) and by age group within cohort group.
 -- datasets: [reoffending]
--- totals: [[split]]  # rows that add up to a total shown elsewhere: secondary suppression
 -- columns:
 --   split: {type: dimension, description: "Which breakdown the row belongs to"}
 --   age_group: {type: dimension, description: "adult or juvenile (blank = all)"}
@@ -15,9 +14,9 @@
 --   offenders: {type: count, description: "Offenders in the latest year's cohorts"}
 --   reoffenders: {type: count, description: "Of whom proven to reoffend"}
 --   reoffences: {type: count, description: "Proven reoffences"}
---   rate_pct: {type: derived, from: [offenders, reoffenders], description: "Binary reoffending rate, %"}
---   per_offender: {type: derived, from: [offenders, reoffences], description: "Reoffences per offender"}
---   per_reoffender: {type: derived, from: [reoffenders, reoffences], description: "Reoffences per reoffender"}
+--   rate_pct: {type: derived, from: [offenders, reoffenders], expr: "round(100.0 * reoffenders / nullif(offenders, 0), 1)", description: "Binary reoffending rate, %"}
+--   per_offender: {type: derived, from: [offenders, reoffences], expr: "round(1.0 * reoffences / nullif(offenders, 0), 2)", description: "Reoffences per offender"}
+--   per_reoffender: {type: derived, from: [reoffenders, reoffences], expr: "round(1.0 * reoffences / nullif(reoffenders, 0), 2)", description: "Reoffences per reoffender"}
 --   prev_offenders: {type: count, description: "Offenders in the year of cohorts before"}
 --   prev_reoffenders: {type: count, description: "Of whom proven to reoffend"}
 WITH bounds AS (
@@ -36,14 +35,11 @@ SELECT CASE WHEN GROUPING(age_group) = 0 AND GROUPING(cohort_group) = 0 THEN 'ag
        age_group, cohort_type, cohort_group,
        CAST(any_value(last_quarter) - INTERVAL 9 MONTH AS DATE) AS first_quarter,
        any_value(last_quarter) AS last_quarter,
-       CAST(sum(offenders) FILTER (WHERE latest) AS BIGINT) AS offenders,
-       CAST(sum(reoffenders) FILTER (WHERE latest) AS BIGINT) AS reoffenders,
-       CAST(sum(reoffences) FILTER (WHERE latest) AS BIGINT) AS reoffences,
-       round(100.0 * sum(reoffenders) FILTER (WHERE latest) / nullif(sum(offenders) FILTER (WHERE latest), 0), 1) AS rate_pct,
-       round(1.0 * sum(reoffences) FILTER (WHERE latest) / nullif(sum(offenders) FILTER (WHERE latest), 0), 2) AS per_offender,
-       round(1.0 * sum(reoffences) FILTER (WHERE latest) / nullif(sum(reoffenders) FILTER (WHERE latest), 0), 2) AS per_reoffender,
-       CAST(sum(offenders) FILTER (WHERE NOT latest) AS BIGINT) AS prev_offenders,
-       CAST(sum(reoffenders) FILTER (WHERE NOT latest) AS BIGINT) AS prev_reoffenders
+       total_if(offenders, latest) AS offenders,
+       total_if(reoffenders, latest) AS reoffenders,
+       total_if(reoffences, latest) AS reoffences,
+       total_if(offenders, NOT latest) AS prev_offenders,
+       total_if(reoffenders, NOT latest) AS prev_reoffenders
 FROM tagged
 GROUP BY GROUPING SETS ((), (age_group), (cohort_type), (cohort_group), (age_group, cohort_group))
 ORDER BY split, age_group NULLS FIRST, cohort_type NULLS FIRST, cohort_group NULLS FIRST

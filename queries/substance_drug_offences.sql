@@ -8,7 +8,7 @@
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
 --   drug_offences: {type: count, description: "Recorded drug offences"}
-SELECT month, coalesce(sum(n) FILTER (WHERE crime_type = 'Drugs' OR crime_category = 'Drugs'), 0) AS drug_offences
+SELECT month, total_if(n, crime_type = 'Drugs' OR crime_category = 'Drugs') AS drug_offences
 FROM crime_ward_cube
 WHERE ($area IS NULL OR ward_code = $area OR district_code = $area)
 GROUP BY month
