@@ -8,7 +8,7 @@ import sys
 from . import access, config, queries
 
 
-CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts")
+CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable")
 
 
 def _fail(msg: str, code: int = 2) -> int:
