@@ -22,6 +22,9 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("CSP_DATA_DIR", str(d))
     monkeypatch.delenv("CSP_COOKIE_KEY", raising=False)
     monkeypatch.delenv("CSP_DEMO", raising=False)
+    # Record keys derive from a secret (csp.protection.record_keys); a fixed one keeps every
+    # test's noise the same from run to run. Tests of the secret itself unset it.
+    monkeypatch.setenv("CSP_RECORD_KEY_SECRET", "test-record-key-secret")
     queries.clear_cache()
     return d
 
@@ -95,6 +98,11 @@ def tiny(data_dir):
         "housing": users.add_user("housing.officer", pw, role="practitioner", partner="housing", areas=[W1]),
     }
     return {"dir": data_dir, "users": made, "password": pw}
+
+
+@pytest.fixture(autouse=True)
+def _fixed_record_key_secret(monkeypatch):
+    monkeypatch.setenv("CSP_RECORD_KEY_SECRET", "test-record-key-secret")
 
 
 @pytest.fixture(autouse=True)

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+import polars as pl
+
 from csp import access, queries
 from conftest import CRIME_CELLS, D2, W1, W2
+from protection_oracle import ons_counts, ons_total, published_rows
 
 
 def totals(cells, keep=lambda c: True):
@@ -28,23 +31,27 @@ def test_owner_sees_everything_unsuppressed(tiny):
     assert r.n_suppressed == 0 and r.threshold == 0
 
 
-def test_partner_sees_small_counts_suppressed_not_zero(tiny):
+def test_partner_sees_perturbed_counts_as_the_ons_method_gives(tiny):
     r = queries.run(tiny["users"]["council"], "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
-    truth = {"Abbey": 7 + 2 + 1, "Bridge": 4, "Canal": 9}
-    got = {row["ward_name"]: row["crimes"] for row in r.frame.iter_rows(named=True)}
-    assert set(got) == set(truth)
-    assert got["Bridge"] is None  # 4 < 5: suppressed, not shown as zero
-    assert all(v is None or v == truth[w] for w, v in got.items())  # nothing shown is altered
-    # A lone suppressed cell could be recovered from the total, so at least one more is withheld.
-    assert sum(v is None for v in got.values()) >= 2
-    mask = dict(zip(r.frame["ward_name"], r.suppressed["crimes"]))
+    rows = published_rows("crime").filter(pl.col("month") == pl.date(2024, 1, 1))
+    # The reference implementation on the same records, keys and perturbation table.
+    expected = ons_counts(rows, ["ward_code"], "ptable_t5", 5)
+    got = {row["ward_code"]: row["crimes"] for row in r.frame.iter_rows(named=True)}
+    assert got == {k[0]: v for k, v in expected.items()}
+    # Bridge's 4 is never published as itself (nor as any value 1..4), and never as 0.
+    assert got[W2] is None or got[W2] >= 5
+    assert all(v is None or v >= 5 for v in got.values())
+    mask = dict(zip(r.frame["ward_code"], r.suppressed["crimes"]))
     assert mask == {w: v is None for w, v in got.items()}
-    # The rate is derived from the count, so it is withheld wherever the count is.
+    # The rate is computed from the published figure, and withheld wherever the figure is.
     for row in r.frame.iter_rows(named=True):
         if row["crimes"] is None:
             assert row["rate_per_1000"] is None
         elif row["ward_name"] == "Abbey":
-            assert row["rate_per_1000"] == pytest.approx(1000 * 10 / 3000, abs=0.01)
+            assert row["rate_per_1000"] == pytest.approx(1000 * row["crimes"] / 3000, abs=0.01)
+    # The same cell reads the same every time, in every view that shows it.
+    again = queries.run(tiny["users"]["council"], "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
+    assert again.frame.equals(r.frame)
 
 
 def test_district_level_partner_cannot_see_wards(tiny):
@@ -59,14 +66,14 @@ def test_district_level_partner_cannot_see_wards(tiny):
 
 
 def test_practitioner_sees_only_their_wards(tiny):
-    fire = tiny["users"]["fire"]  # scope: Bridge (W2) only
+    fire = tiny["users"]["fire"]  # scope: Bridge (W2) only; ward level, perturbed
     r = queries.run(fire, "crime_monthly")
-    expected = totals(CRIME_CELLS, keep=lambda c: c[1] == "E01000903")
-    expected = {k: (v if v >= 5 else None) for k, v in expected.items()}
-    # Burglary in Bridge: 4 in 2024-01 (small) and 5 in 2023-02. The Burglary total over the
-    # months is visible elsewhere, so the 5 is withheld too (secondary suppression).
-    expected[("2023-02", "Burglary")] = None
-    assert as_dict(r, ["month", "crime_type"], "crimes") == expected
+    rows = published_rows("crime").filter(pl.col("ward_code") == W2) \
+        .with_columns(pl.col("month").dt.strftime("%Y-%m"))
+    assert as_dict(r, ["month", "crime_type"], "crimes") == ons_counts(rows, ["month", "crime_type"], "ptable_t5", 5)
+    # Only cells of Bridge: the months and types there, nothing from elsewhere.
+    assert set(as_dict(r, ["month", "crime_type"], "crimes")) == set(
+        totals(CRIME_CELLS, keep=lambda c: c[1] == "E01000903"))
     areas = queries.run(fire, "areas")
     assert areas.frame["ward_code"].to_list() == [W2]
     # Naming another ward returns nothing from it.
@@ -102,6 +109,10 @@ def test_cache_never_crosses_scopes(tiny):
     a = queries.run(tiny["users"]["police"], "crime_headline", {"to": "2024-02"})
     b = queries.run(tiny["users"]["housing"], "crime_headline", {"to": "2024-02"})
     c = queries.run(tiny["users"]["fire"], "crime_headline", {"to": "2024-02"})
-    assert a.frame["current"][0] == 7 + 2 + 4 + 9 + 1 + 12 + 3
-    assert b.frame["current"][0] == 7 + 2 + 1  # Abbey only
-    assert c.frame["current"][0] == 4 + 12  # Bridge only
+    assert a.frame["current"][0] == 7 + 2 + 4 + 9 + 1 + 12 + 3  # the owner: exact
+    rows = published_rows("crime").filter(pl.col("month") > pl.date(2023, 2, 1))
+    # Each partner's figure is their own cell, perturbed: Abbey only, Bridge only.
+    abbey, bridge = rows.filter(pl.col("ward_code") == W1), rows.filter(pl.col("ward_code") == W2)
+    assert abbey.height == 7 + 2 + 1 and bridge.height == 4 + 12
+    assert b.frame["current"][0] == ons_total(abbey, "ptable_t5", 5)
+    assert c.frame["current"][0] == ons_total(bridge, "ptable_t5", 5)

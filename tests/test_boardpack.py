@@ -19,6 +19,7 @@ def demo(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(users, "BCRYPT_ROUNDS", 4)
         mp.setenv("CSP_DATA_DIR", str(tmp_path_factory.mktemp("demo")))
+        mp.setenv("CSP_RECORD_KEY_SECRET", "test-record-key-secret")  # the same noise every run
         mp.delenv("CSP_DEMO", raising=False)
         queries.clear_cache()
         demo_mod.publish_demo()
@@ -106,21 +107,33 @@ def test_suppressed_cells_read_suppressed(packs, demo):
     start = boardpack._add_months(last, -23)
     outcomes = queries.run(scoped, "crime_outcomes",
                            {"from": start.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
-    hidden = outcomes.frame.filter(outcomes.frame["crimes"].is_null())["outcome"].to_list()
-    assert hidden, "the demo should have some small outcome counts in one ward"
-    for outcome in hidden:
-        assert f'<td>{html.escape(outcome)}</td><td class="supp">suppressed</td>' in page
-        assert f"{outcome} (suppressed)" in page  # the bar chart says so, never draws a zero
-    assert "Counts from 1 to 4 are shown as 'suppressed'" in page
-    # reoffending reaches the council at district level with counts under 10 withheld
+    types = queries.run(scoped, "crime_by_type",
+                        {"from": start.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
+    hidden = [r["outcome"] for r in outcomes.frame.iter_rows(named=True) if r["crimes"] is None] \
+        + [r["crime_type"] for r in types.frame.iter_rows(named=True) if r["crimes"] is None]
+    shown = [r["outcome"] for r in outcomes.frame.iter_rows(named=True) if r["crimes"] is not None]
+    for label in hidden:  # perturbed, under the threshold: 'low', never a zero
+        assert f'<td>{html.escape(label)}</td><td class="supp">low</td>' in page
+        assert f"{label} (low)" in page  # the bar chart says so, never draws a zero
+    for label in shown:
+        assert f"{label} (low)" not in page
+    # Perturbed small counts are never published as themselves: every figure shown is >= 5.
+    assert all(v >= 5 for v in outcomes.frame["crimes"].drop_nulls())
+    assert "protected by cell-key perturbation" in text_of(page)
+    # reoffending reaches the council at district level, perturbed with counts under 10 withheld
     council = packs["board.council"]
-    assert queries.run(users.get_user("board.council"), "reoffending_quarterly").n_suppressed > 0
+    quarterly = queries.run(users.get_user("board.council"), "reoffending_quarterly")
     reoff = council[council.index("id='reoffending'"):council.index("id='substance'")]
-    assert '<td class="supp">suppressed</td>' in reoff
-    # the owner (police) sees crime unsuppressed: no suppressed crime or ASB cell
+    assert ('<td class="supp">low</td>' in reoff) == (quarterly.n_suppressed > 0)
+    assert "cell-key perturbation" in text_of(reoff)
+    # health sees crime at district level under suppression: withheld cells read 'suppressed'
+    # and totals that leave some out say so
+    health = text_of(packs["board.health"])
+    assert "Counts from 1 to 4 are withheld" in health
+    # the owner (police) sees crime exactly: no withheld crime or ASB cell
     police = packs["board.police"]
     crime = police[police.index("id='crime'"):police.index("id='reoffending'")]
-    assert "suppressed</td>" not in crime
+    assert "suppressed</td>" not in crime and "low</td>" not in crime
 
 
 def test_district_only_partner_gets_refusals_not_errors(packs):
@@ -144,9 +157,16 @@ def test_pack_is_produced_when_themes_are_missing(tiny):
     text = text_of(page)
     for sid in ("crime", "asb", "reoffending", "substance"):
         assert f"id='{sid}'" in page
-    # tiny: 12 months to Feb 2024 = 38 crimes, the 12 before = 25 (see tests/conftest.py)
-    assert "Crimes, 12 months to Feb 2024 38" in " ".join(text.split())
-    assert "Crimes rose 52.0% on the previous 12 months" in text
+    # tiny: 12 months to Feb 2024 = 38 crimes, the 12 before = 25 (see tests/conftest.py),
+    # each perturbed for the council as the ONS method gives
+    import polars as pl
+    from protection_oracle import ons_total, published_rows
+    rows = published_rows("crime")
+    cur = ons_total(rows.filter(pl.col("month") > pl.date(2023, 2, 1)), "ptable_t5", 5)
+    prev = ons_total(rows.filter(pl.col("month") <= pl.date(2023, 2, 1)), "ptable_t5", 5)
+    assert f"Crimes, 12 months to Feb 2024 {cur}" in " ".join(text.split())
+    pct = 100 * (cur - prev) / prev
+    assert f"Crimes {'rose' if pct > 0 else 'fell'} {abs(pct):.1f}% on the previous 12 months" in text
     # two districts in the council's view: the benchmark is not called 'the district'
     assert "vs the area you may see" in text
     # no boundaries published: tables only, no map figure

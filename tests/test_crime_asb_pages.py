@@ -68,32 +68,34 @@ def test_crime_ward_table_matches_query_and_ranks_by_rate(demo):
         "from": "2024-10", "to": "2026-09"}).frame
     want = {r["ward_name"]: r["crimes"] for r in expect.iter_rows(named=True)}
     got = dict(zip(wards["ward_name"], wards["crimes"]))
-    assert {k: int(v) for k, v in got.items() if str(v) != "suppressed"} == \
-        {k: v for k, v in want.items() if v is not None and v >= 5}
+    assert {k: int(v) for k, v in got.items() if str(v) != "low"} == \
+        {k: v for k, v in want.items() if v is not None}
+    assert all(int(v) >= 5 for v in got.values() if str(v) != "low")
     rates = [float(r) for r, n in zip(wards["rate_per_1000"], wards["ward_name"])
              if str(r) not in ("suppressed", "None", "nan") and n != "Unknown area"]
     assert rates == sorted(rates, reverse=True)
-    assert set(wards["vs_benchmark"].dropna()) <= {"better", "similar", "worse", "suppressed"}
+    assert set(wards["vs_benchmark"].dropna()) <= {"better", "similar", "worse", "low"}
     # St Botolph's is the demo's violence hotspot: its rate must be significantly worse.
     row = wards[wards["ward_name"] == "St Botolph's"].iloc[0]
     assert row["vs_benchmark"] == "worse"
 
 
-def test_council_sees_suppressed_cells_as_suppressed(demo):
+def test_council_sees_low_cells_as_low(demo):
     at = open_page("board.council")
     outcomes = frame_with(at, "outcome")
     lsoas = frame_with(at, "lsoa_name")
-    # Demo LSOAs include some with 1-4 crimes of a type; set Drugs-only to find some for sure.
+    # Demo LSOAs include some with 1-4 crimes of a type; a rare type finds some for sure.
     at.multiselect(key="type").set_value(["Possession of weapons"]).run()
     assert not at.exception
     lsoas = frame_with(at, "lsoa_name")
     cells = set(lsoas["crimes"].astype(str))
-    assert "suppressed" in cells
-    # A suppressed count withholds its rate, interval and comparison too.
-    hidden = lsoas[lsoas["crimes"].astype(str) == "suppressed"]
+    assert "low" in cells  # perturbed under the threshold: no figure, never a zero
+    assert not cells & {"1", "2", "3", "4"}  # no published count under the threshold
+    # A withheld count withholds its rate, interval and comparison too.
+    hidden = lsoas[lsoas["crimes"].astype(str) == "low"]
     for col in ("rate_per_1000", "lower_95", "upper_95", "vs_benchmark"):
-        assert set(hidden[col].astype(str)) == {"suppressed"}
-    assert any("suppressed" in c.value for c in at.caption)
+        assert set(hidden[col].astype(str)) == {"low"}
+    assert any("cell-key perturbation" in c.value for c in at.caption)
     assert outcomes is not None
 
 
@@ -103,7 +105,9 @@ def test_health_is_district_only(demo):
     assert any("WARD detail" in i.value for i in at.info)
     assert not any("ward_name" in d.value.columns or "lsoa_name" in d.value.columns
                    for d in at.dataframe)
-    assert len(at.get("plotly_chart")) == 3  # trend, types, outcomes; no maps
+    assert len(at.get("plotly_chart")) == 2  # trend and types; no maps, no outcomes
+    # Outcomes are finer than health's protected base (period x district x crime type).
+    assert any("Outcomes are not shared" in i.value for i in at.info)
     asb = open_page("board.health", "asb")
     assert asb.title[0].value == "Anti-social behaviour"
     assert any("WARD detail" in i.value for i in asb.info)

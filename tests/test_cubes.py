@@ -94,7 +94,7 @@ def test_denied_parent_denies_the_cube_with_the_parent_named(tiny, tmp_path, mon
 
     # Withdraw crime from health in a copy of the policy: its cube must go with it.
     text = config.policy_path().read_text()
-    line = 'health = { geography = "district", threshold = 5, tiers = ["public"] }\n'
+    line = 'health = { geography = "district", protection = "suppress", threshold = 5, tiers = ["public"] }\n'
     crime_rules = text.index("[datasets.crime.partners]")
     assert text.index(line, crime_rules) < text.index("[datasets.asb]")
     at = text.index(line, crime_rules)

@@ -1,114 +1,22 @@
-"""Disclosure control: secondary suppression, the differencing rule, live policy changes."""
+"""Disclosure control through the runner: counts are cells that only the runner may publish,
+derived figures come from published figures, the differencing rule for filters, how withheld
+figures read, and live policy changes. (The cross-query attacks are in test_attacks.py.)"""
 from __future__ import annotations
 
-import itertools
 import os
-import random
 import shutil
-import time
 
 import polars as pl
 import pytest
 
 from csp import access, config, disclosure, queries
-from conftest import CRIME_CELLS, D1, W1, W2
-
-# ---- secondary suppression as a pure function ----------------------------------------------
-
-
-def exposed_groups(values, hidden, groupings, threshold):
-    """Groups where someone who knows the group total and the visible cells learns a small
-    number: a lone hidden cell that is small, or hidden cells that together are small."""
-    out = []
-    for keys in groupings:
-        groups = {}
-        for i, k in enumerate(keys):
-            groups.setdefault(k, []).append(i)
-        for rows in groups.values():
-            gone = [values[i] for i in rows if hidden[i] and values[i] > 0]
-            if gone and ((len(gone) == 1 and gone[0] < threshold) or sum(gone) < threshold):
-                out.append(rows)
-    return out
-
-
-def test_single_suppressed_cell_gets_a_partner():
-    values = [10, 4, 9, 0]
-    hidden = disclosure.secondary(values, [v in range(1, 5) for v in values], [[()] * 4], 5)
-    # 4 is suppressed; the next smallest non-zero cell (9) goes too; zero is never needed.
-    assert hidden == [False, True, True, False]
-
-
-def test_small_suppressed_pair_is_topped_up_to_the_threshold():
-    values = [1, 1, 20, 30]
-    hidden = disclosure.secondary(values, [True, True, False, False], [[()] * 4], 5)
-    assert hidden == [True, True, True, False]
-
-
-def test_nothing_suppressed_means_nothing_added():
-    assert disclosure.secondary([7, 8, 0], [False] * 3, [[()] * 3], 5) == [False] * 3
-
-
-def test_random_two_way_tables_never_leave_a_recoverable_cell():
-    rng = random.Random(5)
-    for _ in range(300):
-        rows, cols, t = rng.randint(1, 5), rng.randint(1, 5), rng.choice([3, 5, 10])
-        cells = list(itertools.product(range(rows), range(cols)))
-        values = [rng.choice([0, 1, 2, 3, 4, 6, 9, 15, 40]) for _ in cells]
-        primary = [0 < v < t for v in values]
-        groupings = [[()] * len(cells), [(r,) for r, _ in cells], [(c,) for _, c in cells]]
-        hidden = disclosure.secondary(values, primary, groupings, t)
-        assert all(h for h, p in zip(hidden, primary) if p)  # primary cells stay hidden
-        # Either protected, or the only hidden cells that remain exposed are in a group whose
-        # non-zero cells were all used up (then the group total itself is below threshold).
-        # The only exposure left is a group whose every non-zero cell is hidden and whose
-        # total is itself below the threshold (so that total is suppressed wherever it is shown).
-        for rows in exposed_groups(values, hidden, groupings, t):
-            assert all(hidden[i] for i in rows if values[i] > 0)
-            assert sum(values[i] for i in rows) < t
-
-
-def reference_secondary(values, primary, groupings, threshold):
-    """The rule as the module note states it, written naively: in each group, while the hidden
-    non-zero cells are one, or sum to less than the threshold, hide the smallest visible
-    non-zero cell (ties: earliest row); repeat over every grouping until nothing changes."""
-    hidden = list(primary)
-    changed = True
-    while changed:
-        changed = False
-        for keys in groupings:
-            for k in set(keys):
-                rows = [i for i, key in enumerate(keys) if key == k]
-                while True:
-                    gone = [i for i in rows if hidden[i] and (values[i] or 0) > 0]
-                    if not gone or (len(gone) >= 2 and sum(values[i] for i in gone) >= threshold):
-                        break
-                    visible = [i for i in rows if not hidden[i] and (values[i] or 0) > 0]
-                    if not visible:
-                        break
-                    hidden[min(visible, key=lambda i: (values[i], i))] = True
-                    changed = True
-    return hidden
-
-
-def test_secondary_matches_the_naive_statement_of_the_rule():
-    rng = random.Random(11)
-    for _ in range(2000):
-        n, t = rng.randint(0, 25), rng.choice([3, 5, 10])
-        values = [rng.choice([0, None, 1, 2, 3, 4, 6, 10, 50]) for _ in range(n)]
-        primary = [0 < (v or 0) < t for v in values]
-        groupings = [[()] * n, [(rng.randint(0, 3),) for _ in range(n)],
-                     [(rng.randint(0, 2), rng.randint(0, 1)) for _ in range(n)]]
-        groupings = rng.sample(groupings, rng.randint(1, 3))
-        assert disclosure.secondary(values, primary, groupings, t) == \
-            reference_secondary(values, primary, groupings, t), (values, groupings, t)
-
-
-# ---- through the runner, with a header that declares totals --------------------------------
+from conftest import W1, W2
+from protection_oracle import ons_total, published_rows
 
 
 @pytest.fixture
 def query_dir(tmp_path, monkeypatch):
-    """A copy of queries/ the test may add header lines to."""
+    """A copy of queries/ the test may add files to."""
     d = tmp_path / "queries"
     shutil.copytree(config.QUERIES_DIR, d)
     monkeypatch.setattr(config, "QUERIES_DIR", d)
@@ -117,50 +25,84 @@ def query_dir(tmp_path, monkeypatch):
     queries._registry.clear()
 
 
-def add_header(query_dir, name: str, line: str | None) -> None:
-    """Replace the query's `totals:` header line with `line` (None: no secondary suppression)."""
-    p = query_dir / f"{name}.sql"
-    body = "".join(l for l in p.read_text().splitlines(keepends=True) if not l.startswith("-- totals:"))
-    p.write_text((f"-- {line}\n" if line else "") + body)
+def write_query(query_dir, name: str, text: str) -> None:
+    (query_dir / f"{name}.sql").write_text(text)
 
 
-def test_declared_totals_apply_secondary_suppression(tiny, query_dir):
+HEAD = """-- title: test
+-- datasets: [crime_ward_cube]
+-- columns:
+--   month: {type: date}
+--   crimes: {type: count}
+"""
+
+
+# ---- a query cannot publish a count the runner has not protected -----------------------------
+
+
+def test_count_summed_with_sum_is_refused_by_duckdb(tiny, query_dir):
+    # A count is a cell (a struct): sum() cannot add it up, so an exact total cannot slip out.
+    write_query(query_dir, "t_sum", HEAD + "SELECT month, sum(n) AS crimes FROM crime_ward_cube GROUP BY month")
+    with pytest.raises(Exception, match="(?i)sum|struct|no function"):
+        queries.run(tiny["users"]["council"], "t_sum")
+
+
+@pytest.mark.parametrize("expr", ["sum(n.value)", "sum(struct_extract(n, 'value'))", "sum(n['value'])"])
+def test_reading_a_cells_parts_is_refused_when_the_file_is_read(tiny, query_dir, expr):
+    write_query(query_dir, "t_parts", HEAD + f"SELECT month, {expr} AS crimes FROM crime_ward_cube GROUP BY month")
+    with pytest.raises(ValueError, match="cells"):
+        queries.run(tiny["users"]["council"], "t_parts")
+
+
+@pytest.mark.parametrize("who", ["council", "police"])
+def test_count_declared_as_a_number_is_refused(tiny, query_dir, who):
+    # Declaring a count as a plain number would publish it as it is: the runner says no (for the
+    # owner too: the query is wrong whoever runs it).
+    write_query(query_dir, "t_number", HEAD.replace("crimes: {type: count}", "crimes: {type: count}\n--   other: {type: number}")
+                + "SELECT month, total(n) AS crimes, total(n) AS other FROM crime_ward_cube GROUP BY month")
+    with pytest.raises(queries.QueryError, match="not declared a count"):
+        queries.run(tiny["users"][who], "t_number")
+
+
+def test_order_by_a_count_in_sql_is_refused(tiny, query_dir):
+    # Ordering (or cutting with LIMIT) on the true value would rank cells the user sees as 'low'.
+    write_query(query_dir, "t_order", HEAD + "SELECT month, total(n) AS crimes FROM crime_ward_cube "
+                "GROUP BY month ORDER BY crimes DESC")
+    with pytest.raises(ValueError, match="order"):
+        queries.run(tiny["users"]["council"], "t_order")
+
+
+def test_derived_needs_an_expression_computed_after_protection(tiny, query_dir):
+    write_query(query_dir, "t_derived", HEAD + "--   double: {type: derived, from: [crimes]}\n"
+                "SELECT month, total(n) AS crimes FROM crime_ward_cube GROUP BY month")
+    with pytest.raises(ValueError, match="expr"):
+        queries.run(tiny["users"]["council"], "t_derived")
+
+
+def test_derived_figures_come_from_published_figures(tiny):
     council = tiny["users"]["council"]
-    add_header(query_dir, "crime_by_ward", None)
-    before = queries.run(council, "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
-    assert dict(zip(before.frame["ward_name"], before.frame["crimes"])) == {"Abbey": 10, "Bridge": None, "Canal": 9}
-    add_header(query_dir, "crime_by_ward", "totals: [[]]")
-    r = queries.run(council, "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
-    got = dict(zip(r.frame["ward_name"], r.frame["crimes"]))
-    # Bridge (4) is small; the total of every ward (23) is on other views, so Canal (9) goes too.
-    assert got == {"Abbey": 10, "Bridge": None, "Canal": None}
-    assert dict(zip(r.frame["ward_name"], r.frame["rate_per_1000"]))["Canal"] is None  # derived
-    total = queries.run(council, "crime_monthly_total", {"from": "2024-01", "to": "2024-01"})
-    visible = sum(v for v in r.frame["crimes"] if v is not None)
-    # What subtraction gives now is Bridge + Canal = 13, not Bridge alone.
-    assert total.frame["crimes"].sum() - visible == 13
-    # The owner is never suppressed.
-    own = queries.run(tiny["users"]["police"], "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
-    assert own.n_suppressed == 0
+    r = queries.run(council, "crime_headline", {"to": "2024-02"})
+    row = r.frame.row(0, named=True)
+    rows = published_rows("crime")
+    cur = ons_total(rows.filter(pl.col("month") > pl.date(2023, 2, 1)), "ptable_t5", 5)
+    prev = ons_total(rows.filter(pl.col("month") <= pl.date(2023, 2, 1)), "ptable_t5", 5)
+    assert (row["current"], row["previous"]) == (cur, prev)
+    assert row["pct_change"] == round(100 * (cur - prev) / prev, 1)
 
 
-def test_totals_must_name_dimension_columns(tiny, query_dir):
-    add_header(query_dir, "crime_by_ward", "totals: [[crimes]]")
-    with pytest.raises(ValueError, match="not a declared dimension"):
-        queries.run(tiny["users"]["council"], "crime_by_ward")
+# ---- the differencing rule for filters --------------------------------------------------------
 
 
-# ---- differencing across filters ------------------------------------------------------------
-
-
-def test_all_but_one_filter_is_refused_when_suppression_applies(tiny):
+def test_all_but_one_filter_is_refused_when_protection_applies(tiny):
     council, police = tiny["users"]["council"], tiny["users"]["police"]
-    # "All types" (38 in 2024) minus "all but Drugs" would give the Drugs count exactly.
+    # "All types" minus "all but Drugs" would give the Drugs cell by difference; under
+    # perturbation each such subset is a fresh noisy view of the same records, so the rule keeps
+    # the number of views of a cell small (see SECURITY.md).
     with pytest.raises(queries.QueryError, match="one value at a time"):
         queries.run(council, "crime_headline", {"to": "2024-02", "crime_type": ["Burglary", "Drugs"]})
     one = queries.run(council, "crime_by_type", {"from": "2024-01", "to": "2024-01", "crime_type": ["Drugs"]})
-    assert one.frame["crimes"].to_list() == [None]  # one value: allowed, and small, so suppressed
-    # The owner sees its own data unsuppressed, so no rule is needed and any combination works.
+    assert one.frame["crimes"].to_list() == [None]  # one value: allowed; 1 crime: 'low'
+    # The owner sees its own data exactly, so no rule is needed and any combination works.
     both = queries.run(police, "crime_by_type", {"from": "2024-01", "to": "2024-01", "crime_type": "Burglary,Drugs"})
     assert dict(zip(both.frame["crime_type"], both.frame["crimes"])) == {"Burglary": 22, "Drugs": 1}
 
@@ -168,6 +110,34 @@ def test_all_but_one_filter_is_refused_when_suppression_applies(tiny):
 def test_area_filter_takes_one_code_only(tiny):
     with pytest.raises(queries.QueryError):
         queries.run(tiny["users"]["council"], "crime_by_type", {"area": f"{W1},{W2}"})
+
+
+# ---- how withheld and partial figures read -----------------------------------------------------
+
+
+def test_display_labels_withheld_and_partial_cells():
+    frame = pl.DataFrame({"area": ["a", "b", "c"], "n": [12, None, 40]})
+    mask = pl.DataFrame({"n": [False, True, False]})
+    partial = pl.DataFrame({"n": [False, False, True]})
+    out = disclosure.display_frame(frame, mask, partial, "suppressed")
+    assert out["n"].to_list() == ["12", "suppressed", "≥40"]
+    assert disclosure.display_frame(frame, mask, None, "low")["n"].to_list() == ["12", "low", "40"]
+
+
+def test_health_totals_leave_out_suppressed_base_cells_and_say_so(tiny):
+    health = tiny["users"]["health"]  # district level, suppression threshold 5
+    r = queries.run(health, "crime_monthly_total")
+    got = {str(row["month"])[:7]: (row["crimes"], p) for row, p in
+           zip(r.frame.iter_rows(named=True), r.partial["crimes"])}
+    # 2024-01 base cells (month x district x type): D1 Burglary 13, D1 Drugs 1 (withheld),
+    # D2 Burglary 9: 22 shown, one cell left out.
+    assert got["2024-01"] == (22, True)
+    # 2024-02: D1 Drugs 12, Unknown area Burglary 3 (withheld).
+    assert got["2024-02"] == (12, True)
+    # 2023-02: D1 Burglary 25, nothing withheld.
+    assert got["2023-02"] == (25, False)
+    assert "≥22" in disclosure.display(r)["crimes"].to_list()
+    assert "withheld" in disclosure.protection_note(r)
 
 
 # ---- policy changes take effect at once ------------------------------------------------------
@@ -181,20 +151,24 @@ def test_policy_change_applies_to_the_next_query_of_open_sessions(tiny, tmp_path
     with pytest.raises(access.AccessDenied):  # health may see crime at district level only
         queries.run(health, "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
     first = queries.run(health, "crime_by_type", {"from": "2024-01", "to": "2024-01"})
-    text = policy.read_text().replace(
-        'health = { geography = "district", threshold = 5, tiers = ["public"] }\n\n[datasets.asb]',
-        'health = { geography = "ward", threshold = 10, tiers = ["public"] }\n\n[datasets.asb]', 1)
+    old = 'health = { geography = "district", protection = "suppress", threshold = 5, tiers = ["public"] }\n\n[datasets.asb]'
+    new = 'health = { geography = "ward", protection = "suppress", threshold = 10, tiers = ["public"] }\n\n[datasets.asb]'
+    text = policy.read_text().replace(old, new, 1)
     assert text != policy.read_text()
     policy.write_text(text)
     st = policy.stat()
     os.utime(policy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     r = queries.run(health, "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
     assert r.threshold == 10
-    # Burglary 22 stays; Drugs (1) is suppressed; the cached answer under the old policy is not reused.
     again = queries.run(health, "crime_by_type", {"from": "2024-01", "to": "2024-01"})
     assert first.threshold == 5 and again.threshold == 10
+    # Burglary in 2024-01: 22 (district cells 13 + 9) under threshold 5; under the new rule the
+    # base is ward level at threshold 10: Abbey 9, Bridge 4, Canal 9, every one withheld.
+    assert dict(zip(first.frame["crime_type"], first.frame["crimes"]))["Burglary"] == 22
+    burglary = again.frame["crime_type"].to_list().index("Burglary")
+    assert again.frame["crimes"][burglary] is None and again.suppressed["crimes"][burglary]
     # Revoking the grant takes effect just as fast.
-    policy.write_text(text.replace('health = { geography = "ward", threshold = 10, tiers = ["public"] }\n\n[datasets.asb]', '\n[datasets.asb]', 1))
+    policy.write_text(text.replace(new, '\n[datasets.asb]', 1))
     os.utime(policy, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
     with pytest.raises(access.AccessDenied):
         queries.run(health, "crime_by_type")

@@ -194,3 +194,14 @@ def test_boundaries_are_parsed_once_per_file_version(data_dir):
     assert second is not first and second["name"] == "new"
     path.unlink()
     assert figures.load_boundaries("ward") is None
+
+
+def test_bar_chart_names_withheld_categories_and_draws_no_bar():
+    import polars as pl
+
+    from csp import figures
+    frame = pl.DataFrame({"outcome": ["Charged", "Cautioned", "Fined"], "crimes": [40, None, 12]})
+    fig = figures.bar_chart(frame, "outcome", "crimes", "Crimes", withheld="low")
+    bar = fig.data[0]
+    assert list(bar.y) == ["Cautioned (low)", "Fined", "Charged"]
+    assert list(bar.x) == [None, 12, 40]  # no bar, never a zero

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 
-from csp import quality, queries
+from csp import access, quality, queries
+from protection_oracle import ons_total, published_rows
 
 D = dt.date
 
@@ -53,17 +55,28 @@ def test_quality_query_on_tiny_area(tiny):
     r = queries.run(owner, "quality_crime")
     feb = r.frame.filter(pl.col("month") == D(2024, 2, 1)).row(0, named=True)
     # 2024-02: 12 drugs in L3 + 3 burglaries with no LSOA.
-    assert (feb["records"], feb["located"], feb["pct_located"], feb["with_id"]) == (15, 12, 80.0, 15)
+    assert (feb["records"], feb["located"], feb["pct_located"]) == (15, 12, 80.0)
+    ids = queries.run(owner, "quality_crime_ids").frame.filter(pl.col("month") == D(2024, 2, 1))
+    assert ids.row(0, named=True)["with_id"] == 15
+    # Identifiers are restricted: the identifier checks are the owner's only.
+    with pytest.raises(access.AccessDenied):
+        queries.run(tiny["users"]["council"], "quality_crime_ids")
     council = queries.run(tiny["users"]["council"], "quality_crime")
-    # Identifiers are restricted: the council sees none of them, so no duplicates can be counted.
-    assert council.frame["with_id"].drop_nulls().sum() == 0
-    assert council.frame.filter(pl.col("month") == D(2024, 2, 1))["records"].to_list() == [15]
+    # The council's month total is perturbed exactly as the same cell is everywhere else.
+    rows = published_rows("crime").filter(pl.col("month") == D(2024, 2, 1))
+    got = council.frame.filter(pl.col("month") == D(2024, 2, 1)).row(0, named=True)
+    assert got["records"] == ons_total(rows, "ptable_t5", 5)
+    assert got["located"] == ons_total(rows.filter(pl.col("district_code").is_not_null()), "ptable_t5", 5)
+    monthly = queries.run(tiny["users"]["council"], "crime_monthly_total").frame
+    assert monthly.filter(pl.col("month") == D(2024, 2, 1))["crimes"].to_list() == [got["records"]]
 
 
 def test_catalogue_lists_access_per_user(tiny):
     cat = {e["dataset"]: e for e in quality.catalogue(tiny["users"]["health"])}
     assert set(cat) == {"geography", "crime", "asb", "reoffending", "substance_misuse", "alcohol_admissions"}
-    assert cat["crime"]["access"] == "to district level, counts under 5 suppressed"
-    assert cat["substance_misuse"]["access"] == "owner: everything"
+    assert cat["crime"]["access"] == "to district level, counts 1 to 4 suppressed"
+    assert cat["substance_misuse"]["access"] == "owner: everything, exact"
+    council = {e["dataset"]: e for e in quality.catalogue(tiny["users"]["council"])}
+    assert council["crime"]["access"] == "to lsoa level, counts perturbed (under 5 shown as 'low')"
     assert cat["asb"]["latest_version"] is None and cat["crime"]["coverage"] == "2023-02 to 2024-02"
     assert "crime_id" in cat["crime"]["fields"]["field"].to_list()

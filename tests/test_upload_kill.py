@@ -63,7 +63,7 @@ def test_kill_during_publish_never_breaks_the_store(data_dir, tmp_path):
             assert active.stdout.readline().strip() == "ready"
             active.stdin.write("go\n")
             active.stdin.flush()
-            time.sleep(rng.uniform(0.05, 0.8))
+            time.sleep(rng.uniform(0.05, 1.5))  # a publish takes ~0.5 s; more on a busy machine
             active.send_signal(signal.SIGKILL)
             active.wait()
             vid, rows = check_store(verified)

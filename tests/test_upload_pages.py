@@ -71,7 +71,7 @@ def test_catalogue_lists_every_dataset(app_env):
     crime = summary[summary["title"] == "Police recorded crime (street level)"].iloc[0]
     assert crime["owner"] == "police" and crime["latest_version"] == "v000001"
     assert crime["coverage"] == "2023-02 to 2024-02"
-    assert "suppressed" in crime["access"]
+    assert "perturbed" in crime["access"]
 
 
 def test_data_quality_page(app_env):
