@@ -130,6 +130,16 @@ def shift_month(value: str, n: int) -> str:
     return f"{y:04d}-{m + 1:02d}"
 
 
+def headline_end(end: str, dataset: str) -> str:
+    """The month a '12 months to' headline ends with for a period ending at ``end``: that month
+    when a 12-month comparison may end there (the latest month held, or a financial year's
+    March with all 12 months held), else the latest month held."""
+    from .protection import periods
+
+    first, last = periods.held([dataset])
+    return end if periods.end12_allowed(_parse_month(end), first, last) else last.strftime("%Y-%m")
+
+
 def history_start(start: str, first_held: str) -> str:
     """Where to start reading so the rolling 12-month total exists from ``start`` on: 11 months
     earlier, but never before the first month held (earlier months are unknown, not zero)."""

@@ -38,7 +38,7 @@ import polars as pl
 import yaml
 
 from . import access, catalog, config, disclosure, store
-from .protection import cells
+from .protection import cells, periods
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 AREA = re.compile(r"^[EW](0[1-9]|[1-9]\d)\d{6}$")
@@ -64,6 +64,7 @@ class Param:
     max_length: int = 200
     choices: tuple[str, ...] | None = None  # allowed values, if the domain is fixed
     choices_from: str | None = None  # "<query>.<column>": allowed values the user may see
+    period: str | None = None  # start | end | end12: a window a total covers (protection.periods)
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,13 @@ def _parse(path: Path) -> NamedQuery:
         choices_from = spec.get("choices_from")
         if choices_from is not None and not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", choices_from):
             raise ValueError(f"{path.name}: parameter {pname}: choices_from must be <query>.<column>")
+        period = spec.get("period")
+        if period is not None and (period not in ("start", "end", "end12") or ptype != "month"):
+            raise ValueError(f"{path.name}: parameter {pname}: period must be start, end or end12 on a month")
         params[pname] = Param(
             pname, ptype, bool(spec.get("required", False)), spec.get("description", ""),
             spec.get("default"), int(spec.get("max_length", 200)),
-            tuple(str(c) for c in choices) if choices is not None else None, choices_from,
+            tuple(str(c) for c in choices) if choices is not None else None, choices_from, period,
         )
     columns = {}
     for cname, spec in (head.get("columns") or {}).items():
@@ -588,6 +592,7 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
         raise access.AccessDenied("This view is for the data's owner only.")
     threshold = max((g.threshold for g in grants.values()), default=0)
     _check_complements(q, values, threshold)
+    _check_periods(q, values, grants)
     _check_choices(user, q, values)
     current = {d: store.current(d) for d in q.datasets}
     # Reported under the dataset's own name: a cube is a file of its parent's version.
@@ -720,6 +725,24 @@ def _check_complements(q: NamedQuery, values: dict, threshold: int) -> None:
                 f"Under the sharing agreement you can filter '{name}' to one value at a time, or "
                 "leave it empty for all: combining a few values could reveal suppressed numbers."
             )
+
+
+def _check_periods(q: NamedQuery, values: dict, grants: dict) -> None:
+    """Totals over a window of months are given for a fixed set of windows to partners whose
+    counts are protected (csp.protection.periods says why)."""
+    roles = {p.period: n for n, p in q.params.items() if p.period}
+    if not roles:
+        return
+    span = periods.held([d for d, g in grants.items()
+                         if catalog.contract(d).protected and not g.owner and g.protection != "none"])
+    if span is None:
+        return
+    first, last = span
+    if "end12" in roles and not periods.end12_allowed(values.get(roles["end12"]), first, last):
+        raise QueryError(periods.REFUSAL_12)
+    if ("start" in roles or "end" in roles) and not periods.window_allowed(
+            values.get(roles.get("start")), values.get(roles.get("end")), first, last):
+        raise QueryError(periods.REFUSAL)
 
 
 _choice_depth = threading.local()

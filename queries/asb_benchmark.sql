@@ -5,8 +5,8 @@
 --   rate per 1,000: the benchmark that ward and LSOA rates are compared with.
 -- datasets: [asb_ward_cube, geography]
 -- parameters:
---   from: {type: month, description: "First month, YYYY-MM"}
---   to: {type: month, description: "Last month, YYYY-MM"}
+--   from: {type: month, period: start, description: "First month, YYYY-MM"}
+--   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 -- columns:
 --   incidents: {type: count, description: "ASB incidents with a known location"}
 --   population: {type: number, description: "Resident population of the area you may see"}

@@ -5,8 +5,8 @@
 -- datasets: [asb_cube, geography]
 -- grain: lsoa
 -- parameters:
---   from: {type: month, description: "First month, YYYY-MM"}
---   to: {type: month, description: "Last month, YYYY-MM"}
+--   from: {type: month, period: start, description: "First month, YYYY-MM"}
+--   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 -- order: [-incidents, lsoa_name]
 -- columns:

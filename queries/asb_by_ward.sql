@@ -6,8 +6,8 @@
 -- datasets: [asb_ward_cube, geography]
 -- grain: ward
 -- parameters:
---   from: {type: month, description: "First month, YYYY-MM"}
---   to: {type: month, description: "Last month, YYYY-MM"}
+--   from: {type: month, period: start, description: "First month, YYYY-MM"}
+--   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 -- order: [-incidents, ward_name]
 -- columns:

@@ -4,7 +4,7 @@
 --   latest month held) and in the 12 months before that, with the percentage change.
 -- datasets: [asb_ward_cube]
 -- parameters:
---   to: {type: month, description: "Last month of the current 12-month period, YYYY-MM"}
+--   to: {type: month, period: end12, description: "Last month of the current 12-month period, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 -- columns:
 --   last_month: {type: date, description: "Last month of the current period"}

@@ -5,8 +5,8 @@
 --   1,000: the benchmark that ward and LSOA rates are compared with.
 -- datasets: [crime_ward_cube, geography]
 -- parameters:
---   from: {type: month, description: "First month, YYYY-MM"}
---   to: {type: month, description: "Last month, YYYY-MM"}
+--   from: {type: month, period: start, description: "First month, YYYY-MM"}
+--   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
 -- columns:
 --   crimes: {type: count, description: "Recorded crimes with a known location"}

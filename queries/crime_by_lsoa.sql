@@ -6,8 +6,8 @@
 -- datasets: [crime_cube, geography]
 -- grain: lsoa
 -- parameters:
---   from: {type: month, description: "First month, YYYY-MM"}
---   to: {type: month, description: "Last month, YYYY-MM"}
+--   from: {type: month, period: start, description: "First month, YYYY-MM"}
+--   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
 -- order: [-crimes, lsoa_name]

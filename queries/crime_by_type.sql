@@ -2,8 +2,8 @@
 -- description: Recorded crimes per police.uk crime type in the chosen period and area.
 -- datasets: [crime_ward_cube]
 -- parameters:
---   from: {type: month, description: "First month, YYYY-MM"}
---   to: {type: month, description: "Last month, YYYY-MM"}
+--   from: {type: month, period: start, description: "First month, YYYY-MM"}
+--   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
 -- order: [-crimes, crime_type]

@@ -4,8 +4,8 @@
 --   with no outcome given are left out; recent crimes are often still under investigation.
 -- datasets: [crime_outcome_cube]
 -- parameters:
---   from: {type: month, description: "First month, YYYY-MM"}
---   to: {type: month, description: "Last month, YYYY-MM"}
+--   from: {type: month, period: start, description: "First month, YYYY-MM"}
+--   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code"}
 --   crime_type: {type: text_list, description: "Crime types to include (default: all)"}
 -- order: [-crimes, outcome]

@@ -9,6 +9,7 @@ import streamlit as st
 import polars as pl
 
 from .. import access, disclosure, export, indicators, queries, store
+from ..protection import periods
 from .auth import current_user
 
 
@@ -114,6 +115,8 @@ def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:
             f"**Data held:** {cov.get('first', '?')} to {cov.get('last', '?')}. "
             f"**Published:** {published} (version {v.version})."
             + (f"\n\n**Caveats:** {caveats}" if caveats else "")
+            + f"\n\n**How these figures are protected:** "
+            + md_escape(disclosure.how_protected(access.grant(current_user(), dataset)))
         )
 
 
@@ -158,13 +161,18 @@ def label_month(value: str) -> str:
 # reproduces the view and back/forward/reload keep it; values not among the options are
 # dropped by Streamlit before they reach any query.
 
-def period_filter(months: list[str], default_span: int = 24, key: str = "period") -> tuple[str, str]:
-    default = (months[max(0, len(months) - default_span)], months[-1])
-    start, end = st.select_slider(
-        "Period", options=months, value=default, format_func=label_month, key=key,
-        bind="query-params",
-    )
-    return start, end
+def period_filter(dataset: str, key: str = "period") -> tuple[str, str, str]:
+    """The period of the page's totals, from the named periods (csp.protection.periods: the
+    windows totals may cover under the sharing agreement), built from the months the dataset
+    holds: the same list for everyone, so a link means the same view. Returns (from, to, label)
+    with months as YYYY-MM."""
+    first, last = periods.held([dataset])
+    options = {p.key: p for p in periods.named_periods(first, last)}
+    default = "latest24" if "latest24" in options else "latest12"
+    choice = st.selectbox("Period", options=list(options), index=list(options).index(default),
+                          format_func=lambda k: options[k].label, key=key, bind="query-params")
+    p = options.get(choice) or options[default]
+    return p.start.strftime("%Y-%m"), p.end.strftime("%Y-%m"), p.label
 
 
 def area_filter(areas: "queries.Result | None", key: str = "area", everywhere: bool = True) -> str | None:

@@ -98,6 +98,9 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
             result = queries.run(current_user(), name, params)
         except access.AccessDenied:
             return
+        except queries.QueryError as e:
+            st.warning(str(e))
+            return
     else:
         result = ui.run(name, params)
     if result is None:

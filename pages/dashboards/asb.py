@@ -23,11 +23,11 @@ def render() -> None:
 
     months = ui.months_held(facets.frame["first_month"], facets.frame["last_month"])
     with st.container(horizontal=True):
-        start, end = ui.period_filter(months)
+        start, end, _ = ui.period_filter("asb")
         area = ui.area_filter(areas)
 
     params = {"from": start, "to": end, "area": area}
-    sections.headline("asb_headline", {"to": end, "area": area}, "ASB incidents")
+    sections.headline("asb_headline", {"to": indicators.headline_end(end, "asb"), "area": area}, "ASB incidents")
     sections.trend_section("asb_monthly", params, months[0], "incidents", "Incidents", "asb", ASB_NOTE,
                            ASB_CAVEATS, "asb")
     st.caption("No breakdown by category: police.uk publishes anti-social behaviour without one.")

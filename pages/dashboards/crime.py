@@ -28,13 +28,14 @@ def render() -> None:
 
     months = ui.months_held(facets.frame["first_month"], facets.frame["last_month"])
     with st.container(horizontal=True):
-        start, end = ui.period_filter(months)
+        start, end, _ = ui.period_filter("crime")
         area = ui.area_filter(areas)
         types = st.multiselect("Crime type", options=facets.frame["crime_type"].to_list(),
                                placeholder="All crime types", key="type", bind="query-params")
 
     params = {"from": start, "to": end, "area": area, "crime_type": types or None}
-    sections.headline("crime_headline", {"to": end, "area": area, "crime_type": params["crime_type"]}, "crimes")
+    sections.headline("crime_headline", {"to": indicators.headline_end(end, "crime"), "area": area,
+                                         "crime_type": params["crime_type"]}, "crimes")
     sections.trend_section("crime_monthly_total", params, months[0], "crimes", "Crimes", "crime", CRIME_NOTE,
                   CRIME_CAVEATS, "crime")
     sections.breakdown_section("crime_by_type", params, "crime_type", "crimes", "Crimes", "Crimes by type",
