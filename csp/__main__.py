@@ -8,7 +8,7 @@ import sys
 from . import access, config, queries
 
 
-CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable")
+CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable", "csp.protection.utility")
 
 
 def _fail(msg: str, code: int = 2) -> int:

@@ -70,3 +70,30 @@ def protection_note(result) -> str:
             f"Counts from 1 to {' or '.join(str(t - 1) for t in suppressed)} are withheld "
             "('suppressed'); totals add up the figures shown, and one marked ≥ leaves some out.")
     return " ".join(parts)
+
+
+def how_protected(grant) -> str:
+    """'How these figures are protected', for one user's grant on one dataset, in plain words."""
+    if grant is None:
+        return "This dataset is not shared with you."
+    if grant.owner:
+        return ("You see your own partner's data exactly, at the finest geography it holds. Other "
+                "partners see it protected, as the sharing agreement sets.")
+    level = {"lsoa": "LSOA", "ward": "ward", "district": "district"}[grant.geography]
+    if grant.protection == "perturb":
+        return (f"Shared with you down to {level} level, protected by cell-key perturbation (the "
+                "method the ONS and the Australian Bureau of Statistics use for flexible tables): "
+                "every count carries a small adjustment fixed by the records in it, so the same "
+                "figure reads the same on every page, download and board pack, and comparing "
+                "views cannot strip the adjustment off. Parts may therefore not add up exactly to "
+                f"their total. Counts under {grant.threshold} after the adjustment read 'low'. "
+                "Rates, intervals and comparisons are computed from the figures shown. Totals "
+                "over a period are given for months, quarters, financial years and the latest "
+                "12 or 24 months.")
+    if grant.protection == "suppress":
+        return (f"Shared with you down to {level} level. Counts from 1 to {grant.threshold - 1} in "
+                f"one protected table (by month, {level} and the main categories) are withheld "
+                "('suppressed', never shown as zero), and every figure you see adds up that same "
+                "table, so a total marked ≥ leaves the withheld counts out and no two views can "
+                "be subtracted to find one. Finer splits are not shared with you.")
+    return "Shared with you as published: these figures are not protected because they are public."
