@@ -1,0 +1,254 @@
+"""What the curious partner asks for: the query families of issue 12, as parameter grids over the
+named queries, each figure mapped to the cells of the attacker's target family it adds up.
+
+Families: period differencing (every window [a, b] of several lengths), headline against monthly
+figures, complement filters (one value against all), ward totals against their LSOAs, views
+outside the main pages (data quality, benchmarks, neighbourhood, overview, drug offences), and
+the same cells asked for through every view that shows them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from attack_lib import Harvest, Space, add_months, months_of, published_rows, rule_for, ym
+from csp import access
+
+LENGTHS = (1, 2, 3, 6, 12, 24)  # window lengths in months for period differencing
+RARE_TYPES = 3  # crime types (rarest first) whose own headlines and totals are also asked for
+
+
+def _cross(*frames: pl.DataFrame) -> pl.DataFrame:
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.join(f, how="cross")
+    return out
+
+
+def _space(name: str, rows: pl.DataFrame, grid: pl.DataFrame, dims: tuple[str, ...]) -> Space:
+    counts = rows.group_by(list(dims)).agg(pl.len().alias("truth"))
+    cells = grid.join(counts, on=list(dims), how="left", nulls_equal=True).with_columns(
+        pl.col("truth").fill_null(0).cast(pl.Int64))
+    return Space(name, dims, cells)
+
+
+def _windows(months: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    out = []
+    for i, a in enumerate(months):
+        for n in LENGTHS:
+            if i + n - 1 < len(months):
+                out.append((a, months[i + n - 1]))
+    return out
+
+
+def _between(months, a, b) -> set:
+    return {m for m in months if a <= m <= b}
+
+
+def _area_cond(area: str | None) -> dict:
+    if area is None:
+        return {}
+    return {"ward_code": {area}} if area.startswith(("E05", "W05")) else {"district_code": {area}}
+
+
+# ---- crime or ASB by month, place and category ---------------------------------------------
+
+
+def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: bool = False) -> Harvest | None:
+    """Crime (or ASB) for one user. Target cells: month x ward x crime type (district x month x
+    type for a district-level grant; with ``lsoa``, month x LSOA x type within ``wards``)."""
+    rule = rule_for(user, dataset)
+    if rule is None or rule.method == "none":
+        return None
+    crime = dataset == "crime"
+    cube = "crime_ward_cube" if crime else "asb_ward_cube"
+    g = access.grant(user, dataset)
+    rows = published_rows(dataset)
+    if user.areas:
+        rows = rows.filter(pl.col("ward_code").is_in(list(user.areas)))
+    if wards:
+        rows = rows.filter(pl.col("ward_code").is_in(wards))
+    months = months_of(rows)
+    district_only = g.geography == "district"
+    chosen = None
+    if not user.areas and not wards and not district_only:
+        # A partnership-wide user: the attacker targets a few wards (busiest, quietest, middle);
+        # the other wards' cells enter district totals only, so they are one unknown per month
+        # and type ("OTHER"), which keeps the least-squares solve small without losing a total.
+        busy = rows.group_by("ward_code").len().drop_nulls().sort("len")["ward_code"].to_list()
+        chosen = [busy[-1], busy[0], busy[len(busy) // 2]]
+        rows = rows.with_columns(pl.when(pl.col("ward_code").is_null() | pl.col("ward_code").is_in(chosen))
+                                 .then(pl.col("ward_code")).otherwise(pl.lit("OTHER")).alias("ward_code"))
+    place_cols = ["district_code"] if district_only else ["ward_code", "district_code"]
+    if lsoa:
+        place_cols = ["lsoa_code", "ward_code", "district_code"]
+    places = rows.select(place_cols).unique()
+    cats = ["crime_type"] if crime else []
+    parts = [pl.DataFrame({"month": months}, schema={"month": pl.Date}), places]
+    if crime:
+        parts.append(rows.select("crime_type").unique())
+    dims = ("month", *place_cols, *cats)
+    space = _space(f"{dataset} by month, {'LSOA' if lsoa else 'district' if district_only else 'ward'}"
+                   + (" and type" if crime else ""), rows, _cross(*parts), dims)
+    h = Harvest(space, rule)
+    c = "crimes" if crime else "incidents"
+    q = "crime" if crime else "asb"
+    types = (rows.group_by("crime_type").len().sort("len")["crime_type"].to_list()[:RARE_TYPES]
+             if crime else [])
+    type_opts = [None, *types]
+    if wards:
+        areas = list(wards)
+    elif user.areas:
+        areas = [*user.areas, None]
+    elif district_only:
+        areas = [*sorted(d for d in rows["district_code"].unique().to_list() if d), None]
+    else:  # the chosen wards, the district and everywhere
+        areas = [*chosen, *sorted(d for d in rows["district_code"].unique().to_list() if d), None]
+
+    def tcond(t):
+        return {"crime_type": {t}} if t is not None else {}
+
+    for area in areas:
+        ac = _area_cond(area)
+        # monthly figures, by type and in total
+        if crime:
+            h.run(user, "crime_monthly", {"area": area},
+                  lambda r, ac=ac: [({**ac, "month": {r["month"]}, "crime_type": {r["crime_type"]}}, c)])
+        for t in type_opts:
+            h.run(user, f"{q}_monthly" if not crime else "crime_monthly_total",
+                  {"area": area, **({"crime_type": t} if t else {})},
+                  lambda r, ac=ac, t=t: [({**ac, **tcond(t), "month": {r["month"]}}, c)])
+            if crime:
+                h.run(user, "overview_crime_monthly", {"area": area, **({"crime_type": t} if t else {})},
+                      lambda r, ac=ac, t=t: [({**ac, **tcond(t), "month": {r["month"]}}, c)])
+        # 12-month headlines ending at every month, against the monthly figures
+        for m in months:
+            for t in type_opts:
+                cur = _between(months, add_months(m, -11), m)
+                prev = _between(months, add_months(m, -23), add_months(m, -12))
+                h.run(user, f"{q}_headline", {"to": ym(m), "area": area, **({"crime_type": t} if t else {})},
+                      lambda r, ac=ac, t=t, cur=cur, prev=prev: [
+                          ({**ac, **tcond(t), "month": cur}, "current"),
+                          ({**ac, **tcond(t), "month": prev}, "previous")])
+        # every window of several lengths: period differencing
+        for a, b in _windows(months):
+            span = _between(months, a, b)
+            if crime:
+                h.run(user, "crime_by_type", {"area": area, "from": ym(a), "to": ym(b)},
+                      lambda r, ac=ac, span=span: [({**ac, "month": span, "crime_type": {r["crime_type"]}}, c)])
+            elif not district_only and not lsoa:
+                h.run(user, "asb_by_ward", {"area": area, "from": ym(a), "to": ym(b)},
+                      lambda r, span=span: [({"ward_code": {r["ward_code"]}, "month": span}, c)])
+            if lsoa and area is not None:
+                h.run(user, f"{q}_by_lsoa", {"area": area, "from": ym(a), "to": ym(b)},
+                      lambda r, span=span: [({"lsoa_code": {r["lsoa_code"]}, "month": span}, c)])
+        if crime:
+            h.run(user, "substance_drug_offences", {"area": area},
+                  lambda r, ac=ac: [({**ac, "month": {r["month"]}, "crime_type": {"Drugs"}}, "drug_offences")])
+    if wards or lsoa:
+        return h
+    # views with no area filter: wards ranked, benchmarks, data quality, overview, neighbourhood
+    districts = {d for d in rows["district_code"].unique().to_list() if d}
+    for a, b in _windows(months):
+        if (b.year - a.year) * 12 + b.month - a.month + 1 not in (1, 12):
+            continue
+        span = _between(months, a, b)
+        for t in type_opts:
+            if not district_only:
+                h.run(user, f"{q}_by_ward", {"from": ym(a), "to": ym(b), **({"crime_type": t} if t else {})},
+                      lambda r, span=span, t=t: [({"ward_code": {r["ward_code"]}, "month": span, **tcond(t)}, c)])
+            h.run(user, f"{q}_benchmark", {"from": ym(a), "to": ym(b), **({"crime_type": t} if t else {})},
+                  lambda r, span=span, t=t, districts=districts: [
+                      ({"district_code": districts, "month": span, **tcond(t)}, c)])
+    h.run(user, f"quality_{q}", {}, lambda r: [
+        ({"month": {r["month"]}}, "records"),
+        ({"month": {r["month"]}, "district_code": districts}, "located")])
+    last = months[-1]
+    cur = _between(months, add_months(last, -11), last)
+    prev = _between(months, add_months(last, -23), add_months(last, -12))
+    if not district_only:
+        h.run(user, f"overview_{q}_wards", {}, lambda r: [
+            ({"ward_code": {r["ward_code"]}, "month": cur}, "current"),
+            ({"ward_code": {r["ward_code"]}, "month": prev}, "previous")])
+        for ward in (areas if user.areas else areas[:3]):
+            if ward is None or not ward.startswith("E05"):
+                continue
+            dist = rows.filter(pl.col("ward_code") == ward)["district_code"][0]
+
+            def summary(r, ward=ward, dist=dist):
+                cat = r["category"]
+                if cat == "Anti-social behaviour" or (not crime and cat != "Anti-social behaviour"):
+                    return []
+                tc = {} if cat in ("All crime", "Anti-social behaviour") else {"crime_type": {cat}}
+                return [({"ward_code": {ward}, "month": cur, **tc}, "ward_current"),
+                        ({"ward_code": {ward}, "month": prev, **tc}, "ward_previous"),
+                        ({"district_code": {dist}, "month": cur, **tc}, "district_current"),
+                        ({"district_code": {dist}, "month": prev, **tc}, "district_previous")]
+            if crime:
+                h.run(user, "neighbourhood_summary", {"ward": ward}, summary)
+            col = "ward_crimes" if crime else "ward_asb"
+            dcol = "district_crimes" if crime else "district_asb"
+            h.run(user, "neighbourhood_monthly", {"ward": ward}, lambda r, ward=ward, dist=dist: [
+                ({"ward_code": {ward}, "month": {r["month"]}}, col),
+                ({"district_code": {dist}, "month": {r["month"]}}, dcol)])
+    return h
+
+
+# ---- pre-counted datasets: reoffending cohorts, treatment ---------------------------------------
+
+
+def reoffending_harvest(user, measure: str) -> Harvest | None:
+    rule = rule_for(user, "reoffending")
+    if rule is None or rule.method == "none":
+        return None
+    rows = published_rows("reoffending")
+    dims = ("cohort_quarter", "age_group", "cohort_type", "cohort_group")
+    grid = _cross(*[rows.select(d).unique() for d in dims])
+    counts = rows.group_by(list(dims)).agg(pl.col(measure).sum().alias("truth"))
+    cells = grid.join(counts, on=list(dims), how="left", nulls_equal=True).with_columns(
+        pl.col("truth").fill_null(0).cast(pl.Int64))
+    h = Harvest(Space(f"reoffending {measure} by quarter and breakdown", dims, cells), rule)
+    types = rows["cohort_type"].unique().sort().to_list()
+    groups = rows["cohort_group"].unique().sort().to_list()
+    for ct in [None, *types]:
+        for cg in [None, *groups]:
+            params = {**({"cohort_type": ct} if ct else {}), **({"cohort_group": cg} if cg else {})}
+            base = {**({"cohort_type": {ct}} if ct else {}), **({"cohort_group": {cg}} if cg else {})}
+            h.run(user, "reoffending_quarterly", params, lambda r, base=base: [(
+                {**base, "cohort_quarter": {r["cohort_quarter"]},
+                 **({} if r["age_group"] == "all" else {"age_group": {r["age_group"]}})}, measure)])
+    quarters = sorted(rows["cohort_quarter"].unique().to_list())
+    latest = set(quarters[-4:])
+    before = set(quarters[-8:-4])
+
+    def breakdown(r):
+        cond = {d: {r[d]} for d in ("age_group", "cohort_type", "cohort_group") if r[d] is not None}
+        out = [({**cond, "cohort_quarter": latest}, measure)]
+        if measure in ("offenders", "reoffenders"):
+            out.append(({**cond, "cohort_quarter": before}, f"prev_{measure}"))
+        return out
+    h.run(user, "reoffending_breakdown", {}, breakdown)
+    if measure == "offenders":
+        h.run(user, "quality_reoffending", {}, lambda r: [({"cohort_quarter": {r["month"]}}, "offenders")])
+    return h
+
+
+def substance_harvest(user, measure: str) -> Harvest | None:
+    rule = rule_for(user, "substance_misuse")
+    if rule is None or rule.method == "none":
+        return None
+    rows = published_rows("substance_misuse")
+    dims = ("quarter", "substance_group")
+    grid = _cross(*[rows.select(d).unique() for d in dims])
+    counts = rows.group_by(list(dims)).agg(pl.col(measure).sum().alias("truth"))
+    cells = grid.join(counts, on=list(dims), how="left", nulls_equal=True).with_columns(
+        pl.col("truth").fill_null(0).cast(pl.Int64))
+    h = Harvest(Space(f"treatment {measure} by quarter and substance", dims, cells), rule)
+    for sg in [None, *rows["substance_group"].unique().sort().to_list()]:
+        h.run(user, "substance_quarterly", {"substance_group": sg} if sg else {}, lambda r: [(
+            {"quarter": {r["quarter"]},
+             **({} if r["substance_group"] == "all" else {"substance_group": {r["substance_group"]}})}, measure)])
+    if measure == "in_treatment":
+        h.run(user, "quality_substance_misuse", {}, lambda r: [({"quarter": {r["month"]}}, "in_treatment")])
+    return h
