@@ -159,9 +159,15 @@ def build_geography(*, centroids: str | Path | None = None, wards: str | Path | 
             setattr(src, attr, poly)
             sums.append(store.file_checksum(Path(path)))
             names.append(poly.name)
-    if src.wards is not None and src.wards.frame["district_code"].null_count() and src.ward_districts is None:
-        raise GeographyError(f"{src.wards.name}: the wards carry no district code (LADyyCD): add a ward -> "
-                             "district file with --ward-codes (e.g. ward_all_codes.csv)")
+    if src.wards is not None and src.wards.frame["district_code"].null_count():
+        if src.ward_districts is None:
+            raise GeographyError(f"{src.wards.name}: the wards carry no district code (LADyyCD): add a ward -> "
+                                 "district file with --ward-codes (e.g. ward_all_codes.csv)")
+        wf = src.wards.frame.join(src.ward_districts.select("ward_code", pl.col("district_code").alias("_d"),
+                                                            pl.col("district_name").alias("_n")),
+                                  left_on="code", right_on="ward_code", how="left", maintain_order="left")
+        src.wards.frame = wf.with_columns(pl.coalesce("district_code", "_d").alias("district_code"),
+                                          pl.coalesce("district_name", "_n").alias("district_name")).drop("_d", "_n")
     built = build(src)
     pops, notes = _population_of(src)
     return _finish(built, pops, notes, published_by, "geography build: " + ", ".join(src.describe()), _checksum(sums))
