@@ -206,3 +206,26 @@ def test_ward_boundaries_without_districts_need_ward_codes(data_dir, tmp_path):
     for c in replaced:
         near = min(want, key=lambda k: (pts[k][0] - pts[c][0]) ** 2 + (pts[k][1] - pts[c][1]) ** 2)
         assert cur[c] == near and got[c] == want[near]
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"LSOA21CD,WD22CD,LAD22CD\nE01004861,E05000655\nE01004912,E05000664,E08000001,extra\n", "header's 3 columns"),
+    (bytes(range(256)) * 8, "binary"),
+    (b"", "empty"),
+    (b"^LSOA21CD$,WD22CD,LAD22CD\nE01004861,E05000655,E08000001\n", "pattern"),
+])
+def test_damaged_files_get_the_upload_readers_message(content, needle, data_dir, tmp_path):
+    p = tmp_path / "lookup.csv"
+    p.write_bytes(content)
+    with pytest.raises(geography.GeographyError, match=needle):
+        geography.import_lookup([p])
+    assert store.current("geography") is None
+
+
+def test_windows_1252_lookup_with_welsh_names(data_dir, tmp_path):
+    p = tmp_path / "wales.csv"
+    p.write_bytes("LSOA11CD,LSOA11NM,WD17CD,WD17NM,LAD17CD,LAD17NM\n"
+                  "W01000001,Isle of Anglesey 007A,W05000001,Aberffraw,W06000001,Isle of Anglesey\n"
+                  "W01000002,Ynys Môn 007B,W05000001,Aberffraw,W06000001,Isle of Anglesey\n".encode("cp1252"))
+    geography.import_lookup([p])
+    assert geo()["lsoa_name"].to_list() == ["Isle of Anglesey 007A", "Ynys Môn 007B"]

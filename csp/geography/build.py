@@ -92,7 +92,6 @@ def build(src: Sources) -> Built:
     in11: dict[str, bool] = {}
     in21: dict[str, bool] = {}
     names: dict[str, str] = {}
-    own: dict[str, dict] = {}  # code -> best lookup row for it: ward, names, district, year
 
     def attest(code: str, year: int | None) -> None:
         if year is None:
@@ -105,14 +104,24 @@ def build(src: Sources) -> Built:
                 attest(c, year)
                 if n and c not in names:
                     names[c] = n
-    for lk in sorted(src.lookups, key=lambda lk: -(lk.ward_year or 0)):  # newest wards first
-        for r in lk.frame.iter_rows(named=True):
-            c = r["lsoa_code"]
-            attest(c, lk.lsoa_year)
-            if r["lsoa_name"] and c not in names:
-                names[c] = r["lsoa_name"]
-            if c not in own:
-                own[c] = r | {"year": lk.ward_year}
+    # Each code's lookup row: the lookup with the newest wards that lists it.
+    lks = sorted(src.lookups, key=lambda lk: -(lk.ward_year or 0))
+    own_frame = None
+    if lks:
+        own_frame = pl.concat([lk.frame.select("lsoa_code", "lsoa_name", "ward_code", "ward_name", "district_code",
+                                               "district_name").with_columns(pl.lit(lk.ward_year, pl.Int32).alias("year"))
+                               for lk in lks]).unique("lsoa_code", keep="first", maintain_order=True)
+        for lk in lks:
+            cs = lk.frame["lsoa_code"].to_list()
+            if lk.lsoa_year is None:
+                for c in cs:
+                    attest(c, None)
+            else:
+                (in21 if lk.lsoa_year == 2021 else in11).update(dict.fromkeys(cs, True))
+        for c, n in zip(own_frame["lsoa_code"].to_list(), own_frame["lsoa_name"].to_list()):
+            if n and c not in names:
+                names[c] = n
+    own_district = dict(zip(own_frame["lsoa_code"].to_list(), own_frame["district_code"].to_list())) if lks else {}
     children: dict[str, list[str]] = {}
     if src.lsoa11_21 is not None:
         for r in src.lsoa11_21.iter_rows(named=True):
@@ -144,7 +153,7 @@ def build(src: Sources) -> Built:
         return {c: int(i) for c, i in zip(have, idx) if i >= 0}
 
     # Districts a 2021 source covers: a 2011 code there that no 2021 source lists was replaced.
-    d21 = {own[c]["district_code"] for c in in21 if c in own and own[c].get("district_code")}
+    d21 = {own_district[c] for c in in21 if own_district.get(c)}
     in_lsoa21: dict[str, int] = {}
     if src.lsoa21 is not None:
         d21 |= {d for d in src.lsoa21.frame["district_code"].to_list() if d}
@@ -180,7 +189,7 @@ def build(src: Sources) -> Built:
     how: dict[str, str] = {}
     codes21 = [c for c in universe if in21.get(c) and c in pos]
     xy21 = np.array([pos[c] for c in codes21]) if codes21 else np.zeros((0, 2))
-    dist_of = {c: own[c].get("district_code") for c in own}
+    dist_of = dict(own_district)
     if src.lsoa21 is not None:
         lsoa21_d = dict(zip(src.lsoa21.frame["code"].to_list(), src.lsoa21.frame["district_code"].to_list()))
         for c in codes21:
@@ -227,63 +236,84 @@ def build(src: Sources) -> Built:
         current[c] = c
     universe = sorted(current)
 
-    # ---- 3: ward and district of each current LSOA
+    # ---- 3: ward and district of each current LSOA: the newest ward set held; a lookup wins a tie
     cur_codes = [c for c in universe if current[c] == c]
-    in_ward = locate(src.wards, cur_codes) if src.wards is not None else {}
-    wf = src.wards.frame if src.wards is not None else None
-    poly_year = (src.wards.year or 9999) if src.wards is not None else None
-    wd_map: dict[str, dict] = {}
-    if src.ward_districts is not None:
-        wd_map = {r["ward_code"]: r for r in src.ward_districts.iter_rows(named=True)}
+    opt_schema = {"lsoa_code": pl.String, "ward_code": pl.String, "ward_name": pl.String, "district_code": pl.String,
+                  "district_name": pl.String, "year": pl.Int32, "rank": pl.Int32, "fit": pl.String}
+    opts = [pl.DataFrame(schema=opt_schema)]
+    if own_frame is not None:
+        opts.append(own_frame.filter(pl.col("lsoa_code").is_in(cur_codes)).select(
+            "lsoa_code", "ward_code", "ward_name", "district_code", "district_name",
+            pl.col("year").fill_null(0), pl.lit(1, pl.Int32).alias("rank"),
+            pl.concat_str(pl.lit("ward: best-fit lookup"),
+                          pl.when(pl.col("year").is_not_null()).then(pl.format(" ({} wards)", "year")).otherwise(pl.lit("")))
+            .alias("fit")))
+    if src.wards is not None:
+        hits = locate(src.wards, cur_codes)
+        if hits:
+            wf = src.wards.frame
+            opts.append(pl.DataFrame({"lsoa_code": list(hits), "_i": list(hits.values())}, schema={"lsoa_code": pl.String, "_i": pl.UInt32})
+                        .join(wf.with_row_index("_i"), on="_i").select(
+                "lsoa_code", pl.col("code").alias("ward_code"), pl.col("name").alias("ward_name"), "district_code",
+                "district_name", pl.lit(src.wards.year or 9999, pl.Int32).alias("year"), pl.lit(0, pl.Int32).alias("rank"),
+                pl.lit(f"ward: centre in ward polygon{_years(src.wards.year)}").alias("fit")))
+    placed = pl.concat([o.cast(opt_schema) for o in opts]).sort(["lsoa_code", "year", "rank"], descending=[False, True, True]) \
+        .unique("lsoa_code", keep="first", maintain_order=True).drop("year", "rank")
+    if src.ward_districts is not None:  # the ward's current district (ward_all_codes.csv: LADCD_ACTIVE)
+        wd = src.ward_districts.select("ward_code", pl.col("ward_name").alias("_wn"), pl.col("district_code").alias("_d"),
+                                       pl.col("district_name").alias("_dn"))
+        placed = placed.join(wd, on="ward_code", how="left", maintain_order="left").with_columns(
+            pl.when(pl.col("_d").is_not_null() & pl.col("district_code").is_not_null() & (pl.col("_d") != pl.col("district_code")))
+            .then(pl.concat_str("fit", pl.lit("; district: its current district"))).otherwise(pl.col("fit")).alias("fit"),
+            pl.coalesce("_d", "district_code").alias("district_code"),
+            pl.when(pl.col("_d").is_not_null()).then(pl.coalesce("_dn", "district_name")).otherwise(pl.col("district_name"))
+            .alias("district_name"),
+            pl.coalesce("ward_name", "_wn").alias("ward_name"),
+        ).drop("_wn", "_d", "_dn")
+    nodist = placed.filter(pl.col("district_code").is_null())
+    if nodist.height:
+        raise GeographyError(
+            f"Ward {nodist['ward_code'][0]} has no district: the ward boundaries carry no district code (LADyyCD). "
+            "Give a ward -> district file with --ward-codes (e.g. ward_all_codes.csv).")
+    placed = placed.with_columns(pl.coalesce("ward_name", "ward_code").alias("ward_name"),
+                                 pl.coalesce("district_name", "district_code").alias("district_name"))
     lsoa_dist = {}
     for poly in (src.lsoa21, src.lsoa11):
         if poly is not None:
             lsoa_dist.update({c: d for c, d in zip(poly.frame["code"].to_list(), poly.frame["district_code"].to_list())
                               if d and c not in lsoa_dist})
-    placed: dict[str, dict] = {}
-    for c in cur_codes:
-        opts = []
-        if c in own:
-            r = own[c]
-            opts.append(((r["year"] or 0), 1, r["ward_code"], r["ward_name"], r["district_code"], r["district_name"],
-                         f"ward: best-fit lookup{_years(r['year'])}"))
-        if c in in_ward:
-            i = in_ward[c]
-            opts.append((poly_year, 0, wf["code"][i], wf["name"][i], wf["district_code"][i], wf["district_name"][i],
-                         f"ward: centre in ward polygon{_years(src.wards.year)}"))
-        if not opts:
-            d = lsoa_dist.get(c)
-            placed[c] = {"ward_code": None, "ward_name": None, "district_code": d, "district_name": None,
-                         "fit": "no ward held" + ("; district from the LSOA boundaries" if d else "")}
-            continue
-        _, _, w, wn, d, dn, fit = max(opts, key=lambda o: (o[0], o[1]))
-        succ = wd_map.get(w)
-        if succ is not None:
-            if succ["district_code"] != d and d is not None:
-                fit += "; district: its current district"
-            d, dn = succ["district_code"], succ["district_name"] or dn
-            wn = wn or succ["ward_name"]
-        if d is None:
-            raise GeographyError(
-                f"Ward {w} has no district: the ward boundaries carry no district code (LADyyCD). "
-                "Give a ward -> district file with --ward-codes (e.g. ward_all_codes.csv).")
-        placed[c] = {"ward_code": w, "ward_name": wn or w, "district_code": d, "district_name": dn or d, "fit": fit}
+    unplaced = sorted(set(cur_codes) - set(placed["lsoa_code"].to_list()))
+    if unplaced:  # a current LSOA no lookup lists and no ward polygon holds
+        placed = pl.concat([placed, pl.DataFrame({
+            "lsoa_code": unplaced, "ward_code": [None] * len(unplaced), "ward_name": [None] * len(unplaced),
+            "district_code": [lsoa_dist.get(c) for c in unplaced], "district_name": [None] * len(unplaced),
+            "fit": ["no ward held" + ("; district from the LSOA boundaries" if lsoa_dist.get(c) else "") for c in unplaced],
+        }, schema={k: v for k, v in opt_schema.items() if k not in ("year", "rank")})])
 
-    rows = []
-    for c in universe:
-        cc = current[c]
-        p = placed[cc]
-        if cc != c and p["ward_code"] is None and c in own:  # its current LSOA has no ward: its own lookup
-            r = own[c]
-            p = {"ward_code": r["ward_code"], "ward_name": r["ward_name"] or r["ward_code"],
-                 "district_code": r["district_code"], "district_name": r["district_name"] or r["district_code"],
-                 "fit": f"ward: best-fit lookup{_years(r['year'])}"}
-        fit = "; ".join(x for x in (how.get(c), p["fit"]) if x)
-        rows.append({"lsoa_code": c, "lsoa_name": names.get(c) or c,
-                     "lsoa_vintage": _vintage(in11.get(c, False), in21.get(c, False)),
-                     "current_lsoa_code": cc, **{k: p[k] for k in ("ward_code", "ward_name", "district_code",
-                                                                   "district_name")}, "fit": fit})
-    frame = pl.DataFrame(rows, schema={k: pl.String for k in COLUMNS}).select(COLUMNS)
+    codes_f = pl.DataFrame({
+        "lsoa_code": universe,
+        "lsoa_name": [names.get(c) or c for c in universe],
+        "lsoa_vintage": [_vintage(in11.get(c, False), in21.get(c, False)) for c in universe],
+        "current_lsoa_code": [current[c] for c in universe],
+        "_how": [how.get(c) for c in universe],
+    }, schema={"lsoa_code": pl.String, "lsoa_name": pl.String, "lsoa_vintage": pl.String,
+               "current_lsoa_code": pl.String, "_how": pl.String})
+    frame = codes_f.join(placed.rename({"lsoa_code": "current_lsoa_code"}), on="current_lsoa_code", how="left",
+                         maintain_order="left")
+    if own_frame is not None:
+        # A replaced LSOA whose current LSOA has no ward keeps its own lookup's ward.
+        mine = own_frame.select("lsoa_code", pl.col("ward_code").alias("_w"), pl.col("ward_name").alias("_wn"),
+                                pl.col("district_code").alias("_d"), pl.col("district_name").alias("_dn"),
+                                pl.concat_str(pl.lit("ward: best-fit lookup"),
+                                              pl.when(pl.col("year").is_not_null()).then(pl.format(" ({} wards)", "year"))
+                                              .otherwise(pl.lit(""))).alias("_f"))
+        frame = frame.join(mine, on="lsoa_code", how="left", maintain_order="left")
+        use = (pl.col("lsoa_code") != pl.col("current_lsoa_code")) & pl.col("ward_code").is_null() & pl.col("_w").is_not_null()
+        frame = frame.with_columns(
+            *[pl.when(use).then(pl.col(b)).otherwise(pl.col(a)).alias(a) for a, b in (
+                ("ward_code", "_w"), ("ward_name", "_wn"), ("district_code", "_d"), ("district_name", "_dn"), ("fit", "_f"))])
+    frame = frame.with_columns(pl.concat_str("_how", "fit", separator="; ", ignore_nulls=True).alias("fit")).select(COLUMNS)
+    wf = src.wards.frame if src.wards is not None else None
     if src.wards is not None:
         used = set(frame["ward_code"].drop_nulls().to_list())
         empty = [f"{c} {n}" for c, n in zip(wf["code"].to_list(), wf["name"].to_list()) if c not in used]
