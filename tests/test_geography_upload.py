@@ -120,6 +120,7 @@ def test_upload_of_a_ward_to_district_table_alone_is_refused(env):
 def test_upload_trafford_population(env):
     plan = upload.prepare("population", T_LSOA.read_bytes(), T_LSOA.name, user=env["council"])
     assert plan.ok, plan.report()  # the period column (2024-06-30 on every row) is not a date of birth
+    assert plan.mapping == {"area_code": "area_code", "all_ages": "population", "period": "year", "sex": "sex (Persons)"}
     done = upload.publish(plan, "analyst.council")
     assert set(done) == {"population", "areas"}  # tiny's geography has no Trafford LSOA: unchanged
     p = pl.read_parquet(store.current("population").files)

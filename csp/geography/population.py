@@ -33,6 +33,7 @@ class PopulationFile:
     frame: pl.DataFrame  # COLUMNS
     year: int
     notes: list[str] = field(default_factory=list)
+    used: dict[str, str] = field(default_factory=dict)  # file column -> what it gave
 
 
 def empty() -> pl.DataFrame:
@@ -86,6 +87,7 @@ def read(frame: pl.DataFrame, name: str, year: int | None = None,
                                  "give a table with the all-persons population")
     # The year: --year, a period/date column, the population column's name, the file name.
     src_year = year
+    period = None
     if src_year is None:
         period = next((cols[k] for k in ("period", "date", "year", "mid_year", "time") if k in cols), None)
         if period is not None:
@@ -131,7 +133,8 @@ def read(frame: pl.DataFrame, name: str, year: int | None = None,
         raise GeographyError(f"{name}: no LSOA, ward or district rows")
     levels = out.group_by("area_level").len().sort("area_level")
     notes.insert(0, "mid-{}: {}".format(src_year, ", ".join(f"{n:,} {lv}s" for lv, n in levels.iter_rows())))
-    return PopulationFile(out.select(COLUMNS), src_year, notes)
+    used = {code: "area_code", pop: "population"} | ({period: "year"} if period else {}) | ({sex: "sex (Persons)"} if sex else {})
+    return PopulationFile(out.select(COLUMNS), src_year, notes, used)
 
 
 def from_lookup(lookup: layouts.LsoaLookup) -> PopulationFile | None:

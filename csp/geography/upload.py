@@ -71,14 +71,14 @@ def prepare(dataset: str, source, filename: str | None = None, *, user=None, map
     try:
         if dataset == "geography":
             geo, pops, notes = _lookup(frame, plan.filename, explicit)
+            plan.mapping = {c.name: role for role, c in layouts.detect(frame.columns, explicit).roles.items()}
         else:
             pf = pop_mod.read(frame, plan.filename, None, explicit)
             geo, pops, notes = None, [pf.frame], pf.notes
+            plan.mapping = pf.used
     except GeographyError as e:
         plan.problems.append(Problem("error", "bad_" + dataset, str(e)))
         return plan
-    d = layouts.detect(frame.columns, explicit)
-    plan.mapping = {c.name: role for role, c in d.roles.items()}
     plan.ignored_columns = [c for c in frame.columns if c not in plan.mapping]
     for n in notes:
         plan.problems.append(Problem("warning", "note", n))
