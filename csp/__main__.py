@@ -8,7 +8,8 @@ import sys
 from . import access, config, queries
 
 
-CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable", "csp.protection.utility")
+CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable", "csp.protection.utility",
+               "csp.geography.cli")
 
 
 def _fail(msg: str, code: int = 2) -> int:
@@ -30,16 +31,25 @@ def cmd_demo(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from . import ingest
+    from . import geography, ingest
 
     if args.kind == "police-uk":
         report = ingest.import_police_uk(args.paths, published_by=args.by)
         print(report.summary())
-    else:
-        if len(args.paths) != 1:
-            return _fail("import lookup takes exactly one CSV file")
-        v = ingest.import_lookup(args.paths[0], published_by=args.by)
-        print(f"Published geography {v.version}: {v.meta['rows']:,} LSOAs")
+        return 0
+    try:
+        if args.kind == "population":
+            if len(args.paths) != 1:
+                return _fail("import population takes one file (import each year's file in turn)")
+            out = geography.import_population(args.paths[0], year=args.year, published_by=args.by)
+        else:
+            if len(args.paths) > 3:
+                return _fail("import lookup takes an LSOA -> ward file, optionally a ward -> district file "
+                             "and an LSOA11 -> LSOA21 lookup")
+            out = geography.import_lookup(args.paths, published_by=args.by, ward_codes=args.ward_codes)
+    except geography.GeographyError as e:
+        return _fail(str(e))
+    print(out.summary())
     return 0
 
 
@@ -109,9 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="build the demo area's data and demo users (idempotent)").set_defaults(fn=cmd_demo)
 
-    imp = sub.add_parser("import", help="import police.uk street-level CSVs or a geography lookup")
-    imp.add_argument("kind", choices=["police-uk", "lookup"])
-    imp.add_argument("paths", nargs="+", help="files or folders")
+    imp = sub.add_parser("import", help="import police.uk street-level CSVs, a geography lookup or population")
+    imp.add_argument("kind", choices=["police-uk", "lookup", "population"])
+    imp.add_argument("paths", nargs="+", help="files or folders (lookup: LSOA -> ward file [ward -> district file])")
+    imp.add_argument("--year", type=int, help="population: the mid-year estimate year, when the file does not say")
+    imp.add_argument("--ward-codes", help="lookup: ward -> district table (e.g. ward_all_codes.csv) for current districts")
     imp.add_argument("--by", default="cli", help="who is publishing (recorded with the version)")
     imp.set_defaults(fn=cmd_import)
 

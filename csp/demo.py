@@ -46,7 +46,9 @@ DEFAULT_SEED = 2026
 DEFAULT_END_MONTH = "2026-09"
 DEFAULT_MONTHS = 48
 
-DATASETS = ("geography", "crime", "asb", "reoffending", "substance_misuse", "alcohol_admissions")
+DATASETS = ("geography", "population", "areas", "crime", "asb", "reoffending", "substance_misuse",
+            "alcohol_admissions")
+POPULATION_YEAR = 2024  # the demo's populations are "ONS mid-2024 estimates"
 BOUNDARY_LEVELS = ("lsoa", "ward", "district")
 
 DISTRICT_CODE = "E07999001"
@@ -363,7 +365,7 @@ def _ward_index() -> np.ndarray:
 
 def _frame(name: str, data: dict) -> pl.DataFrame:
     """Build a frame with exactly the contract's columns, order and types."""
-    types = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "DATE": pl.Date, "DOUBLE": pl.Float64}
+    types = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int32, "DATE": pl.Date, "DOUBLE": pl.Float64}
     fields = catalog.contract(name).fields
     return pl.DataFrame({f.name: pl.Series(f.name, data[f.name], dtype=types[f.type]) for f in fields})
 
@@ -406,15 +408,37 @@ def _locations(r, ward: np.ndarray, poi_share: np.ndarray, pois_for_row=None):
 # geography and boundaries
 # --------------------------------------------------------------------------------------------
 def build_geography(seed: int = DEFAULT_SEED) -> pl.DataFrame:
+    """Fenmouth's LSOAs as 2021 LSOAs (one vintage, each its own current LSOA) in their wards."""
     return _frame("geography", {
         "lsoa_code": list(LSOA_CODES),
         "lsoa_name": LSOA_NAMES,
+        "lsoa_vintage": ["2021"] * len(LSOA_CODES),
+        "current_lsoa_code": list(LSOA_CODES),
         "ward_code": [WARD_CODES[w] for w in LSOA_WARDS],
         "ward_name": LSOA_WARDS,
         "district_code": [DISTRICT_CODE] * len(LSOA_CODES),
         "district_name": [DISTRICT_NAME] * len(LSOA_CODES),
+        "fit": ["ward: best-fit lookup (fictional demo wards)"] * len(LSOA_CODES),
         "population": _populations(seed),
     })
+
+
+def build_population(seed: int = DEFAULT_SEED) -> pl.DataFrame:
+    """The LSOA populations as the population dataset holds them (mid-2024)."""
+    return _frame("population", {
+        "area_code": list(LSOA_CODES),
+        "area_level": ["lsoa"] * len(LSOA_CODES),
+        "population": _populations(seed),
+        "year": [POPULATION_YEAR] * len(LSOA_CODES),
+        "source": [f"demo generator (seed {seed})"] * len(LSOA_CODES),
+    })
+
+
+def build_areas(geography: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
+    """Derived exactly as a real import derives it (csp.geography.areas)."""
+    from .geography import areas
+
+    return areas.build(geography, population)
 
 
 def _vertex_lonlat(seed: int) -> np.ndarray:
@@ -800,9 +824,12 @@ def build_frames(seed: int = DEFAULT_SEED, end_month: str = DEFAULT_END_MONTH,
         raise ValueError("months must be at least 1")
     _month_number(end_month)
     geography = build_geography(seed)
+    population = build_population(seed)
     pop = geography["population"].to_numpy()
     return {
         "geography": geography,
+        "population": population,
+        "areas": build_areas(geography, population),
         "crime": build_crime(seed, end_month, months, pop),
         "asb": build_asb(seed, end_month, months, pop),
         "reoffending": build_reoffending(seed, end_month, months),

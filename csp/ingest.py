@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from . import config, store
+from .geography import layouts as _geo_layouts
 
 POLICE_UK_HEADER = [
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
@@ -242,87 +243,25 @@ def _publish_police_uk(report: ImportReport, staged: list[str], seen: dict[str, 
         report.versions[name] = v.version
 
 
-# ---- geography lookup --------------------------------------------------------------------
+# ---- geography lookup: moved to csp.geography; these wrappers keep the old names working ----
 
-LOOKUP_ALIASES = {
-    "lsoa_code": ["lsoa_code", "lsoa11cd", "lsoa21cd", "lsoacd"],
-    "lsoa_name": ["lsoa_name", "lsoa11nm", "lsoa21nm", "lsoanm"],
-    "ward_code": ["ward_code", "wd17cd", "wd19cd", "wd22cd", "wd23cd", "wdcd"],
-    "ward_name": ["ward_name", "wd17nm", "wd19nm", "wd22nm", "wd23nm", "wdnm"],
-    "district_code": ["district_code", "lad17cd", "lad19cd", "lad22cd", "lad23cd", "ladcd"],
-    "district_name": ["district_name", "lad17nm", "lad19nm", "lad22nm", "lad23nm", "ladnm"],
-    "population": ["population", "lsoa_population_mid2017", "pop", "all_ages"],
-}
-REQUIRED_LOOKUP = ("lsoa_code", "ward_code", "district_code")
+LOOKUP_ALIASES = _geo_layouts.LOOKUP_ALIASES
 
 
-def import_lookup(path: str | Path, published_by: str = "cli") -> store.Version:
-    path = Path(path)
-    if not path.is_file():
-        raise IngestError(f"{path}: no such file")
-    _sniff(path)
+def import_lookup(path: str | Path | list, published_by: str = "cli", ward_codes: str | Path | None = None):
+    """``python -m csp import lookup A.csv [B.csv]`` (csp.geography.import_lookup): returns the
+    geography version published."""
+    from . import geography
+
     try:
-        df = pl.read_csv(path, infer_schema=False, raise_if_empty=True)
-    except Exception as e:
-        raise IngestError(f"{path.name}: could not be read as CSV ({str(e).splitlines()[0]})") from None
-    lower = {c.lstrip("\ufeff").strip().lower(): c for c in df.columns}
-    picked = {}
-    for target, names in LOOKUP_ALIASES.items():
-        for n in names:
-            if n in lower:
-                picked[target] = lower[n]
-                break
-    missing = [c for c in REQUIRED_LOOKUP if c not in picked]
-    if missing:
-        raise IngestError(
-            f"{path.name}: not an LSOA lookup: no column for {', '.join(missing)} "
-            f"(expected e.g. lsoa11cd, wd17cd, lad17cd)"
-        )
-    out = df.select(
-        [pl.col(picked[t]).str.strip_chars().alias(t) if t in picked else pl.lit(None, pl.String).alias(t)
-         for t in LOOKUP_ALIASES]
-    )
-    if out.height == 0:
-        raise IngestError(f"{path.name}: header only, no rows")
-    dupes = out.filter(pl.col("lsoa_code").is_duplicated())
-    if dupes.height:
-        raise IngestError(f"{path.name}: {dupes['lsoa_code'].n_unique()} LSOA code(s) appear more than once (e.g. {dupes['lsoa_code'][0]})")
-    bad = out.filter(~pl.col("lsoa_code").fill_null("").str.contains(r"^[EW]01\d{6}$"))
-    if bad.height:
-        raise IngestError(f"{path.name}: {bad.height} row(s) with an invalid LSOA code (e.g. {bad['lsoa_code'][0]!r})")
-    out = out.with_columns(
-        pl.col("population").cast(pl.Int64, strict=False),
-        pl.coalesce("lsoa_name", "lsoa_code").alias("lsoa_name"),
-    )
-    tmpdir = config.data_dir() / "tmp"
-    tmpdir.mkdir(parents=True, exist_ok=True)
-    staged = tmpdir / f"lookup-{uuid.uuid4().hex}.parquet"
-    out.write_parquet(staged)
-    try:
-        v = store.publish(
-            "geography", relation_sql="SELECT * FROM read_parquet($f)", params={"f": str(staged)},
-            published_by=published_by, source=path.name, source_checksum=store.file_checksum(path),
-        )
-    finally:
-        staged.unlink(missing_ok=True)
-    regeocode(published_by)
-    return v
+        out = geography.import_lookup(path if isinstance(path, list) else [path], published_by, ward_codes)
+    except geography.GeographyError as e:
+        raise IngestError(str(e)) from None
+    return store.current("geography") if "geography" in out.versions else None
 
 
 def regeocode(published_by: str = "cli") -> dict[str, str]:
     """Re-derive ward and district codes of published police data from the current lookup."""
-    geo = store.current("geography")
-    done = {}
-    for name in ("crime", "asb"):
-        cur = store.current(name)
-        if cur is None or geo is None:
-            continue
-        v = store.publish(
-            name,
-            relation_sql="SELECT n.* EXCLUDE (ward_code, district_code), g.ward_code, g.district_code "
-                         "FROM read_parquet($old) n LEFT JOIN read_parquet($geo) g USING (lsoa_code)",
-            params={"old": cur.files, "geo": geo.files},
-            published_by=published_by, source=f"{name} {cur.version} re-geocoded to geography {geo.version}",
-        )
-        done[name] = v.version
-    return done
+    from . import geography
+
+    return geography.regeocode(published_by)

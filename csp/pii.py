@@ -40,6 +40,7 @@ __all__ = [
     "suggest_transform",
     "KIND_LABELS",
     "STRICT_KINDS",
+    "place_name_columns",
 ]
 
 MAX_ROWS = 20  # rows listed per finding: enough to find them, not a dump of the file
@@ -649,6 +650,30 @@ def _temporal_dates(col: str, s: pl.Series, birth: bool) -> Finding | None:
     text = s.dt.strftime("%Y-%m-%d")
     hit = {v: v for v in text.drop_nulls().unique().to_list()}
     return _value_finding(col, kind, text, hit)
+
+
+# ONS area-name columns (LSOA21NM, WD24NM, LADNM_ACTIVE, "LSOA 2021 Name", ward_name, area_name):
+# the names of places, many of them named after people ("William Morris", "Isaac Newton", "Mary
+# Tavy", "Darren Valley"), which the person-name heuristic cannot tell from people. Reference
+# geography and population uploads allow them as place names; every other dataset is screened as
+# before, and the strict kinds (NHS numbers, emails, phones ...) are still checked in them.
+_PLACE_NAME_COLUMN_RE = re.compile(
+    r"^(?:lsoa|msoa|oa|wd|ward|lad|ltla|utla|lau1|cty|rgn|ctry|cauth|pcon|par|parish|ew|gb|uk|district|county"
+    r"|region|country|local_authority(?:_district)?|area|place)(?:_?(?:[0-9]{4}|[0-9]{2}))?_?(?:nm|name)"
+    r"(?:w|_active)?$"
+)
+
+
+def place_name_columns(columns: list[str]) -> dict[str, str]:
+    """Allowances for ``screen`` covering the columns named as ONS place names, for reference
+    geography uploads only (a person's name typed into such a column in another dataset is still
+    found)."""
+    out = {}
+    for c in columns:
+        key = re.sub(r"[^a-z0-9]+", "_", str(c).lstrip("\ufeff").strip().lower()).strip("_")
+        if _PLACE_NAME_COLUMN_RE.match(key):
+            out[c] = "ONS place name in reference geography"
+    return out
 
 
 def screen(df: pl.DataFrame, allowed_columns: dict[str, str] | None = None, *, first_row: int = 1) -> list[Finding]:

@@ -66,7 +66,7 @@ def may_upload(user: access.User | None, dataset: str) -> bool:
 
 
 def upload_targets(user: access.User | None) -> list[str]:
-    return [d for d in catalog.contracts() if may_upload(user, d)]
+    return [d for d in catalog.contracts() if may_upload(user, d) and d != "areas"]  # areas is derived
 
 
 def require_upload(user: access.User | None, dataset: str) -> None:
@@ -303,6 +303,10 @@ def _prepare(dataset: str, source, filename: str | None = None, *, user: access.
     contract = catalog.contract(dataset)
     if user is not None:
         require_upload(user, dataset)
+    if dataset in ("geography", "population", "areas"):  # reference geography: ONS layouts, vintages
+        from .geography import upload as geo_upload
+        return geo_upload.prepare(dataset, source, filename, user=user, mapping=mapping, transforms=transforms,
+                                  margin=margin, max_bytes=max_bytes)
     filename = filename or (str(source) if isinstance(source, (str, Path)) else "upload")
     plan = Plan(dataset, Path(filename).name, transforms=list(transforms))
     try:

@@ -38,12 +38,21 @@ L1, L2, L3, L4 = "E01000901", "E01000902", "E01000903", "E01000904"
 GEOGRAPHY = pl.DataFrame({
     "lsoa_code": [L1, L2, L3, L4],
     "lsoa_name": ["Tiny 001A", "Tiny 001B", "Tiny 002A", "Other 001A"],
+    "lsoa_vintage": ["2011+2021"] * 4,
+    "current_lsoa_code": [L1, L2, L3, L4],
     "ward_code": [W1, W1, W2, W3],
     "ward_name": ["Abbey", "Abbey", "Bridge", "Canal"],
     "district_code": [D1, D1, D1, D2],
     "district_name": ["Tinyshire", "Tinyshire", "Tinyshire", "Otherton"],
+    "fit": ["ward: best-fit lookup (2024 wards)"] * 4,
     "population": [1500, 1500, 2000, 1000],
 })
+# The same populations as the population dataset holds them (mid-2024, by LSOA).
+POPULATION = pl.DataFrame({
+    "area_code": [L1, L2, L3, L4], "area_level": ["lsoa"] * 4, "population": [1500, 1500, 2000, 1000],
+    "year": [2024] * 4, "source": ["fixture"] * 4,
+}, schema={"area_code": pl.String, "area_level": pl.String, "population": pl.Int64, "year": pl.Int32,
+           "source": pl.String})
 
 # (month, lsoa, crime_type, how many)
 CRIME_CELLS = [
@@ -87,7 +96,11 @@ def tiny(data_dir):
     """The tiny area published, plus one user per interesting grant."""
     from csp import users
 
+    from csp.geography import areas
+
     publish_frame("geography", GEOGRAPHY)
+    publish_frame("population", POPULATION)
+    publish_frame("areas", areas.build(GEOGRAPHY, POPULATION))
     publish_frame("crime", crime_frame())
     pw = "correct-horse-battery"
     made = {

@@ -20,7 +20,7 @@ from scipy.stats import binomtest
 from csp import catalog, demo, store
 from csp.protection import record_keys
 
-POLARS_TYPES = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "DATE": pl.Date, "DOUBLE": pl.Float64}
+POLARS_TYPES = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int32, "DATE": pl.Date, "DOUBLE": pl.Float64}
 POLICE_UK_TYPES = {
     "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs", "Other crime", "Other theft",
     "Possession of weapons", "Public order", "Robbery", "Shoplifting", "Theft from the person",

@@ -73,7 +73,8 @@ def test_quality_query_on_tiny_area(tiny):
 
 def test_catalogue_lists_access_per_user(tiny):
     cat = {e["dataset"]: e for e in quality.catalogue(tiny["users"]["health"])}
-    assert set(cat) == {"geography", "crime", "asb", "reoffending", "substance_misuse", "alcohol_admissions"}
+    assert set(cat) == {"geography", "population", "areas", "crime", "asb", "reoffending", "substance_misuse",
+                        "alcohol_admissions"}
     assert cat["crime"]["access"] == "to district level, counts 1 to 4 suppressed"
     assert cat["substance_misuse"]["access"] == "owner: everything, exact"
     council = {e["dataset"]: e for e in quality.catalogue(tiny["users"]["council"])}
