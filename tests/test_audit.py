@@ -92,12 +92,12 @@ def test_csv_export_of_the_log_is_formula_safe(data_dir):
 def test_cli_verify_and_export_is_audited(tiny, capsys):
     from csp.__main__ import main
 
-    assert main(["export", "crime_by_type", "--as", "council.board", "--param", "from=2024-01"]) == 0
+    assert main(["export", "crime_by_type", "--as", "council.board", "--param", "from=2024-01", "--param", "to=2024-01"]) == 0
     capsys.readouterr()
     rows = audit.search(action="export")
     assert len(rows) == 1 and rows[0]["actor"] == "council.board" and rows[0]["target"] == "crime_by_type"
     assert rows[0]["data_owner"] == "police"
-    assert json.loads(rows[0]["details"])["params"] == ["from=2024-01"]
+    assert json.loads(rows[0]["details"])["params"] == ["from=2024-01", "to=2024-01"]
     assert main(["audit", "verify"]) == 0
     assert capsys.readouterr().out.startswith("intact")
     _tamper("UPDATE audit_log SET target='x' WHERE seq=1")
