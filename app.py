@@ -72,6 +72,17 @@ if user is None:  # viewing as an account that has since been disabled
     auth.view_as(None)
     st.rerun()
 
+def page_function(module, spec):
+    """The page's render(), or for a dataset's dashboard render(dataset) under its own name."""
+    if spec.dataset is None:
+        return module.render
+
+    def render():
+        module.render(spec.dataset)
+    render.__name__ = f"render_{spec.dataset}"
+    return render
+
+
 pages: dict[str, list] = {}
 specs_by_title = {}  # page title -> PageSpec, for the audit's data owners
 has_default = False
@@ -83,7 +94,7 @@ for spec in PAGES:
         default = not has_default and user.role in getattr(spec, "default_for_roles", ())
         has_default = has_default or default
         pages.setdefault(spec.section, []).append(
-            st.Page(module.render, title=spec.title, icon=spec.icon, url_path=spec.url_path,
+            st.Page(page_function(module, spec), title=spec.title, icon=spec.icon, url_path=spec.url_path,
                     default=default)
         )
         specs_by_title[spec.title] = spec  # the default page's url_path is "", so key by title

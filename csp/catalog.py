@@ -34,6 +34,10 @@ class Contract:
     kind: str = "reference"  # events | counts | reference (see config/datasets.toml)
     measures: tuple[str, ...] = ()  # the count fields; an events dataset's (and cube's) is "n"
     base_dims: tuple[str, ...] = ()  # categories of the protected base under "suppress"
+    categories: tuple[str, ...] = ()  # events: category fields carried by every cube (first = main)
+    breakdowns: tuple[str, ...] = ()  # events: finer splits, each with a cube of its own
+    dashboard: dict | None = None  # events: how its dashboard names things (csp.incidents)
+    row_scope: bool = True  # a user's ward scope filters its rows (false: public reference figures)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -101,6 +105,11 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
         base_dims = tuple(spec.get("base_dims", ()))
         if not set(base_dims) <= names:
             raise ValueError(f"dataset {name}: base_dims must be fields")
+        categories, breakdowns = tuple(spec.get("categories", ())), tuple(spec.get("breakdowns", ()))
+        if not (set(categories) | set(breakdowns)) <= names:
+            raise ValueError(f"dataset {name}: categories and breakdowns must be fields")
+        if (categories or breakdowns or "dashboard" in spec) and kind != "events":
+            raise ValueError(f"dataset {name}: categories, breakdowns and dashboards are for events")
         out[name] = Contract(
             name=name,
             owner=spec["owner"],
@@ -109,33 +118,49 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             update_frequency=spec["update_frequency"],
             fields=fields,
             period_field=spec.get("period_field"),
-            kind=kind, measures=measures, base_dims=base_dims,
+            kind=kind, measures=measures, base_dims=base_dims, categories=categories,
+            breakdowns=breakdowns, dashboard=spec.get("dashboard"),
+            row_scope=bool(spec.get("row_scope", True)),
         )
-    for name, spec in raw.items():
-        if "cube_of" not in spec:
+    for parent in out.values():
+        if parent.kind != "events":
             continue
-        # A cube is declared by its parent and dimensions only: its fields, tiers and geography
-        # are the parent's, so the access layer treats it exactly as it treats the parent.
-        parent = out.get(spec["cube_of"])
-        if parent is None:
-            raise ValueError(f"cube {name}: unknown parent dataset {spec['cube_of']!r}")
-        dims = tuple(spec["dims"])
-        unknown = [d for d in dims if d not in parent.field_names]
-        if unknown:
-            raise ValueError(f"cube {name}: {', '.join(unknown)} not fields of {parent.name}")
+        for name, dims, what in _cube_specs(parent):
+            cubes[name] = Contract(
+                name=name, owner=parent.owner, title=f"{parent.title}: counts by {what}",
+                description=f"Rows of {parent.name} counted (n) by {', '.join(dims)}, with the sum of "
+                            "their record keys (rk); written with each version.",
+                update_frequency=parent.update_frequency,
+                fields=tuple(parent.field(d) for d in dims) + (CUBE_MEASURE,),
+                period_field=parent.period_field if parent.period_field in dims else None,
+                cube_of=parent.name, dims=dims, kind="events", measures=("n",),
+                base_dims=tuple(d for d in parent.base_dims if d in dims),
+            )
+    return out, cubes
+
+
+def _cube_specs(parent: Contract) -> list[tuple[str, tuple[str, ...], str]]:
+    """The cubes an events dataset gets from its contract: by LSOA (when it has LSOAs), by ward,
+    and by ward and each breakdown. Only public fields become dims."""
+    geo = {lv: parent.geo_field(lv) for lv in GEO_LEVELS}
+    period = (parent.period_field,) if parent.period_field else ()
+    cats = parent.categories
+    ward_geo = tuple(g for g in (geo["ward"], geo["district"]) if g)
+    out = []
+    if geo["lsoa"]:
+        out.append((f"{parent.name}_cube", period + (geo["lsoa"],) + ward_geo + cats, "month, LSOA and category"))
+    out.append((f"{parent.name}_ward_cube", period + ward_geo + cats, "month, ward and category"))
+    for b in parent.breakdowns:
+        out.append((f"{parent.name}_{b}_cube", period + ward_geo + cats + (b,), f"month, ward, category and {b}"))
+    for name, dims, _ in out:
         if any(parent.field(d).tier != "public" for d in dims):
             raise ValueError(f"cube {name}: dimensions must be public fields")
-        if parent.kind != "events":
-            raise ValueError(f"cube {name}: only events datasets have cubes")
-        cubes[name] = Contract(
-            name=name, owner=parent.owner, title=spec["title"], description=spec["description"],
-            update_frequency=parent.update_frequency,
-            fields=tuple(parent.field(d) for d in dims) + (CUBE_MEASURE,),
-            period_field=parent.period_field if parent.period_field in dims else None,
-            cube_of=parent.name, dims=dims, kind="events", measures=("n",),
-            base_dims=tuple(d for d in parent.base_dims if d in dims),
-        )
-    return out, cubes
+    return out
+
+
+def dashboards() -> dict[str, Contract]:
+    """The events datasets that have a dashboard (each gets the incident pages and queries)."""
+    return {n: c for n, c in contracts().items() if c.dashboard}
 
 
 def contracts() -> dict[str, Contract]:

@@ -37,11 +37,13 @@ import numpy as np
 import polars as pl
 import yaml
 
-from . import access, catalog, config, disclosure, store
+from . import access, catalog, config, disclosure, incidents, store
 from .protection import cells, periods
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-AREA = re.compile(r"^[EW](0[1-9]|[1-9]\d)\d{6}$")
+AREA = re.compile(r"^([EW](0[1-9]|[1-9]\d)\d{6}|all)$")  # a ward or district code, or all held
+SYSTEM = {"partnership": ("partnership",), "held": ("held_first", "held_last"), "scope": ("scope_wards",),
+          "comparator": ("comparator",)}
 _FORBIDDEN = re.compile(
     r"\b(read_\w+|parquet_\w+|glob|attach|detach|copy|install|load|pragma|set|export|import|"
     r"create|insert|update|delete|drop|alter|call)\b|'[^']*[/\\][^']*'",
@@ -91,6 +93,8 @@ class NamedQuery:
     order: tuple[tuple[str, bool], ...] = ()  # (column, descending), applied after protection
     limit: int | None = None
     owner_only: bool = False  # access: owner
+    system: tuple[str, ...] = ()  # partnership | held | scope: values the runner binds
+    held_of: str | None = None  # the dataset whose months held bind $held_first / $held_last
 
     @property
     def count_columns(self) -> list[str]:
@@ -101,8 +105,10 @@ class NamedQuery:
         return [c.name for c in self.columns.values() if c.type == "derived"]
 
 
-def _parse(path: Path) -> NamedQuery:
-    text = path.read_text()
+def _parse(path: Path, text: str | None = None, name: str | None = None) -> NamedQuery:
+    """A query file (or a rendered incident template: ``text`` and ``name`` given)."""
+    text = path.read_text() if text is None else text
+    name = name or path.stem
     header_lines, body_lines, in_header = [], [], True
     for line in text.splitlines():
         if in_header and line.startswith("--"):
@@ -172,15 +178,26 @@ def _parse(path: Path) -> NamedQuery:
                             _last_clause(sql), re.IGNORECASE | re.DOTALL):
         raise ValueError(f"{path.name}: order by counts in the header's 'order', not in SQL "
                          "(the runner orders by the published figures)")
+    system = tuple(head.get("system") or ())
+    if not set(system) <= set(SYSTEM):
+        raise ValueError(f"{path.name}: system values are {', '.join(SYSTEM)}")
+    for key, binds in SYSTEM.items():
+        used = any(f"${b}" in sql for b in binds)
+        if used != (key in system):
+            raise ValueError(f"{path.name}: declare system: [{key}] exactly when the SQL uses ${binds[0]}")
+    held_of = head.get("held_of")
+    if "held" in system:
+        if held_of not in datasets and held_of not in {catalog.base(d) for d in datasets}:
+            raise ValueError(f"{path.name}: held_of must name a dataset it reads")
     access_rule = head.get("access", "grant")
     if access_rule not in ("grant", "owner"):
         raise ValueError(f"{path.name}: access must be grant or owner")
     return NamedQuery(
-        name=path.stem, title=head.get("title", path.stem), description=head.get("description", ""),
+        name=name, title=head.get("title", name), description=head.get("description", ""),
         datasets=datasets, params=params, columns=columns, grain=head.get("grain"),
         sql=sql, path=path, order=tuple(order),
         limit=int(head["limit"]) if head.get("limit") is not None else None,
-        owner_only=access_rule == "owner",
+        owner_only=access_rule == "owner", system=system, held_of=held_of,
     )
 
 
@@ -218,19 +235,26 @@ def get(name: str) -> NamedQuery:
     path = config.QUERIES_DIR / f"{name}.sql"
     try:
         mtime = path.stat().st_mtime_ns
+        text = None
     except FileNotFoundError:
-        raise QueryError(f"Unknown query '{name}'. See `python -m csp queries`.") from None
+        # An incident template instantiated for a dataset (csp.incidents), if there is one.
+        inst = incidents.instance(name)
+        if inst is None:
+            raise QueryError(f"Unknown query '{name}'. See `python -m csp queries`.") from None
+        path, text = inst.template, inst.text
+        mtime = (path.stat().st_mtime_ns, config.contracts_path().stat().st_mtime_ns)
     with _registry_lock:
         hit = _registry.get(name)
         if hit and hit[0] == mtime:
             return hit[1]
-        q = _parse(path)
+        q = _parse(path, text, name)
         _registry[name] = (mtime, q)
         return q
 
 
 def all_queries() -> list[NamedQuery]:
-    return [get(p.stem) for p in sorted(config.QUERIES_DIR.glob("*.sql"))]
+    names = {p.stem for p in config.QUERIES_DIR.glob("*.sql")} | set(incidents.instances())
+    return [get(n) for n in sorted(names)]
 
 
 def _coerce(p: Param, raw) -> object:
@@ -255,7 +279,7 @@ def _coerce(p: Param, raw) -> object:
         return dt.date(int(m.group(1)), int(m.group(2)), 1)
     if p.type == "area":
         if not AREA.match(raw):
-            raise QueryError(f"Parameter '{p.name}' must be a ward or district code, e.g. E05010784.")
+            raise QueryError(f"Parameter '{p.name}' must be a ward or district code, e.g. E05010784, or all.")
         return raw
     if p.type == "int":
         if not re.fullmatch(r"-?\d{1,9}", raw):
@@ -328,7 +352,7 @@ def _dataset_cte(name: str, grant: access.Grant, binds: dict, cur: store.Version
         return f'"{name}" AS (SELECT {select} WHERE false)'
     fkey = f"__{name}_files"
     binds[fkey] = cur.files
-    where = _scope_filter(name, contract, grant, binds, False) if grant.areas else ""
+    where = _scope_filter(name, contract, grant, binds, False) if grant.areas and contract.row_scope else ""
     return f'"{name}" AS (SELECT {", ".join(cols)} FROM read_parquet(${fkey}){where})'
 
 
@@ -582,18 +606,23 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
     values = bind_params(q, params)
     grants = {d: access.require(user, d) for d in q.datasets}
     if q.grain:
-        too_coarse = [d for d, g in grants.items() if _finer(q.grain, g.geography)]
+        too_coarse = [d for d, g in grants.items()
+                      if catalog.contract(d).protected and _finer(q.grain, g.geography)]
         if too_coarse:
+            names = sorted({catalog.contract(catalog.base(d)).title.lower() for d in too_coarse})
+            level = {"lsoa": "LSOA", "ward": "ward", "district": "district"}
             raise access.AccessDenied(
-                f"This view shows {q.grain.upper()} detail; the sharing agreement lets you see "
-                f"{', '.join(too_coarse)} only down to {grants[too_coarse[0]].geography} level."
+                f"This view shows {level[q.grain]} detail; under the sharing agreement you see "
+                f"{' and '.join(names)} only down to {level[grants[too_coarse[0]].geography]} level."
             )
     if q.owner_only and not all(g.owner for d, g in grants.items() if catalog.contract(d).protected):
         raise access.AccessDenied("This view is for the data's owner only.")
     threshold = max((g.threshold for g in grants.values()), default=0)
     _check_complements(q, values, threshold)
     _check_periods(q, values, grants)
+    _check_area_level(q, values, grants)
     _check_choices(user, q, values)
+    values = {**values, **_system_values(q, user)}
     current = {d: store.current(d) for d in q.datasets}
     # Reported under the dataset's own name: a cube is a file of its parent's version.
     versions = {catalog.base(d): (v.version if v else None) for d, v in current.items()}
@@ -602,7 +631,7 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
     # A scoped answer also depends on the lookup that turns wards into LSOAs and districts.
     geo = store.current("geography") if any(g.areas for g in grants.values()) else None
     key = (
-        q.name, q.path.stat().st_mtime_ns, tuple(sorted((k, str(v)) for k, v in values.items())),
+        q.name, q.path.stat().st_mtime_ns, hash(q.sql), tuple(sorted((k, str(v)) for k, v in values.items())),
         tuple(sorted(g.fingerprint() for g in grants.values())),
         tuple(sorted((d, str(v.path) if v else "") for d, v in current.items())),
         str(geo.path) if geo else None,
@@ -615,6 +644,9 @@ def run(user: access.User | None, name: str, params: dict | None = None) -> Resu
             return hit
     binds = dict(values)
     sql = compose_sql(q, grants, binds, current)
+    # A system value a query does not use (held_first when it needs only held_last) is not bound:
+    # DuckDB refuses parameters the SQL does not name.
+    binds = {k: v for k, v in binds.items() if re.search(rf"\${re.escape(k)}\b", sql)}
     cur = store.cursor()
     try:
         frame = _narrow_sums(cur.sql(sql, params=binds).pl())
@@ -725,6 +757,37 @@ def _check_complements(q: NamedQuery, values: dict, threshold: int) -> None:
                 f"Under the sharing agreement you can filter '{name}' to one value at a time, or "
                 "leave it empty for all: combining a few values could reveal suppressed numbers."
             )
+
+
+def _system_values(q: NamedQuery, user) -> dict:
+    """The values a query declares under ``system``: never from the user."""
+    from . import partnership
+
+    out = {}
+    if "partnership" in q.system:
+        out["partnership"] = partnership.districts()
+    if "held" in q.system:
+        span = periods.held([q.held_of])
+        out["held_first"], out["held_last"] = span if span else (None, None)
+    if "scope" in q.system:
+        out["scope_wards"] = list(user.areas) if user and user.areas else None
+    if "comparator" in q.system:
+        out["comparator"] = partnership.comparator_districts()
+    return out
+
+
+def _check_area_level(q: NamedQuery, values: dict, grants: dict) -> None:
+    """A ward asked of data the user may see only by district would match nothing and read as
+    zero, which is false: say so instead."""
+    for name, p in q.params.items():
+        v = values.get(name)
+        if p.type != "area" or not v or v[:3] not in ("E05", "W05"):
+            continue
+        coarse = [d for d, g in grants.items()
+                  if catalog.contract(d).protected and not g.owner and g.geography == "district"]
+        if coarse:
+            raise QueryError("Under the sharing agreement you see this data by district, not by ward: "
+                             "choose a district or the whole partnership.")
 
 
 def _check_periods(q: NamedQuery, values: dict, grants: dict) -> None:

@@ -23,13 +23,24 @@ class PageSpec:
     action: str = "view_dashboards"
     datasets: tuple[str, ...] = ()
     default_for_roles: tuple[str, ...] = ()  # roles whose landing page this is (else the first page)
+    dataset: str | None = None  # for the incident dashboard: which dataset it draws (render(dataset))
+
+
+def incident_pages() -> list[PageSpec]:
+    """One dashboard per events dataset with a dashboard in its contract (csp.incidents): a new
+    dataset gets its page from its contract, no page code."""
+    from csp import catalog
+
+    return [PageSpec("dashboards.incident", c.dashboard.get("title", c.title),
+                     c.dashboard.get("icon", ":material/bar_chart:"), c.dashboard.get("url", name),
+                     "Dashboards", datasets=(name,), dataset=name)
+            for name, c in catalog.dashboards().items()]
 
 
 PAGES: list[PageSpec] = [
     PageSpec("dashboards.overview", "Overview", ":material/dashboard:", "overview", "Dashboards",
              datasets=("crime", "asb", "reoffending", "substance_misuse")),
-    PageSpec("dashboards.crime", "Crime", ":material/local_police:", "crime", "Dashboards", datasets=("crime",)),
-    PageSpec("dashboards.asb", "Anti-social behaviour", ":material/campaign:", "asb", "Dashboards", datasets=("asb",)),
+    *incident_pages(),
     PageSpec("dashboards.reoffending", "Reoffending", ":material/replay:", "reoffending", "Dashboards",
              datasets=("reoffending",)),
     PageSpec("dashboards.substance", "Substance misuse", ":material/medication:", "substance-misuse", "Dashboards",
@@ -41,5 +52,6 @@ PAGES: list[PageSpec] = [
     PageSpec("data.data_quality", "Data quality", ":material/fact_check:", "data-quality", "Data", action="data_quality"),
     PageSpec("admin.access_log", "Use of our data", ":material/visibility:", "access_log", "Admin", action="access_log"),
     PageSpec("admin.admin_users", "Users", ":material/manage_accounts:", "admin_users", "Admin", action="manage_users"),
+    PageSpec("admin.partnership", "Partnership", ":material/map:", "partnership", "Admin", action="manage_users"),
     PageSpec("admin.audit_log", "Audit trail", ":material/receipt_long:", "audit_log", "Admin", action="audit"),
 ]

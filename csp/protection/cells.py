@@ -37,6 +37,11 @@ MACROS = (
     "CREATE OR REPLACE MACRO no_cell() AS struct_pack(value := CAST(0 AS BIGINT), key := CAST(0 AS BIGINT),"
     " hidden := CAST(0 AS BIGINT), ds_lo := CAST(NULL AS VARCHAR), ds_hi := CAST(NULL AS VARCHAR))",
     "CREATE OR REPLACE MACRO or_none(c) AS coalesce(c, no_cell())",
+    # Not about cells, but every incident query needs it: is a row (ward w, district d) in the
+    # area asked for? No area: the partnership's districts (all when none is set); 'all':
+    # everything held, with or without a location; else the ward or district code.
+    "CREATE OR REPLACE MACRO in_area(w, d, area, p) AS CASE WHEN area IS NULL THEN "
+    "(p IS NULL OR list_contains(p, d)) WHEN area = 'all' THEN true ELSE (w = area OR d = area) END",
 )
 
 

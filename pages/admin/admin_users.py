@@ -13,7 +13,8 @@ def _ward_options() -> dict[str, str]:
     areas = ui.run("areas")
     if areas is None:
         return {}
-    return {r["ward_code"]: f"{r['ward_name']} ({r['ward_code']})" for r in areas.frame.iter_rows(named=True)}
+    return {r["ward_code"]: f"{r['ward_name']} ({r['ward_code']})" for r in areas.frame.iter_rows(named=True)
+            if r["ward_code"]}
 
 
 def _apply(action, success: str) -> None:

@@ -34,12 +34,9 @@ MONTHLY_COLUMNS = {
 def render() -> None:
     st.title("Neighbourhood")
     user = current_user()
-    areas = ui.run("areas")
-    ward = ui.area_filter(areas, key="ward", everywhere=False)
+    ward, ward_name = ui.ward_filter("crime", key="ward")
     if ward is None:
         return
-    names = {r["ward_code"]: r["ward_name"] for r in areas.frame.iter_rows(named=True)}
-    ward_name = names.get(ward, ward)
 
     label = None
     summary = ui.run("neighbourhood_summary", {"ward": ward})

@@ -1,0 +1,24 @@
+-- title: "Monthly {{noun}} by {{cat_label}}"
+-- description: >
+--   {{label}} per month and {{cat_label}} (as published that month), for the partnership's area
+--   (default), one ward or district, or all data held (area = all).
+-- requires: [cat]
+-- datasets: [{{ward_cube}}]
+-- system: [partnership]
+-- parameters:
+--   from: {type: month, description: "First month, YYYY-MM (default: the first month held)"}
+--   to: {type: month, description: "Last month, YYYY-MM (default: the latest month held)"}
+--   area: {type: area, description: "Ward or district code, or all (default: the partnership)"}
+--   {{cat}}: {type: text_list, description: "{{cat_label}}s to include, comma-separated (default: all)"}
+-- columns:
+--   month: {type: date, description: "Month (first day)"}
+--   {{cat}}: {type: dimension, description: "{{cat_label}}"}
+--   {{count}}: {type: count, description: "{{label}}"}
+SELECT {{period}} AS month, {{cat}}, total(n) AS {{count}}
+FROM {{ward_cube}}
+WHERE ($from IS NULL OR {{period}} >= $from)
+  AND ($to IS NULL OR {{period}} <= $to)
+  AND in_area({{ward}}, {{district}}, $area, $partnership)
+  AND (${{cat}} IS NULL OR list_contains(${{cat}}, {{cat}}))
+GROUP BY {{period}}, {{cat}}
+ORDER BY {{period}}, {{cat}}
