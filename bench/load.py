@@ -349,8 +349,8 @@ async def drive(port: int, sessions: int, seconds: float, timeout_s: float, ramp
 
     from .__main__ import PASSWORD, USERS
 
-    # Page modules live in section folders ("dashboards.crime"): match on the last part.
-    titles = {p.module.rsplit(".", 1)[-1]: p.title for p in PAGES}
+    # Pages by their URL path ("crime", "asb"): the incident dashboards share one module.
+    titles = {p.url_path: p.title for p in PAGES}
     titles = {k: titles[k] for k in PAGE_ORDER if k in titles}
     log: list[dict] = []
     async with async_playwright() as pw:
@@ -374,7 +374,7 @@ async def drive_ws(port: int, sessions: int, seconds: float, timeout_s: float, r
 
     from .__main__ import PASSWORD, USERS
 
-    specs = {p.module.rsplit(".", 1)[-1]: p for p in PAGES}
+    specs = {p.url_path: p for p in PAGES}
     titles = {k: specs[k].title for k in PAGE_ORDER if k in specs}
     urls = {k: specs[k].url_path for k in titles}
     users = [USERS["unscoped"] if i % 2 == 0 else USERS["ward"] for i in range(sessions)]

@@ -143,9 +143,9 @@ class CountTheme:
 CRIME = CountTheme("crime", "Crime", "crime", "crimes", "Crimes", "crimes", "crime_facets",
                    "crime_headline", "crime_monthly_total", "crime_benchmark",
                    (("crime_by_type", "crime_type", "Crimes by type", "crime"),
-                    ("crime_outcomes", "outcome", "Outcomes", "outcomes")))
+                    ("crime_by_outcome", "outcome", "Outcomes", "outcomes")))
 ASB = CountTheme("asb", "Anti-social behaviour", "asb", "ASB incidents", "Incidents", "incidents",
-                 "asb_facets", "asb_headline", "asb_monthly", "asb_benchmark", ())
+                 "asb_facets", "asb_headline", "asb_monthly_total", "asb_benchmark", ())
 
 
 def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> str:
@@ -212,7 +212,7 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> str:
             if level == "ward":  # say once why there are no maps
                 out.append(f"<h3>By area</h3>{_refused(refused)}")
             continue
-        out.append(f"<h3>{_e(t.label)} by {unit}, rate per 1,000 residents</h3>")
+        out.append(f"<h3>{_e(t.label)} by {unit}, rate {indicators.RATE_UNIT}</h3>")
         ranked, note = indicators.ranked_areas(res, t.count_col, bench)
         name_col = f"{level}_name"
         geo = figures.load_boundaries(level)
@@ -222,14 +222,15 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> str:
                                               withheld=disclosure.withheld_label(ranked)),
                            f"Map of {t.noun} per 1,000 residents by {unit}"))
         if bench is not None:
-            out.append(f"<p class='small'>Rate for {_e(bench_words)}: {bench['rate']:.1f} per 1,000 "
-                       f"(95% CI {bench['lower']:.1f} to {bench['upper']:.1f}).</p>")
+            out.append(f"<p class='small'>Rate for {_e(bench_words)}: {bench['rate']:.1f} "
+                       f"{indicators.RATE_UNIT} (95% CI {bench['lower']:.1f} to {bench['upper']:.1f}). "
+                       f"{_e(indicators.population_note(bench))}</p>")
         if note:
             out.append(f"<p class='small'>{_e(note)}</p>")
         labels = {name_col: "LSOA" if level == "lsoa" else "Ward"}
         if level == "lsoa":
             labels["ward_name"] = "Ward"
-        labels |= {t.count_col: t.label, "population": "Residents", "rate_per_1000": "Rate per 1,000",
+        labels |= {t.count_col: t.label, "population": "Residents", "rate_per_1000": f"Rate {indicators.RATE_UNIT}",
                    "lower_95": "95% CI from", "upper_95": "95% CI to", "vs_benchmark": f"vs {bench_words}"}
         out.append(_table(ranked, labels, caption=f"{unit.capitalize()}s ranked by rate",
                           max_rows=TOP_LSOAS if level == "lsoa" else None))

@@ -909,6 +909,9 @@ def publish_demo(published_by: str = "demo", *, seed: int = DEFAULT_SEED,
                 ids[name] = vid
             if force or not all(boundary_path(lv).exists() for lv in BOUNDARY_LEVELS):
                 write_boundaries(seed)
+            from . import partnership
+            if partnership.districts() is None:  # the demo partnership is the whole district
+                partnership.set_area([DISTRICT_CODE], by=published_by, label=f"{DISTRICT_NAME} Community Safety Partnership")
             return ids
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -50,9 +50,14 @@ CONTROL_NOTE = (
     "total divided by 12, which smooths out the seasons."
 )
 RATE_NOTE = (
-    "Rates are per 1,000 residents for the whole period chosen, with 95% confidence intervals "
-    "(Byar's method). An area is 'better' or 'worse' than {bench} only when its interval lies "
-    "wholly below or above {bench}'s rate; otherwise it is 'similar'."
+    "Rates are per 1,000 residents a year (the period's count scaled to 12 months), with 95% "
+    "confidence intervals (Byar's method). An area is 'better' or 'worse' than {bench} only when "
+    "its interval lies wholly below or above {bench}'s rate; otherwise it is 'similar'."
+)
+PLACE_NOTE = (
+    "'Outside the partnership' counts {noun} located in districts outside the partnership's area "
+    "(police forces record some just over the boundary); 'No location given' counts those "
+    "published with no location. Both are kept and counted apart; neither has a rate."
 )
 MIN_CONTROL_POINTS = 12  # fewer monthly points than this give unreliable c-chart limits
 COMPARISON_LABEL = {
@@ -222,6 +227,20 @@ def _monthly_series(result: Result, count_col: str, start, end) -> tuple[Result,
 
 # ---- change between periods ---------------------------------------------------------------
 
+def comparison_gap(row: dict) -> str:
+    """Why a '12 months against the 12 before' comparison is not made, or '' when it may be: both
+    periods must lie wholly inside the data held (a half-empty year reads as a fall)."""
+    cur, prev = row.get("current_months_held"), row.get("previous_months_held")
+    if cur is None or prev is None or (cur >= 12 and prev >= 12):
+        return ""
+    last = row.get("last_month")
+    if prev <= 0:
+        return "No comparison is made: the data held does not reach back to the 12 months before."
+    return (f"No comparison is made: only {prev} of the 12 months before "
+            + (f"the year to {last.strftime('%b %Y')} " if last else "")
+            + "lie inside the data held, so the earlier figure is not a full year.")
+
+
 def change_test(current, previous, alpha: float = 0.05) -> dict | None:
     """Exact Poisson test of current against previous, or None when either is suppressed."""
     if current is None or previous is None:
@@ -250,18 +269,32 @@ def change_sentence(test: dict | None, noun: str) -> str:
 # ---- rates and comparison with a benchmark ---------------------------------------------------
 
 def benchmark_rate(result: Result | None, count_col: str) -> dict | None:
-    """The benchmark (area-wide) rate per 1,000 with its CI, or None when it cannot be given
-    (no result, suppressed count, or no population). Adds ``wards`` when the query has it."""
+    """The comparator rows of a ``<dataset>_benchmark`` result as rates per 1,000 residents a year
+    with their Byar 95% intervals: the first (the partnership, or a scoped user's wards) is the
+    benchmark, the rest ride along under ``comparators``. None when the first cannot be given
+    (no result, withheld count, or no population)."""
     if result is None or result.frame.height == 0:
         return None
-    row = result.frame.row(0, named=True)
-    count, pop = row.get(count_col), row.get("population")
-    if count is None or not pop:
+    rows = []
+    for row in result.frame.iter_rows(named=True):
+        count, pop, months = row.get(count_col), row.get("population"), row.get("months") or 12
+        if count is None or not pop:
+            rows.append({**row, "rate": None, "lower": None, "upper": None})
+            continue
+        r = stats.rate_per_1000(count, float(pop))
+        per_year = 12.0 / months
+        rows.append({**row, "rate": r["rate"] * per_year, "lower": r["lower"] * per_year,
+                     "upper": r["upper"] * per_year})
+    first = rows[0]
+    if first["rate"] is None:
         return None
-    out = stats.rate_per_1000(count, float(pop))
-    out.update(count=count, population=float(pop), wards=row.get("wards"),
-               districts=row.get("districts"))
-    return out
+    return {"rate": first["rate"], "lower": first["lower"], "upper": first["upper"],
+            "count": first.get(count_col), "population": float(first["population"]),
+            "population_year": first.get("population_year"), "months": first.get("months"),
+            "wards": first.get("wards"), "districts": first.get("districts"),
+            "label": first.get("label") or "the area you may see",
+            "comparators": tuple((r.get("label"), r["rate"], r["lower"], r["upper"],
+                                  r.get("population_year")) for r in rows)}
 
 
 def ranked_areas(result: Result, count_col: str, benchmark: dict | None,
@@ -290,6 +323,9 @@ def _ranked_areas(result: Result, count_col: str, benchmark: dict | None,
     counts = frame[count_col]
     pops = (frame["population"] if "population" in frame.columns
             else pl.Series("population", [None] * n, pl.Float64))
+    # Rates are per 1,000 residents a year: a period of m months scales by 12 / m.
+    per_year = (12.0 / frame["months"].cast(pl.Float64).fill_null(12.0).to_numpy()
+                if "months" in frame.columns else np.ones(n))
     c_mask = (result.suppressed[count_col].fill_null(False) if count_col in result.suppressed.columns
               else pl.Series(count_col, [False] * n, pl.Boolean))
     use_bench = benchmark is not None and not (
@@ -300,7 +336,7 @@ def _ranked_areas(result: Result, count_col: str, benchmark: dict | None,
         & pops.is_not_null().to_numpy() & (pops.fill_null(0) != 0).to_numpy()
     o = np.where(ok, counts.fill_null(0).cast(pl.Float64).to_numpy(), 0.0)
     p = np.where(ok, pops.cast(pl.Float64).fill_null(1.0).to_numpy(), 1.0)
-    scale = np.where(ok, 1000.0 / p, 0.0)
+    scale = np.where(ok, 1000.0 / p * per_year, 0.0)
     lo, hi = stats.byar_ci_array(o)
     rate_a, lo_a, hi_a = o * scale, lo * scale, hi * scale
     verdicts = None
@@ -363,9 +399,19 @@ def round2(values: np.ndarray) -> np.ndarray:
 
 
 def benchmark_label(areas: tuple[str, ...], benchmark: dict | None = None) -> str:
-    """What the benchmark is, in words: 'the district' only when it is one whole district."""
-    one_district = benchmark is None or (benchmark.get("districts") or 1) == 1
-    return "the district" if not areas and one_district else "the area you may see"
+    """What the benchmark is, in words: the partnership (or the wards a user may see)."""
+    if benchmark is not None and benchmark.get("label"):
+        return str(benchmark["label"])
+    return "your wards" if areas else "the partnership"
+
+
+RATE_UNIT = "per 1,000 residents a year"
+
+
+def population_note(benchmark: dict | None) -> str:
+    """'Population: ONS mid-2024 estimates.' for captions beside every rate."""
+    year = benchmark.get("population_year") if benchmark else None
+    return f"Rates are {RATE_UNIT}" + (f", using mid-{year} population estimates." if year else ".")
 
 
 def scope_label(user: access.User) -> str:
@@ -373,7 +419,7 @@ def scope_label(user: access.User) -> str:
     layer like any data; a code the lookup does not name (or no lookup) stays a bare code."""
     names: dict = {}
     try:
-        frame = queries.run(user, "areas").frame
+        frame = queries.run(user, "areas").frame.filter(pl.col("area_level") == "ward")
         names = dict(zip(frame["ward_code"].to_list(), frame["ward_name"].to_list()))
     except (access.AccessDenied, queries.QueryError):
         pass

@@ -490,11 +490,11 @@ def substance_summary(user: access.User | None) -> SubstanceSummary:
 def overview_tiles(user: access.User | None, today: dt.date | None = None) -> list[Tile]:
     """One tile per theme (crime, ASB, reoffending, substance misuse), in that order."""
     crime = count_tile(
-        "crime", "Recorded crime", "Recorded crime", try_run(user, "overview_crime_monthly"), "crimes",
+        "crime", "Recorded crime", "Recorded crime", try_run(user, "crime_monthly_total"), "crimes",
         try_run(user, "overview_crime_wards"), source="crime",
     )
     asb = count_tile(
-        "asb", "Anti-social behaviour", "Anti-social behaviour", try_run(user, "asb_monthly"), "incidents",
+        "asb", "Anti-social behaviour", "Anti-social behaviour", try_run(user, "asb_monthly_total"), "incidents",
         try_run(user, "overview_asb_wards"), source="asb",
     )
     return [crime, asb, reoffending_summary(user, today).tile, substance_summary(user).tile]

@@ -26,7 +26,7 @@ VIEWS = (
     ("crime", "police", "health", "crime_monthly", ("month", "crime_type"), "crimes"),
     ("asb", "police", "council", "asb_by_ward", ("ward_code",), "incidents"),
     ("asb", "police", "council", "asb_by_lsoa", ("lsoa_code",), "incidents"),
-    ("asb", "police", "health", "asb_monthly", ("month",), "incidents"),
+    ("asb", "police", "health", "asb_monthly_total", ("month",), "incidents"),
     ("reoffending", "probation", "council", "reoffending_quarterly", ("cohort_quarter", "age_group"), "reoffenders"),
     ("reoffending", "probation", "council", "reoffending_quarterly", ("cohort_quarter", "age_group"), "offenders"),
     ("substance_misuse", "health", "council", "substance_quarterly", ("quarter", "substance_group"), "successful_completions"),

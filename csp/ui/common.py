@@ -9,6 +9,7 @@ import streamlit as st
 import polars as pl
 
 from .. import access, disclosure, export, indicators, queries, store
+from .. import areas as areas_mod
 from ..protection import periods
 from .auth import current_user
 
@@ -175,18 +176,60 @@ def period_filter(dataset: str, key: str = "period") -> tuple[str, str, str]:
     return p.start.strftime("%Y-%m"), p.end.strftime("%Y-%m"), p.label
 
 
-def area_filter(areas: "queries.Result | None", key: str = "area", everywhere: bool = True) -> str | None:
-    options = {"": "Everywhere you may see"} if everywhere else {}
-    if areas is not None:  # two columns, not rows: a board member's list has ~8,000 wards
-        options |= indicators.per_result(areas, ("ward_options",), lambda: dict(zip(
-            areas.frame["ward_code"].to_list(), areas.frame["ward_name"].to_list())))
+def area_filter(dataset: str, key: str = "area") -> str | None:
+    """The area of the page's views (csp.areas.choices: at or above the user's geography, names
+    told apart). The URL holds the area's code, so a link says exactly which area; an old link
+    that names an area resolves when the name is unambiguous."""
+    options = areas_mod.choices(current_user(), dataset)
     if not options:
-        st.info("No wards are in your area scope.")
+        st.info("No area is shared with you for this data.")
         return None
-    choice = st.selectbox("Area", options=list(options), format_func=options.get, key=key,
-                          bind="query-params")
-    return choice or None
+    codes = [o.code for o in options]
+    labels = {o.code: o.label for o in options}
+    wanted = areas_mod.resolve(st.query_params.get(key), options)
+    if key not in st.session_state or st.session_state[key] not in codes:
+        st.session_state[key] = wanted if wanted in codes else None
+
+    def remember():
+        value = st.session_state[key]
+        if value is None:
+            st.query_params.pop(key, None)
+        else:
+            st.query_params[key] = value
+    choice = st.selectbox("Area", options=codes, format_func=labels.get, key=key, on_change=remember)
+    if choice is None:
+        st.query_params.pop(key, None)
+    elif st.query_params.get(key) != choice:
+        st.query_params[key] = choice
+    return choice
 
 
-def fmt_count(value) -> str:
-    return disclosure.SUPPRESSED_LABEL if value is None else f"{value:,}"
+def ward_filter(dataset: str, key: str = "ward") -> tuple[str | None, str]:
+    """One ward of those the user may pick for a dataset (the neighbourhood view), by code in the
+    URL; opens on the user's first ward. (None, '') with a message when wards are not shared."""
+    options = [o for o in areas_mod.choices(current_user(), dataset) if o.level == "ward"]
+    user = current_user()
+    if user is not None and len(user.areas) == 1:  # a one-ward scope is offered no list
+        frame = queries.run(user, "areas").frame
+        label = dict(zip(frame["ward_code"].to_list(), frame["ward_name"].to_list())).get(user.areas[0], user.areas[0])
+        options = [areas_mod.Choice(user.areas[0], label, "ward")]
+    if not options:
+        st.info("Under the sharing agreement you see this data by district, not by ward, so there is "
+                "no neighbourhood view for you.")
+        return None, ""
+    codes = [o.code for o in options]
+    labels = {o.code: o.label for o in options}
+    wanted = areas_mod.resolve(st.query_params.get(key), options)
+    if key not in st.session_state or st.session_state[key] not in codes:
+        st.session_state[key] = wanted if wanted in codes else codes[0]
+    choice = st.selectbox("Ward", options=codes, format_func=labels.get, key=key)
+    if st.query_params.get(key) != choice:
+        st.query_params[key] = choice
+    return choice, labels[choice]
+
+
+def fmt_count(value, partial: bool = False, label: str = disclosure.SUPPRESSED_LABEL) -> str:
+    """A count as shown: withheld reads its label, a total leaving out suppressed cells '≥ N'."""
+    if value is None:
+        return label
+    return f"≥{value:,}" if partial else f"{value:,}"

@@ -22,7 +22,8 @@ AREA_COLUMNS = {
 
 
 def headline(name: str, params: dict, noun: str) -> None:
-    """12 months to the chosen month against the 12 before, with the exact Poisson test."""
+    """12 months to the chosen month against the 12 before, with the exact Poisson test; only
+    when both periods lie wholly inside the data held (otherwise a plain sentence says why)."""
     head = ui.run(name, params)
     if head is None or head.frame.height == 0:
         return
@@ -30,12 +31,17 @@ def headline(name: str, params: dict, noun: str) -> None:
     c1, c2 = st.columns(2)
     label = (f"{noun[:1].upper()}{noun[1:]}, 12 months to {ui.month_label(row['last_month'])}"
              if row["last_month"] else f"{noun[:1].upper()}{noun[1:]}, last 12 months")
+    why_not = indicators.comparison_gap(row)
     c1.metric(
-        label, ui.fmt_count(row["current"]),
-        delta=None if row["pct_change"] is None else f"{row['pct_change']:+.1f}% vs previous 12 months",
+        label, ui.fmt_count(row["current"], partial=head.partial["current"][0] if head.partial.width else False),
+        delta=None if why_not or row["pct_change"] is None else f"{row['pct_change']:+.1f}% vs previous 12 months",
         delta_color="inverse",  # a rise is bad
     )
-    c2.metric("Previous 12 months", ui.fmt_count(row["previous"]))
+    c2.metric("Previous 12 months", ui.fmt_count(row["previous"], partial=head.partial["previous"][0]
+                                                  if head.partial.width else False))
+    if why_not:
+        st.caption(why_not)
+        return
     st.caption(indicators.per_result(head, ("change_sentence", noun), lambda: indicators.change_sentence(
         indicators.change_test(row["current"], row["previous"]), noun)))
 
@@ -90,8 +96,9 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
 
 def areas_section(level: str, name: str, bench_name: str, params: dict, bench_params: dict,
                   count_col: str, label: str, dataset: str, definition: str, caveats: str,
-                  key: str) -> None:
-    """Map and ranked table by ward or LSOA. LSOA views the user may not see are left out
+                  key: str, noun: str = "records") -> None:
+    """Map and ranked table by ward or LSOA, with rates per 1,000 residents a year compared with
+    the partnership (or the user's own wards). LSOA views the user may not see are left out
     quietly (the ward view already explains the user's geography)."""
     if level == "lsoa":
         try:
@@ -106,7 +113,7 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
     if result is None:
         return
     unit = "ward" if level == "ward" else "LSOA"
-    st.subheader(f"{label} by {unit}, rate per 1,000 residents")
+    st.subheader(f"{label} by {unit}, rate {indicators.RATE_UNIT}")
     if result.frame.height == 0:
         st.info("Nothing matches these filters.")
         return
@@ -117,7 +124,9 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
     code_col = f"{level}_code"
     name_col = "ward_name" if level == "ward" else "lsoa_name"
     fig = _map(ranked, level, code_col, name_col, count_col, label)
-    columns = AREA_COLUMNS | {count_col: label, "vs_benchmark": f"vs {bench_words}"}
+    columns = AREA_COLUMNS | {count_col: label, "vs_benchmark": f"vs {bench_words}", "row_kind": None,
+                              "row_order": None, "months": None, "population_year": None,
+                              "rate_per_1000": f"Rate {indicators.RATE_UNIT}"}
     map_tab, table_tab = st.tabs(["Map", "Table"])
     with map_tab:
         if fig is None:
@@ -127,8 +136,13 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
     with table_tab:
         ui.table(ranked, column_config=columns)
     if bench is not None:
-        st.caption(f"Rate for {bench_words}: {bench['rate']:.1f} per 1,000 residents "
-                   f"(95% CI {bench['lower']:.1f} to {bench['upper']:.1f}).")
+        others = "; ".join(f"{lbl}: {r:.1f} (95% CI {lo:.1f} to {hi:.1f})" for lbl, r, lo, hi, _ in
+                           bench["comparators"][1:] if r is not None)
+        st.caption(f"Rate for {bench_words}: {bench['rate']:.1f} {indicators.RATE_UNIT} "
+                   f"(95% CI {bench['lower']:.1f} to {bench['upper']:.1f})."
+                   + (f" Also: {others}." if others else "") + " " + indicators.population_note(bench))
+    if "row_kind" in result.frame.columns and (result.frame["row_kind"] != "ward").any():
+        st.caption(indicators.PLACE_NOTE.format(noun=noun))
     if note:
         st.caption(note)
     ui.download(ranked, f"Download {unit} table (CSV)", f"{key}.csv", key=f"dl_{key}")
