@@ -48,7 +48,8 @@ def test_partner_sees_perturbed_counts_as_the_ons_method_gives(tiny):
         if row["crimes"] is None:
             assert row["rate_per_1000"] is None
         elif row["ward_name"] == "Abbey":
-            assert row["rate_per_1000"] == pytest.approx(1000 * row["crimes"] / 3000, abs=0.01)
+            # per 1,000 residents a year: one month scaled to 12
+            assert row["rate_per_1000"] == pytest.approx(1000 * row["crimes"] / 3000 * 12, abs=0.01)
     # The same cell reads the same every time, in every view that shows it.
     again = queries.run(tiny["users"]["council"], "crime_by_ward", {"from": "2024-01", "to": "2024-01"})
     assert again.frame.equals(r.frame)
@@ -58,9 +59,9 @@ def test_district_level_partner_cannot_see_wards(tiny):
     health = tiny["users"]["health"]
     with pytest.raises(access.AccessDenied):
         queries.run(health, "crime_by_ward")
-    # ...and a ward filter finds nothing, because ward codes are blanked for them.
-    r = queries.run(health, "crime_monthly", {"area": W1})
-    assert r.frame.height == 0
+    # ...and asking for a ward is refused with the reason, never answered with a false zero.
+    with pytest.raises(queries.QueryError, match="by district, not by ward"):
+        queries.run(health, "crime_monthly", {"area": W1})
     r = queries.run(health, "crime_monthly", {"area": D2})
     assert as_dict(r, ["month", "crime_type"], "crimes") == {("2024-01", "Burglary"): 9}
 

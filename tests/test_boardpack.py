@@ -105,7 +105,7 @@ def test_suppressed_cells_read_suppressed(packs, demo):
     # The pack's period: the latest 24 months held, as on the pages.
     last = queries.run(scoped, "crime_facets").frame["last_month"].max()
     start = boardpack._add_months(last, -23)
-    outcomes = queries.run(scoped, "crime_outcomes",
+    outcomes = queries.run(scoped, "crime_by_outcome",
                            {"from": start.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
     types = queries.run(scoped, "crime_by_type",
                         {"from": start.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
@@ -139,7 +139,7 @@ def test_suppressed_cells_read_suppressed(packs, demo):
 def test_district_only_partner_gets_refusals_not_errors(packs):
     page = text_of(packs["board.health"])
     crime = page[page.index("Crime"):]
-    assert "WARD detail" in crime
+    assert "ward detail" in crime
     assert "by LSOA" not in page and "E01999" not in without_plotlyjs(packs["board.health"])
 
 
@@ -167,8 +167,8 @@ def test_pack_is_produced_when_themes_are_missing(tiny):
     assert f"Crimes, 12 months to Feb 2024 {cur}" in " ".join(text.split())
     pct = 100 * (cur - prev) / prev
     assert f"Crimes {'rose' if pct > 0 else 'fell'} {abs(pct):.1f}% on the previous 12 months" in text
-    # two districts in the council's view: the benchmark is not called 'the district'
-    assert "vs the area you may see" in text
+    # the ward tables compare each ward with the partnership (every district held: none is set)
+    assert "vs the partnership" in text
     # no boundaries published: tables only, no map figure
     assert page.count("Plotly.newPlot") == page.count('<figure class="chart"')
 

@@ -102,7 +102,7 @@ def test_council_sees_low_cells_as_low(demo):
 def test_health_is_district_only(demo):
     at = open_page("board.health")
     assert at.title[0].value == "Crime"
-    assert any("WARD detail" in i.value for i in at.info)
+    assert any("ward detail" in i.value for i in at.info)
     assert not any("ward_name" in d.value.columns or "lsoa_name" in d.value.columns
                    for d in at.dataframe)
     assert len(at.get("plotly_chart")) == 2  # trend and types; no maps, no outcomes
@@ -110,7 +110,7 @@ def test_health_is_district_only(demo):
     assert any("Outcomes are not shared" in i.value for i in at.info)
     asb = open_page("board.health", "asb")
     assert asb.title[0].value == "Anti-social behaviour"
-    assert any("WARD detail" in i.value for i in asb.info)
+    assert any("ward detail" in i.value for i in asb.info)
     assert len(asb.get("plotly_chart")) == 1
 
 
@@ -120,7 +120,7 @@ def test_fire_practitioner_sees_only_their_ward(demo):
         at = open_page("officer.fire", page)
         wards = frame_with(at, "ward_code")
         assert list(wards["ward_name"]) == ["Eastfield"]
-        assert [o for o in at.selectbox(key="area").options] == ["Everywhere you may see", "Eastfield"]
+        assert [o for o in at.selectbox(key="area").options] == ["Your ward"]  # one ward: nothing to pick
         assert not any("lsoa_name" in d.value.columns for d in at.dataframe)  # ward-level grant
         text = all_text(at)
         others = [(n, c) for n, c in demo_mod.WARD_CODES.items() if c != FIRE_WARD]

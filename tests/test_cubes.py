@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from csp import access, catalog, ingest, queries, store
-from conftest import GEOGRAPHY, L2, W1, W2, crime_frame, publish_frame
+from conftest import D2, GEOGRAPHY, L2, L4, W1, W2, W3, crime_frame, publish_frame
 
 CUBE_QUERIES = sorted(
     q.name for q in queries.all_queries() if any(catalog.contract(d).cube_of for d in q.datasets)
@@ -184,7 +184,12 @@ def test_scope_holds_when_ward_codes_predate_the_lookup(tiny, stale_by):
         theirs = rows.filter(pl.col("ward_code").is_in(list(u.areas)) & pl.col("lsoa_code").is_in(lsoas))
         assert theirs.height > 0
         stale_rows += rows.filter(pl.col("ward_code").is_in(list(u.areas))).height - theirs.height
-        publish_frame("crime", theirs)
+        # Rows in a ward neither user may see keep the months held (and with them every default
+        # period) as they were; the users cannot see them, so their answers must not change.
+        ghosts = pl.concat([rows.head(1).with_columns(
+            month=pl.lit(m), lsoa_code=pl.lit(L4), ward_code=pl.lit(W3), district_code=pl.lit(D2),
+            crime_id=pl.lit(f"ghost-{m}")) for m in (rows["month"].min(), rows["month"].max())])
+        publish_frame("crime", pl.concat([theirs, ghosts]))
         _assert_same_answers(seen[u.username], _answers(u), stale_by, u.username)
         store.rollback("crime", stale.version)
     assert stale_rows > 0  # the scenario really put rows in the wrong ward

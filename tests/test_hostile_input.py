@@ -100,10 +100,10 @@ def query_dir(tmp_path, monkeypatch):
 
 
 def test_choices_from_refuses_values_the_user_cannot_see(tiny, query_dir):
-    p = query_dir / "crime_by_type.sql"
+    p = query_dir / "incident" / "by_type.sql"  # crime_by_type is this template made for crime
     p.write_text(p.read_text().replace(
-        'crime_type: {type: text_list, description: "Crime types to include (default: all)"}',
-        'crime_type: {type: text_list, choices_from: crime_facets.crime_type, description: "x"}'))
+        '{{cat}}: {type: text_list, description: "{{cat_label}}s to include (default: all)"}',
+        '{{cat}}: {type: text_list, choices_from: "{{ds}}_facets.{{cat}}", description: "x"}'))
     police = tiny["users"]["police"]
     ok = queries.run(police, "crime_by_type", {"crime_type": ["Burglary", "Drugs"]})
     assert set(ok.frame["crime_type"]) == {"Burglary", "Drugs"}
@@ -114,10 +114,10 @@ def test_choices_from_refuses_values_the_user_cannot_see(tiny, query_dir):
 
 
 def test_fixed_choices(tiny, query_dir):
-    p = query_dir / "crime_by_type.sql"
+    p = query_dir / "incident" / "by_type.sql"  # crime_by_type is this template made for crime
     p.write_text(p.read_text().replace(
-        'crime_type: {type: text_list, description: "Crime types to include (default: all)"}',
-        'crime_type: {type: text_list, choices: [Burglary], description: "x"}'))
+        '{{cat}}: {type: text_list, description: "{{cat_label}}s to include (default: all)"}',
+        '{{cat}}: {type: text_list, choices: [Burglary], description: "x"}'))
     assert queries.run(tiny["users"]["police"], "crime_by_type", {"crime_type": "Burglary"}).frame.height == 1
     with pytest.raises(queries.QueryError):
         queries.run(tiny["users"]["police"], "crime_by_type", {"crime_type": "Drugs"})

@@ -31,9 +31,9 @@ def policy() -> dict:
 
 
 def cube_parents() -> dict:
-    # Read from the contracts file itself: a cube is governed by its parent's policy entry.
-    with config.contracts_path().open("rb") as fh:
-        return {n: s["cube_of"] for n, s in tomllib.load(fh).items() if "cube_of" in s}
+    # Cubes are made from their parent's contract (csp.catalog); each is governed by its
+    # parent's policy entry.
+    return {n: c.cube_of for n, c in catalog.cubes().items()}
 
 
 def expected_grant(pol: dict, role: str, partner: str, dataset: str):
@@ -58,7 +58,9 @@ def expected_query(pol, role, partner, q) -> tuple:
     grants = {d: expected_grant(pol, role, partner, d) for d in q.datasets}
     if any(g is None for g in grants.values()):
         return ("denied",)
-    geos = {d: finest(d) if g[0] == "finest" else g[0] for d, g in grants.items()}
+    # The grain limits protected data only: reference data (lookups, populations) is public.
+    geos = {d: finest(d) if g[0] == "finest" else g[0] for d, g in grants.items()
+            if catalog.contract(d).protected}
     if q.grain and any(LEVELS.index(q.grain) < LEVELS.index(geo) for geo in geos.values()):
         return ("denied",)
     # An owner-only query (access: owner) is for the owner of every protected dataset it reads.

@@ -209,5 +209,5 @@ def test_neighbourhood_board_member_compares_with_district(demo):
 
 def test_neighbourhood_district_only_user_is_told(demo):
     at = open_page("board.health", "neighbourhood")
-    assert "WARD detail" in all_text(at) or "ward level" in all_text(at).lower()
+    assert "by district, not by ward" in all_text(at)
     assert len(at.dataframe) == 0
