@@ -1,6 +1,7 @@
 """`python -m bench`: publish synthetic police.uk data for real, then time every figure behind the
-Crime and ASB pages (access layer, raw DuckDB floor, pandas, Polars), full page runs, publish
-throughput and peak RSS, in one process; print a table and write JSON. See docs/performance.md."""
+Crime and ASB pages (access layer; DuckDB's SQL alone; the floor = that SQL plus publishing the
+counts by the user's grant; pandas; Polars), full page runs, publish throughput and peak RSS, in
+one process; print a table and write JSON. See docs/performance.md."""
 from __future__ import annotations
 
 import argparse
@@ -102,6 +103,18 @@ def main(argv=None) -> dict:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def describe(user, ctx) -> str:
+    """The user and how their crime and ASB counts are published (from their grants)."""
+    scope = f"scoped to ward {ctx.ward} (the busiest)" if ctx.ward else "whole area"
+    rules = []
+    for d in ("crime", "asb"):
+        g = ctx.grants[d]
+        rules.append(f"{d}: {'exact (owner)' if g.owner else g.protection}"
+                     + (f" with {g.ptable}, threshold {g.threshold}" if g.protection == "perturb" and not g.owner else "")
+                     + f", {g.geography} detail")
+    return f"{user.role}, {user.partner}, {scope}; " + "; ".join(rules)
+
+
 def run(args, dataset: dict) -> dict:
     from csp import queries, store, users
 
@@ -119,15 +132,17 @@ def run(args, dataset: dict) -> dict:
         "ward": users.add_user(USERS["ward"], PASSWORD, role="practitioner", partner="housing",
                                areas=[ward], replace=True),
     }
-    ctxs = {"unscoped": F.make_context(), "ward": F.make_context(ward)}
+    ctxs = {label: F.make_context(user) for label, user in who.items()}
 
-    # Warm-up run of every figure through the access layer and the floor; the answers are kept
-    # and checked against the peers at the end, so the peers' memory is not counted as the app's.
+    # Warm-up run of every figure through the access layer, the SQL alone and the floor; the
+    # floor's published answer must equal the access layer's. The answers are kept and checked
+    # against the peers at the end, so the peers' memory is not counted as the app's.
     answers, problems, compared = {}, [], 0
     for label, user in who.items():
         ctx = ctxs[label]
         for fig in F.FIGURES:
             answers[(fig.query, label)] = r = F.run_access(user, fig, ctx)
+            F.run_sql(fig.query, ctx, fig.params(ctx))
             problems += F.compare(fig, r, F.run_floor(fig, ctx))
             compared += 1
     rss = {"after_warm_up": rss_mb()}
@@ -148,32 +163,34 @@ def run(args, dataset: dict) -> dict:
         queries.clear_cache()
         return queries.run(user, name, params)
 
-    def floor_call(name, params, ctx):
-        sql, binds = F.floor_sql(name, ctx, params)
-        c = store.cursor()
-        try:
-            return c.sql(sql, params=binds).pl()
-        finally:
-            c.close()
-
-    # Phase 2: access layer and floor, interleaved per repetition so drift hits both alike:
-    # the figures (with the pages' default parameters) and every query the pages ran.
+    # Phase 2: access layer, SQL alone and floor, interleaved per repetition so drift hits all
+    # alike: the figures (with the pages' default parameters) and every query the pages ran.
     t: dict[tuple, list[float]] = {}
     # Only queries over the benchmarked datasets (the Overview also reads partner datasets
     # that this harness does not generate; with nothing published they return no rows).
     calls = {label: [(page, i, name, params) for page, cs in page_calls.get(label, {}).items()
                      for i, (name, params) in enumerate(cs)
                      if set(queries.get(name).datasets) <= set(ctxs[label].files)] for label in who}
+    # The floor must give every page query's published answer too, not only the figures'.
+    for label, user in who.items():
+        for page, i, name, params in calls[label]:
+            q = queries.get(name)
+            problems += F.compare_by(f"{name} ({label}, {page} page)", F.row_keys(q),
+                                     access_call(user, name, params), F.run_floor_query(name, ctxs[label], params))
+            compared += 1
     for _ in range(args.repeat):
         for label, user in who.items():
             ctx = ctxs[label]
             for fig in F.FIGURES:
                 t.setdefault((fig.query, label, "access"), []).append(timed(F.run_access, user, fig, ctx)[0])
+                t.setdefault((fig.query, label, "sql"), []).append(
+                    timed(F.run_sql, fig.query, ctx, fig.params(ctx))[0])
                 t.setdefault((fig.query, label, "floor"), []).append(timed(F.run_floor, fig, ctx)[0])
             for page, i, name, params in calls[label]:
                 key = (f"{page}#{i}:{name}", label)
                 t.setdefault((*key, "access"), []).append(timed(access_call, user, name, params)[0])
-                t.setdefault((*key, "floor"), []).append(timed(floor_call, name, params, ctx)[0])
+                t.setdefault((*key, "sql"), []).append(timed(F.run_sql, name, ctx, params)[0])
+                t.setdefault((*key, "floor"), []).append(timed(F.run_floor_query, name, ctx, params)[0])
     app_rss = rss["after_queries"] = rss_mb()  # all the app does, before the peers load whole columns
 
     # Phase 3: the peers, then their answers checked against the access layer's.
@@ -190,7 +207,8 @@ def run(args, dataset: dict) -> dict:
                 t.setdefault((fig.query, label, "polars"), []).append(timed(fig.polars, ctx)[0])
 
     page_params = {f"{page}#{i}:{name}": params for label in calls for page, i, name, params in calls[label]}
-    results = summarise(args, dataset, ward, t, page_times, page_params, app_rss, problems, compared)
+    described = {label: describe(user, ctxs[label]) for label, user in who.items()}
+    results = summarise(args, dataset, described, t, page_times, page_params, app_rss, problems, compared)
     results["rss_mb"]["app_by_phase"] = rss
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2, default=str))
@@ -199,18 +217,40 @@ def run(args, dataset: dict) -> dict:
     return results
 
 
+HOWS = ("access", "sql", "floor", "pandas", "polars")
+
+
 def _ratio(a, b):
     return round(a / b, 2) if a and b else None
 
 
-def summarise(args, dataset, ward, t, page_times, page_params, app_rss, problems, compared) -> dict:
+def protection_cost(rows: list[dict]) -> dict:
+    """What publishing costs, per user, over every query timed: the floor (SQL + publishing)
+    against DuckDB's SQL alone, and the access layer against both."""
+    out = {}
+    for label in dict.fromkeys(r["user"] for r in rows):
+        sel = [r for r in rows if r["user"] == label and r.get("sql_ms") and r.get("floor_ms")]
+        if not sel:
+            continue
+        out[label] = {
+            "queries": len(sel),
+            "median_floor_over_sql": round(statistics.median(r["floor_over_sql"] for r in sel), 2),
+            "median_access_over_sql": round(statistics.median(r["access_over_sql"] for r in sel), 2),
+            "median_access_over_floor": round(statistics.median(r["access_over_floor"] for r in sel), 2),
+            "median_publish_ms": round(statistics.median(r["floor_ms"] - r["sql_ms"] for r in sel), 2),
+            "median_access_minus_sql_ms": round(statistics.median(r["access_ms"] - r["sql_ms"] for r in sel), 2),
+            "within_1_5_of_floor": sum(r["access_over_floor"] <= 1.5 for r in sel),
+        }
+    return out
+
+
+def summarise(args, dataset, who, t, page_times, page_params, app_rss, problems, compared) -> dict:
     from . import figures as F
 
     fig_page = {f.query: f.page for f in F.FIGURES}
     rows = []
     for (name, label) in dict.fromkeys((k[0], k[1]) for k in t):
-        m = {how: median_ms(t[(name, label, how)]) for how in ("access", "floor", "pandas", "polars")
-             if (name, label, how) in t}
+        m = {how: median_ms(t[(name, label, how)]) for how in HOWS if (name, label, how) in t}
         page, _, qname = name.rpartition(":")
         rows.append({
             "query": qname, "page": fig_page.get(name) or page.split("#")[0], "user": label,
@@ -218,6 +258,8 @@ def summarise(args, dataset, ward, t, page_times, page_params, app_rss, problems
             **({"params": page_params[name]} if name in page_params else {}),
             **{f"{how}_ms": v for how, v in m.items()},
             "access_over_floor": _ratio(m.get("access"), m.get("floor")),
+            "access_over_sql": _ratio(m.get("access"), m.get("sql")),
+            "floor_over_sql": _ratio(m.get("floor"), m.get("sql")),
             "pandas_over_access": _ratio(m.get("pandas"), m.get("access")),
             "polars_over_access": _ratio(m.get("polars"), m.get("access")),
         })
@@ -226,7 +268,7 @@ def summarise(args, dataset, ward, t, page_times, page_params, app_rss, problems
     for page in dict.fromkeys(f.page for f in F.FIGURES):
         for label in ("unscoped", "ward"):
             sel = [r for r in rows if r["source"] == "figure" and r["page"] == page and r["user"] == label]
-            tot = {how: round(sum(r[f"{how}_ms"] for r in sel), 2) for how in ("access", "floor", "pandas", "polars")}
+            tot = {how: round(sum(r[f"{how}_ms"] for r in sel), 2) for how in HOWS}
             page_data.append({"page": page, "user": label, "queries": [r["query"] for r in sel],
                               **{f"{k}_ms": v for k, v in tot.items()},
                               "pandas_over_access": _ratio(tot["pandas"], tot["access"]),
@@ -262,12 +304,12 @@ def summarise(args, dataset, ward, t, page_times, page_params, app_rss, problems
     return {
         "machine": machine(),
         "config": {"rows": args.rows, "months": args.months, "repeat": args.repeat,
-                   "unscoped_user": "board, council (whole area; crime threshold 5, ASB 3)",
-                   "ward_user": f"practitioner, housing, scoped to ward {ward} (the busiest)",
+                   "unscoped_user": who["unscoped"], "ward_user": who["ward"],
                    "period": "last 24 months held (the pages' default)"},
         "dataset": dataset,
         "queries": rows,
         "page_data": page_data,
+        "protection_cost": protection_cost(rows),
         "pages": pages,
         "rss_mb": {"app_peak": app_rss, "process_peak_incl_peers": rss_mb(),
                    "publish_peak": dataset.get("publish_peak_rss_mb")},
@@ -284,19 +326,29 @@ def print_table(res: dict) -> None:
           f"{m['cpus']} CPUs; medians of {res['config']['repeat']} runs")
     print(f"publish: {d['publish_s']} s = {d['publish_rows_per_s']:,} rows/s;  peak RSS: app {res['rss_mb']['app_peak']} MB, "
           f"with peers {res['rss_mb']['process_peak_incl_peers']} MB, publish {res['rss_mb']['publish_peak']} MB")
-    print(f"\n{'query':24} {'page':9} {'user':9} {'access':>8} {'floor':>8} {'pandas':>8} {'polars':>8} "
-          f"{'acc/flr':>7} {'pd/acc':>7} {'pl/acc':>7}   (ms)")
+    print(f"users: unscoped = {res['config']['unscoped_user']}\n       ward = {res['config']['ward_user']}")
+    print("sql = the named SQL on plain Parquet views (counts as cells, unpublished); floor = sql + publishing "
+          "(perturbation, derived columns, order/limit); the access-layer target is against the floor")
+    print(f"\n{'query':24} {'page':9} {'user':9} {'access':>8} {'sql':>8} {'floor':>8} {'pandas':>8} {'polars':>8} "
+          f"{'acc/flr':>7} {'flr/sql':>7} {'pd/acc':>7} {'pl/acc':>7}   (ms)")
 
     def f(v, w=8):
         return f"{v:>{w}}" if v is not None else f"{'-':>{w}}"
     for r in res["queries"]:
-        print(f"{r['query']:24} {r['page']:9} {r['user']:9} {f(r.get('access_ms'))} {f(r.get('floor_ms'))} "
-              f"{f(r.get('pandas_ms'))} {f(r.get('polars_ms'))} {f(r['access_over_floor'], 7)} "
-              f"{f(r['pandas_over_access'], 7)} {f(r['polars_over_access'], 7)}")
+        print(f"{r['query']:24} {r['page']:9} {r['user']:9} {f(r.get('access_ms'))} {f(r.get('sql_ms'))} "
+              f"{f(r.get('floor_ms'))} {f(r.get('pandas_ms'))} {f(r.get('polars_ms'))} {f(r['access_over_floor'], 7)} "
+              f"{f(r['floor_over_sql'], 7)} {f(r['pandas_over_access'], 7)} {f(r['polars_over_access'], 7)}")
     print("\npage data (sum of the figures with peers):")
     for p in res["page_data"]:
-        print(f"  {p['page']:9} {p['user']:9} ours {p['access_ms']} ms, pandas {p['pandas_ms']} ms "
-              f"({p['pandas_over_access']}x), polars {p['polars_ms']} ms ({p['polars_over_access']}x)")
+        print(f"  {p['page']:9} {p['user']:9} ours {p['access_ms']} ms (sql {p['sql_ms']}, floor {p['floor_ms']}), "
+              f"pandas {p['pandas_ms']} ms ({p['pandas_over_access']}x), polars {p['polars_ms']} ms "
+              f"({p['polars_over_access']}x)")
+    print("\nwhat protection costs (medians over every query timed):")
+    for label, c in res["protection_cost"].items():
+        print(f"  {label:9} {c['queries']} queries: publishing {c['median_publish_ms']} ms (floor/sql "
+              f"{c['median_floor_over_sql']}x); access - sql {c['median_access_minus_sql_ms']} ms (access/sql "
+              f"{c['median_access_over_sql']}x); access/floor {c['median_access_over_floor']}x, "
+              f"{c['within_1_5_of_floor']} within 1.5x")
     if res["pages"]:
         print("\npage runs (AppTest, s):")
         for label, per_page in res["pages"].items():

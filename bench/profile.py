@@ -1,25 +1,26 @@
-"""Where the access layer's time goes, and what the proposed fixes would buy (issue 6).
+"""Where a protected query's time goes (issue 12's cells, on top of issue 6's layout and cubes).
 
 `python -m bench.profile --data-dir DIR [--repeat 5]` on a data directory kept by
-`python -m bench --data-dir DIR`. Read-only: it never publishes; experimental layouts are
-written to a temporary directory and deleted.
+`python -m bench --data-dir DIR`. Read-only: it never publishes.
 
-1. *Breakdown* of one uncached csp.queries.run for the ward-scoped user, step by step.
-2. *Scope filter*: the runner's `lsoa_code IN (SELECT unnest($scope))` against an IN-list of
-   bound parameters and a plain `ward_code = $ward`.
-3. *Layout*: the same composed queries on the published file (sorted month, district, ward,
-   LSOA) and on copies sorted by district, ward, LSOA, month with 122,880- and 16,384-row groups.
-4. *Monthly cube*: counts per month x LSOA x ward x district x crime type, built once at
-   publish time; the Crime page's figures from the cube against the pandas peer.
+1. *Breakdown* of one uncached csp.queries.run per bench user and figure, step by step: grants,
+   versions and composing the SQL; DuckDB (execute and hand the result to Polars); publishing
+   the cells (csp.protection.cells.protect per count column); the derived columns; the whole run.
+2. *Cells vs plain integers*: every page query over the bench's datasets, DuckDB alone, on the
+   same plain Parquet views, with each count a cell struct (total(n), as the queries are
+   written) and with each count a plain BIGINT (total(n) read as sum(n)): what the structs cost.
+3. *Rows for a non-owner*: the quality queries read rows, not cubes; for a partner other than
+   the owner the access layer adds the rows up by every field they may see before the query
+   runs (_protected_cte). Timed for a council analyst against the owner and the floor, with the
+   grouping CTE on its own.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,76 +37,116 @@ def med_ms(fn, repeat: int) -> float:
     return round(1000 * statistics.median(xs), 2)
 
 
-def breakdown(user, fig, ctx, repeat: int) -> dict:
-    from csp import access, disclosure, queries, store
+def _execute(sql: str, binds: dict):
+    from csp import queries, store
 
-    q = queries.get(fig.query)
-    params = fig.params(ctx)
+    c = store.cursor()
+    try:
+        return queries._narrow_sums(c.sql(sql, params=binds).pl())
+    finally:
+        c.close()
+
+
+def breakdown(user, name: str, params: dict, repeat: int) -> dict:
+    from csp import access, catalog, queries, store
+    from csp.protection import cells
+
+    q = queries.get(name)
     steps = {}
-    steps["bind_params"] = med_ms(lambda: queries.bind_params(q, params), repeat)
-    steps["grants"] = med_ms(lambda: {d: access.require(user, d) for d in q.datasets}, repeat)
-    steps["store.current (meta.json)"] = med_ms(lambda: {d: store.current(d) for d in q.datasets}, repeat)
-    grants = {d: access.require(user, d) for d in q.datasets}
-    if any(g.areas for g in grants.values()):
-        g = next(g for g in grants.values() if g.areas)
-        steps["_scope_codes (reads geography)"] = med_ms(lambda: queries._scope_codes(g), repeat)
-    cur_v = {d: store.current(d) for d in q.datasets}
-    binds = queries.bind_params(q, params)
-    sql = queries.compose_sql(q, grants, binds, cur_v)
-    steps["compose_sql (incl. scope)"] = med_ms(
-        lambda: queries.compose_sql(q, grants, queries.bind_params(q, params), cur_v), repeat)
 
-    def execute():
-        c = store.cursor()
-        try:
-            return c.sql(sql, params=binds).pl()
-        finally:
-            c.close()
-    steps["DuckDB execute + .pl()"] = med_ms(execute, repeat)
-    frame = execute()
-    steps["suppress"] = med_ms(lambda: disclosure.suppress(frame, q.columns, 5), repeat)
+    def compose():
+        grants = {d: access.require(user, d) for d in q.datasets}
+        binds = queries.bind_params(q, params)
+        sql = queries.compose_sql(q, grants, binds, {d: store.current(d) for d in q.datasets})
+        return grants, binds, sql
+    steps["grants+compose"] = med_ms(compose, repeat)
+    grants, binds, sql = compose()
+    steps["DuckDB+.pl()"] = med_ms(lambda: _execute(sql, binds), repeat)
+    frame = _execute(sql, binds)
+    rules = {catalog.base(d): cells.Rule(catalog.base(d), "none" if g.owner else g.protection,
+                                         0 if g.owner else g.threshold, g.ptable)
+             for d, g in grants.items() if catalog.contract(d).protected}
+    counts = [c for c in q.count_columns if c in frame.columns]
+    protected = sorted(rules)
+    if counts and rules:
+        def protect():
+            for c in counts:
+                cells.protect(frame[c], rules, q.columns[c].dataset or (protected[0] if len(protected) == 1 else None))
+        steps["protect cells"] = med_ms(protect, repeat)
+    published, _, _ = queries._publish(q, frame, rules, q.datasets)
+    if q.derived_columns:
+        base = published.drop(q.derived_columns)
+        steps["derive (DuckDB over Arrow)"] = med_ms(lambda: queries._derive(q, base, q.derived_columns), repeat)
+    steps["_publish total"] = med_ms(lambda: queries._publish(q, frame, rules, q.datasets), repeat)
 
     def whole():
         queries.clear_cache()
-        queries.run(user, fig.query, params)
+        queries.run(user, name, params)
     steps["whole queries.run"] = med_ms(whole, repeat)
     return steps
 
 
-def scoped_sql(q, files: list[str], lsoas: list[str], ward: str, mode: str, binds: dict) -> str:
-    """The runner's CTE for the crime dataset with one of three scope filters."""
-    from csp import catalog
-
-    cols = ", ".join(f'"{f.name}"' if f.tier == "public" else f'CAST(NULL AS {f.type}) AS "{f.name}"'
-                     for f in catalog.contract("crime").fields)
-    binds["__files"] = files
-    if mode == "semi-join (current)":
-        binds["__scope"] = lsoas
-        where = 'WHERE "lsoa_code" IN (SELECT unnest($__scope))'
-    elif mode == "IN-list of parameters":
-        names = []
-        for i, code in enumerate(lsoas):
-            binds[f"__s{i}"] = code
-            names.append(f"$__s{i}")
-        where = f'WHERE "lsoa_code" IN ({", ".join(names)})'
-    else:
-        binds["__ward"] = ward
-        where = 'WHERE "ward_code" = $__ward'
-    cte = f'"crime" AS (SELECT {cols} FROM read_parquet($__files) {where})'
-    body = q.sql
-    import re
-    m = re.match(r"^\s*WITH\s+", body, re.IGNORECASE)
-    return f"WITH {cte},\n{body[m.end():]}" if m else f"WITH {cte}\n{body}"
+# The same SQL text with lighter counts, to see what each part of a cell costs. Each variant's
+# macros are installed under a prefix; the views' struct_pack is rewritten to match.
+def _variant_macros(prefix: str, fields: tuple[str, ...]) -> list[str]:
+    if not fields:  # plain BIGINT counts: total(n) read as sum(n)
+        return [f"CREATE OR REPLACE MACRO {prefix}total(c) AS CAST(coalesce(sum(c), 0) AS BIGINT)",
+                f"CREATE OR REPLACE MACRO {prefix}total_if(c, cond) AS CAST(coalesce(sum(c) FILTER (WHERE cond), 0) AS BIGINT)",
+                f"CREATE OR REPLACE MACRO {prefix}no_cell() AS CAST(0 AS BIGINT)",
+                f"CREATE OR REPLACE MACRO {prefix}or_none(c) AS coalesce(c, {prefix}no_cell())"]
+    def agg(f, cond=""):
+        if f == "ds":  # the datasets as a bitmask: one integer aggregate instead of two string ones
+            return "ds := bit_or(c.ds)"
+        return f"{f} := CAST(coalesce(sum(c.{f}){cond}, 0) AS BIGINT)"
+    agg_if = ", ".join(agg(f, " FILTER (WHERE cond)") for f in fields)
+    agg = ", ".join(agg(f) for f in fields)
+    zero = ", ".join("ds := CAST(NULL AS UTINYINT)" if f == "ds" else f"{f} := CAST(0 AS BIGINT)" for f in fields)
+    return [f"CREATE OR REPLACE MACRO {prefix}total(c) AS struct_pack({agg})",
+            f"CREATE OR REPLACE MACRO {prefix}total_if(c, cond) AS struct_pack({agg_if})",
+            f"CREATE OR REPLACE MACRO {prefix}no_cell() AS struct_pack({zero})",
+            f"CREATE OR REPLACE MACRO {prefix}or_none(c) AS coalesce(c, {prefix}no_cell())"]
 
 
-def run_sql(sql: str, binds: dict):
-    from csp import store
+VARIANTS = {  # name: (macro prefix, struct fields); "cells" is the SQL as the runner gets it
+    "cells": None,
+    "int ds": ("__v4_", ("value", "key", "hidden", "ds")),
+    "no ds": ("__v3_", ("value", "key", "hidden")),
+    "value+key": ("__v2_", ("value", "key")),
+    "plain": ("__v0_", ()),
+}
+_CELL = re.compile(r"struct_pack\(value := CAST\((.+?) AS BIGINT\), key := CAST\((.+?) AS BIGINT\), "
+                   r"hidden := CAST\((.+?) AS BIGINT\), ds_lo := '[a-z_]+', ds_hi := '[a-z_]+'\)")
 
-    c = store.cursor()
-    try:
-        return c.sql(sql, params=binds).pl()
-    finally:
-        c.close()
+
+def variant_sql(sql: str, variant: str) -> str:
+    spec = VARIANTS[variant]
+    if spec is None:
+        return sql
+    prefix, fields = spec
+    sql = re.sub(r"\b(total_if|total|no_cell|or_none)\(", prefix + r"\1(", sql)
+    parts = {"value": 1, "key": 2, "hidden": 3}
+
+    def cell(m):
+        if not fields:
+            return f"CAST({m.group(1)} AS BIGINT)"
+        return "struct_pack(" + ", ".join("ds := CAST(1 AS UTINYINT)" if f == "ds" else
+                                          f"{f} := CAST({m.group(parts[f])} AS BIGINT)" for f in fields) + ")"
+    return _CELL.sub(cell, sql)
+
+
+def page_queries(ctx) -> list[tuple[str, dict]]:
+    """Every grant-checked query over the bench's datasets, with the pages' default period."""
+    from csp import queries
+
+    out = []
+    for q in queries.all_queries():
+        if q.owner_only or not set(q.datasets) <= set(ctx.files) or not any(
+                c.type == "count" for c in q.columns.values()):
+            continue
+        if any(p.required and n not in ("from", "to") for n, p in q.params.items()):
+            continue
+        out.append((q.name, {k: v for k, v in ctx.month_params.items() if k in q.params}))
+    return out
 
 
 def main(argv=None) -> None:
@@ -113,94 +154,100 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--sections", default="1,2,3", help="which sections to run (default 1,2,3)")
     args = p.parse_args(argv)
+    sections = {int(x) for x in args.sections.split(",") if x.strip()}
     os.environ["CSP_DATA_DIR"] = str(args.data_dir.resolve())
     sys.path.insert(0, str(ROOT))
+    from csp import access, store
+
+    from . import figures as F
+
+    c = store.cursor()
+    ward = c.execute(
+        "SELECT ward_code FROM read_parquet($f) WHERE ward_code IS NOT NULL GROUP BY 1 "
+        "ORDER BY count(*) DESC, 1 LIMIT 1", {"f": store.current("crime").files}).fetchone()[0]
+    for spec in VARIANTS.values():
+        for m in _variant_macros(*spec) if spec else ():
+            c.execute(m)
+    c.close()
+    users = {"unscoped": access.User("bench.council", "Council", "board", "council"),
+             "ward": access.User("bench.officer", "Officer", "practitioner", "housing", (ward,))}
+    ctxs = {label: F.make_context(u) for label, u in users.items()}
+    R = args.repeat
+
+    if 1 in sections:
+        section_breakdown(users, ctxs, ward, R)
+    if 2 in sections:
+        section_cells(users, ctxs, R)
+    if 3 in sections:
+        section_rows(R)
+
+
+def section_breakdown(users, ctxs, ward, R):
+    from . import figures as F
+
+    print(f"1. one uncached queries.run, step by step (median ms of {R}); ward user: ward {ward}")
+    for label, user in users.items():
+        for fig in F.FIGURES:
+            steps = breakdown(user, fig.query, fig.params(ctxs[label]), R)
+            print(f"  {fig.query:16} {label:9} " + "; ".join(f"{k} {v}" for k, v in steps.items()))
+
+
+def section_cells(users, ctxs, R):
+    from . import figures as F
+
+    print("\n2. DuckDB alone on plain views, what a cell costs (median ms): counts as cells (as the runner\n"
+          "   gets them: value, key, hidden, ds_lo, ds_hi), with the dataset as an integer bitmask (bit_or)\n"
+          "   instead of two strings, without the dataset, value and key only, and plain BIGINTs\n"
+          "   (total(n) read as sum(n))")
+    names = list(VARIANTS)
+    print(f"  {'query':26} {'user':9} " + " ".join(f"{n:>9}" for n in names) + f" {'cells/plain':>11}")
+    ratios = {label: {n: [] for n in names} for label in users}
+    for label in users:
+        ctx = ctxs[label]
+        for name, params in page_queries(ctx):
+            sql, binds = F.floor_sql(name, ctx, params)
+            ts = {n: med_ms(lambda: _execute(variant_sql(sql, n), binds), R) for n in names}
+            for n in names:
+                ratios[label][n].append(ts[n] / ts["plain"])
+            print(f"  {name:26} {label:9} " + " ".join(f"{ts[n]:9}" for n in names)
+                  + f" {ts['cells'] / ts['plain']:11.2f}")
+    for label, rs in ratios.items():
+        print(f"  {label}: median over plain: " + ", ".join(
+            f"{n} {statistics.median(v):.2f}x" for n, v in rs.items() if v and n != "plain"))
+
+
+
+def section_rows(R):
     from csp import access, queries, store
 
     from . import figures as F
 
-    files = store.current("crime").files
-    ward = store.cursor().execute(
-        "SELECT ward_code FROM read_parquet($f) WHERE ward_code IS NOT NULL GROUP BY 1 "
-        "ORDER BY count(*) DESC, 1 LIMIT 1", {"f": files}).fetchone()[0]
-    officer = access.User("bench.officer", "Officer", "practitioner", "housing", (ward,))
-    council = access.User("bench.council", "Council", "board", "council")
-    ctx_w, ctx_u = F.make_context(ward), F.make_context()
-    figs = {f.query: f for f in F.FIGURES}
-    R = args.repeat
+    print("\n3. quality queries (rows): council analyst (rows added up by every visible field) vs the owner (median ms)")
+    analyst = access.User("bench.analyst", "Analyst", "analyst", "council")
+    police = access.User("bench.police", "Police", "analyst", "police")
+    actx = F.make_context(analyst)
+    for name in ("quality_crime", "quality_asb", "quality_crime_categories"):
+        q = queries.get(name)
+        if q.owner_only or not set(q.datasets) <= set(actx.files):
+            continue
+        d = q.datasets[0]
+        binds: dict = {}
+        cte = queries._dataset_cte(d, access.require(analyst, d), binds, store.current(d))
+        body = cte[cte.index(" AS (") + 5:-1]  # '"crime" AS (<select>)' -> <select>
+        grouped = med_ms(lambda: _execute(f"SELECT count(*) FROM ({body})", binds), R)
+        groups = _execute(f"SELECT count(*) AS n FROM ({body})", binds)["n"][0]
 
-    print(f"\n1. breakdown of one uncached queries.run, ward-scoped user (ward {ward}), ms")
-    for name in ("crime_monthly", "crime_facets"):
-        print(f"  {name}: " + "; ".join(f"{k} {v}" for k, v in breakdown(officer, figs[name], ctx_w, R).items()))
-    print("   same, unscoped user:")
-    for name in ("crime_monthly", "asb_monthly"):
-        print(f"  {name}: " + "; ".join(f"{k} {v}" for k, v in breakdown(council, figs[name], ctx_u, R).items()))
-
-    print("\n2.+3. scope filter x layout, ward-scoped user, crime figures, median ms")
-    tmp = Path(tempfile.mkdtemp(prefix="csp-profile-"))
-    try:
-        layouts = {"published (month, district, ward, lsoa; 122,880-row groups)": files}
-        c = store.cursor()
-        for rg in (122_880, 16_384):
-            out = tmp / f"by-area-{rg}.parquet"
-            c.execute(f"COPY (SELECT * FROM read_parquet($f) ORDER BY district_code, ward_code, lsoa_code, month) "
-                      f"TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {rg})", {"f": files})
-            layouts[f"by area (district, ward, lsoa, month; {rg:,}-row groups)"] = [str(out)]
-        c.close()
-        modes = ("semi-join (current)", "IN-list of parameters", "ward_code = $ward (floor)")
-        names = ("crime_facets", "crime_headline", "crime_monthly", "crime_by_ward")
-        print(f"  {'layout':62} {'scope filter':28} " + " ".join(f"{n:>15}" for n in names))
-        for lname, lfiles in layouts.items():
-            for mode in modes:
-                cells = []
-                for name in names:
-                    q = queries.get(name)
-                    if set(q.datasets) != {"crime"} and name != "crime_by_ward":
-                        continue
-                    if name == "crime_by_ward":  # needs geography too: scope it the same way
-                        cells.append("-")
-                        continue
-                    binds = queries.bind_params(q, figs[name].params(ctx_w))
-                    sql = scoped_sql(q, lfiles, list(ctx_w.lsoas), ward, mode, binds)
-                    cells.append(med_ms(lambda: run_sql(sql, binds), R))
-                print(f"  {lname:62} {mode:28} " + " ".join(f"{x:>15}" for x in cells))
-
-        print("\n4. monthly cube built at publish time (month x LSOA x crime type), Crime page figures, median ms")
-        cube = tmp / "crime_cube.parquet"
-        c = store.cursor()
-        t0 = time.perf_counter()
-        c.execute(f"COPY (SELECT month, district_code, ward_code, lsoa_code, crime_type, count(*) AS n "
-                  f"FROM read_parquet($f) GROUP BY ALL ORDER BY month, district_code, ward_code, lsoa_code) "
-                  f"TO '{cube}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)", {"f": files})
-        build_s = time.perf_counter() - t0
-        cube_rows = c.execute("SELECT count(*) FROM read_parquet($c)", {"c": str(cube)}).fetchone()[0]
-        c.close()
-        src_rows = store.current("crime").meta["rows"]
-        print(f"  cube: {cube_rows:,} rows for {src_rows:,} crimes ({src_rows / cube_rows:.1f}x fewer), "
-              f"built in {build_s:.1f} s, {cube.stat().st_size / 1e6:.1f} MB")
-        start, end = ctx_u.start, ctx_u.end
-        cube_sql = {
-            "crime_facets": "SELECT crime_type, min(month), max(month) FROM read_parquet($c) GROUP BY 1",
-            "crime_headline": "SELECT sum(n) FILTER (WHERE month > $e - INTERVAL 12 MONTH), "
-                              "sum(n) FILTER (WHERE month <= $e - INTERVAL 12 MONTH) FROM read_parquet($c) "
-                              "WHERE month > $e - INTERVAL 24 MONTH AND month <= $e",
-            "crime_monthly": "SELECT month, crime_type, sum(n) FROM read_parquet($c) WHERE month BETWEEN $s AND $e GROUP BY ALL",
-            "crime_by_ward": "SELECT ward_code, sum(n) FROM read_parquet($c) WHERE month BETWEEN $s AND $e GROUP BY ALL",
-        }
-        total_cube = total_raw = total_pd = 0.0
-        for name, sql in cube_sql.items():
-            binds = {"c": str(cube), "s": start, "e": end}
-            binds = {k: v for k, v in binds.items() if f"${k}" in sql}
-            t_cube = med_ms(lambda: run_sql(sql, binds), R)
-            t_raw = med_ms(lambda: F.run_floor(figs[name], ctx_u), R)
-            t_pd = med_ms(lambda: figs[name].pandas(ctx_u), R)
-            total_cube, total_raw, total_pd = total_cube + t_cube, total_raw + t_raw, total_pd + t_pd
-            print(f"  {name:15} cube {t_cube:8} raw floor {t_raw:8} pandas {t_pd:8}  pandas/cube {t_pd / t_cube:6.1f}x")
-        print(f"  {'total':15} cube {total_cube:8.2f} raw floor {total_raw:8.2f} pandas {total_pd:8.2f}  "
-              f"pandas/cube {total_pd / total_cube:6.1f}x (pandas/raw {total_pd / total_raw:.1f}x)")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        def access_run(u):
+            queries.clear_cache()
+            queries.run(u, name, {})
+        t_council = med_ms(lambda: access_run(analyst), R)
+        t_owner = med_ms(lambda: access_run(police), R)
+        t_floor = med_ms(lambda: F.run_floor_query(name, actx, {}), R)
+        print(f"  {name:26} council {t_council:8} owner {t_owner:8} floor {t_floor:8} "
+              f"council/floor {t_council / t_floor:5.2f}  (the grouping CTE alone: {grouped} ms, "
+              f"{groups:,} groups for {store.current(d).meta.get('rows', 0):,} rows)")
 
 
 if __name__ == "__main__":
