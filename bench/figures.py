@@ -345,7 +345,9 @@ def floor_publish(q: queries.NamedQuery, frame: pl.DataFrame, ctx: Context, cur)
     published = []
     for c in (c for c in q.count_columns if c in frame.columns):
         parts = frame[c].struct.unnest()
-        ds = parts["ds_lo"].drop_nulls().unique().to_list() or [q.columns[c].dataset or protected[0]]
+        names = {b: n for n, b in cells.dataset_bits().items()}
+        ds = [names[b] for b in parts["ds"].fill_null(0).unique().to_list() if b] \
+            or [q.columns[c].dataset or protected[0]]
         if len(ds) != 1:
             raise ValueError(f"bench floor: {q.name}.{c} mixes datasets {ds}")
         published.append(_pl_published(ctx, ds[0], c, parts["value"].fill_null(0), parts["key"].fill_null(0)))

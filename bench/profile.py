@@ -109,13 +109,12 @@ def _variant_macros(prefix: str, fields: tuple[str, ...]) -> list[str]:
 
 VARIANTS = {  # name: (macro prefix, struct fields); "cells" is the SQL as the runner gets it
     "cells": None,
-    "int ds": ("__v4_", ("value", "key", "hidden", "ds")),
     "no ds": ("__v3_", ("value", "key", "hidden")),
     "value+key": ("__v2_", ("value", "key")),
     "plain": ("__v0_", ()),
 }
 _CELL = re.compile(r"struct_pack\(value := CAST\((.+?) AS BIGINT\), key := CAST\((.+?) AS BIGINT\), "
-                   r"hidden := CAST\((.+?) AS BIGINT\), ds_lo := '[a-z_]+', ds_hi := '[a-z_]+'\)")
+                   r"hidden := CAST\((.+?) AS BIGINT\), ds := CAST\(\d+ AS INTEGER\)\)")
 
 
 def variant_sql(sql: str, variant: str) -> str:
@@ -198,7 +197,7 @@ def section_cells(users, ctxs, R):
     from . import figures as F
 
     print("\n2. DuckDB alone on plain views, what a cell costs (median ms): counts as cells (as the runner\n"
-          "   gets them: value, key, hidden, ds_lo, ds_hi), with the dataset as an integer bitmask (bit_or)\n"
+          "   gets them: value, key, hidden and the dataset as an integer bitmask (bit_or))\n"
           "   instead of two strings, without the dataset, value and key only, and plain BIGINTs\n"
           "   (total(n) read as sum(n))")
     names = list(VARIANTS)

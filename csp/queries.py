@@ -202,7 +202,7 @@ def _parse(path: Path, text: str | None = None, name: str | None = None) -> Name
 
 
 # Reading a cell's parts would publish its exact value: only the runner may (after protection).
-_CELL_BYPASS = re.compile(r"\.(value|key|hidden|ds_lo|ds_hi)\b|struct_extract|\['(value|key|hidden)'\]|"
+_CELL_BYPASS = re.compile(r"\.(value|key|hidden|ds)\b|struct_extract|\['(value|key|hidden)'\]|"
                           r"\bunnest\s*\(\s*(n|c)\b", re.IGNORECASE)
 
 

@@ -8,6 +8,10 @@ occurrence number among identical records, under a secret kept with the data. So
 the same month, or re-coding wards after a new lookup, gives every record the key it had, and an
 attacker cannot get fresh noise for the same cell by asking for a republish. The secret is not a
 login secret; losing it only changes future noise, but keep it with the data.
+
+The hash is DuckDB's hash() over the secret and the fields (md5 cost four times the rest of a
+publish at 1M rows). Keys are therefore the same for the pinned DuckDB version; an upgrade that
+changed hash() would re-key records once, at their next publish (one fresh draw of the noise).
 """
 from __future__ import annotations
 
@@ -83,7 +87,7 @@ def select_with_keys(dataset: str, source: str, secret_param: str = "__rk_secret
     for col in key_columns(dataset):
         salt = re.sub(r"[^a-z0-9_]", "", col)  # a different key per measure of the same row
         keys.append(
-            f"CAST(md5_number(concat_ws(chr(31), ${secret_param}, '{salt}', {parts}, "
+            f"CAST(hash(concat_ws(chr(31), ${secret_param}, '{salt}', {parts}, "
             f"CAST({occurrence} AS VARCHAR))) % {KEY_RANGE} AS SMALLINT) AS \"{col}\""
         )
     return f"SELECT *, {', '.join(keys)} FROM {source}"

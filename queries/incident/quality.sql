@@ -3,7 +3,7 @@
 --   Per month of the {{noun}} you may see: records, records placed in a district by the geography
 --   lookup, records in the partnership's districts{{?cat}}, and how many {{cat_label}}s were used{{?cat}}.
 -- name: "quality_{{ds}}"
--- datasets: [{{ds}}]
+-- datasets: [{{ward_cube}}]
 -- system: [partnership]
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
@@ -15,6 +15,6 @@
 SELECT {{period}} AS month, total(n) AS records, total_if(n, {{district}} IS NOT NULL) AS located,
        total_if(n, $partnership IS NULL OR list_contains($partnership, {{district}})) AS in_partnership,
        count(DISTINCT {{cat}}) AS categories {{?cat}}
-FROM {{ds}}
+FROM {{ward_cube}}
 GROUP BY {{period}}
 ORDER BY {{period}}
