@@ -91,3 +91,17 @@ def lsoa21_codes() -> list[str]:
 
 def lsoa11_codes() -> list[str]:
     return [p["LSOA11CD"] for p, _ in features(LSOA11)]
+
+
+def best_fit_wards() -> dict[str, str]:
+    """Independent best fit of every LSOA code to its current ward: a 2021 LSOA's centre point in
+    the May 2025 ward polygons; a 2011 LSOA replaced in 2021 through the 2021 polygon holding its
+    centre; anything else (outside the county) its 2017 ward from the national lookup."""
+    s21 = lsoa21_codes()
+    ward = polygon_of(s21, WARDS25, "WD25CD")
+    replaced = sorted(set(lsoa11_codes()) - set(s21))
+    holder = polygon_of(replaced, LSOA21, "LSOA21CD")
+    out = {c: r["wd17cd"] for c, r in national().items()}
+    out.update(ward)
+    out.update({c: ward[holder[c]] for c in replaced})
+    return out
