@@ -77,10 +77,20 @@ POLICE_UK_SHIFTS: dict[str, tuple[LevelShift, ...]] = {
 }
 
 
-def police_uk_shifts(category: str | None) -> list[LevelShift]:
-    """The documented level shifts for a police.uk crime category (harmonised name); none for
-    ASB, all crime together, or a category whose meaning did not change."""
-    return list(POLICE_UK_SHIFTS.get(category or "", ()))
+def police_uk_shifts(categories: str | Iterable[str] | None) -> list[LevelShift]:
+    """The documented level shifts for a series of police.uk crime categories (harmonised
+    names, csp.ingest's crime_category): one category, or those a series adds together (a
+    series holding any category that changed meaning has the shift). None (all crime), ASB or
+    categories whose meaning did not change give none. One shift per month, earliest first."""
+    if categories is None:
+        return []
+    if isinstance(categories, str):
+        categories = [categories]
+    by_month: dict[dt.date, LevelShift] = {}
+    for c in categories:
+        for s in POLICE_UK_SHIFTS.get(c, ()):
+            by_month.setdefault(s.month, s)
+    return sorted(by_month.values())
 
 
 # --------------------------------------------------------------------------------------------

@@ -492,6 +492,10 @@ def test_police_uk_shifts_match_the_files(lincs):
     documented = {s.month for shifts in C.POLICE_UK_SHIFTS.values() for s in shifts}
     assert documented <= starts
     assert C.police_uk_shifts("Anti-social behaviour") == [] and C.police_uk_shifts(None) == []
+    # a series adding categories together has every shift any of them has, once per month
+    both = C.police_uk_shifts(["Burglary", "Other crime", "Violence and sexual offences"])
+    assert [s.month for s in both] == [dt.date(2011, 9, 1), dt.date(2013, 5, 1)]
+    assert C.police_uk_shifts(["Burglary", "Robbery"]) == []
 
 
 def test_real_sparse_robbery_is_not_flagged_by_a_rounding_of_the_spread(lincs):
