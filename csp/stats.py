@@ -16,6 +16,7 @@ Conventions
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -39,6 +40,10 @@ __all__ = [
     "compare_to_benchmark",
     "c_chart",
     "u_chart",
+    "poisson_ppf",
+    "poisson_limits",
+    "count_ratio_test",
+    "comparison_window",
     "rolling_sum",
     "rolling_12_vs_previous",
     "polarity_colour",
@@ -469,12 +474,55 @@ def _short_note(n: int, min_points: int) -> str:
             "meaningful control limits, so none are shown.")
 
 
+# The tail area of a 3-sigma limit on each side for a normal distribution, 1 - Phi(3): the
+# 0.135 % and 99.865 % quantiles give the false-alarm rate a Shewhart chart is designed for.
+THREE_SIGMA_TAIL = 0.0013498980316301
+
+
+def poisson_ppf(q: float, mean: float) -> int:
+    """The smallest whole ``k`` with ``P(X <= k) >= q`` for ``X ~ Poisson(mean)``, as
+    ``scipy.stats.poisson.ppf(q, mean)`` gives it (the tests check the two agree)."""
+    q = _check_prob(q, "q")
+    mean = _check_count(mean, "mean", integer=False)
+    if mean == 0:
+        return 0
+    # Start near the normal approximation, then step: a handful of CDF calls even for 10^6.
+    k = max(0, int(math.floor(mean + float(_sp.ndtri(q)) * math.sqrt(mean))))
+    while k > 0 and _sp.pdtr(k - 1, mean) >= q:
+        k -= 1
+    while _sp.pdtr(k, mean) < q:
+        k += 1
+    return k
+
+
+def poisson_limits(mean, tail: float = THREE_SIGMA_TAIL) -> tuple[int, int]:
+    """Exact Poisson probability limits ``(lower, upper)`` for a count whose mean is ``mean``.
+
+    ``lower`` is the ``tail`` quantile and ``upper`` the ``1 - tail`` quantile of
+    Poisson(mean), so a count is *outside* when ``count < lower`` or ``count > upper``, and for a
+    count that really is Poisson(mean) ``P(outside) <= 2 * tail`` (0.27 %, the ±3 sigma rate),
+    exactly, at any mean. These are the "probability limits" Montgomery gives for the c chart
+    when the mean is small (Introduction to Statistical Quality Control, ch. 7, the c chart):
+    ``c̄ ± 3 sqrt(c̄)`` is symmetric while small counts are skewed, so at a mean of 0.3 it gives
+    an upper limit of 1.9 (two events in a month would be "exceptional", though they happen
+    3.6 % of the time), where the exact upper limit is 3.
+    """
+    tail = _check_prob(tail, "tail")
+    if tail >= 0.5:
+        raise ValueError(f"'tail' must be below 0.5, got {tail!r}")
+    return poisson_ppf(tail, mean), poisson_ppf(1 - tail, mean)
+
+
 def c_chart(counts: Sequence, min_points: int = 12) -> dict:
     """c-chart (Poisson counts per equal-sized period), e.g. monthly burglaries.
 
     centre ``c̄ = mean(counts)``; ``lcl = max(0, c̄ - 3 sqrt(c̄))``;
     ``ucl = c̄ + 3 sqrt(c̄)`` (the Poisson variance equals its mean, so the
     limits follow from the centre line alone).
+
+    The textbook chart, kept for callers that want it. For dashboards use
+    :func:`csp.control_charts.control_chart`: phases at level shifts, exact Poisson limits,
+    a same-month-last-year check for seasonal series and a run rule.
 
     Returns ``{"centre", "lcl", "ucl", "outside", "too_short", "note"}``.
     ``outside`` is one bool per point (strictly beyond a limit). With fewer
@@ -569,3 +617,140 @@ def rolling_12_vs_previous(values: Sequence, alpha: float = 0.05):
         return None
     recent = _check_counts(vals[-24:], "values (last 24)", integer=True)
     return poisson_change_test(sum(recent[12:]), sum(recent[:12]), alpha=alpha)
+
+
+# --------------------------------------------------------------------------
+# 7. Honest comparisons: one count against another, and which periods may be compared
+# --------------------------------------------------------------------------
+
+def count_ratio_test(current, previous, dispersion: float = 1.0, alpha: float = 0.05,
+                     conf: float = 0.95) -> dict:
+    """Is ``current`` different from ``previous`` (two counts over equal exposure, e.g. a month
+    and the same month a year earlier)? The ratio ``current / previous`` with an interval.
+
+    * ``dispersion == 1`` (Poisson): the exact conditional test of :func:`poisson_change_test`
+      (given ``n = a + b``, ``a ~ Binomial(n, 1/2)``) and the exact interval for the rate ratio
+      ``R = p / (1 - p)`` from the Clopper–Pearson interval for ``p`` (Breslow & Day,
+      Statistical Methods in Cancer Research vol. II, 1987, s. 2.3).
+    * ``dispersion = phi > 1``: counts that vary ``phi`` times more than Poisson (quasi-Poisson,
+      McCullagh & Nelder, Generalized Linear Models, 1989, s. 6.2): ``z = (a - b) / sqrt(phi (a + b))``
+      with a normal p-value, and a Wald interval on ``log(a / b)`` with variance
+      ``phi (1/a + 1/b)``. Without it a month of 2,000 incidents would differ "significantly"
+      from last year's 1,900 though such counts routinely move by more.
+
+    Returns ``current``, ``previous``, ``ratio`` (None when previous is 0), ``lower``/``upper``
+    (the ratio's interval; None where undefined: a zero count, or no upper bound), ``p_value``,
+    ``significant`` (p < alpha), ``direction`` ("higher"/"lower" when significant, else
+    "similar") and ``method`` ("exact" or "quasi-poisson").
+    """
+    a = _check_count(current, "current")
+    b = _check_count(previous, "previous")
+    phi = _check_positive(dispersion, "dispersion")
+    if phi < 1:
+        raise ValueError(f"'dispersion' must be at least 1, got {dispersion!r}")
+    alpha = _check_prob(alpha, "alpha")
+    z = _z(conf)
+    n = a + b
+    lower = upper = None
+    if phi == 1:
+        method = "exact"
+        p_value = 1.0 if n == 0 else binom_two_sided_p(a, n, 0.5)
+        q = (1 - _check_prob(conf, "conf")) / 2
+        if a > 0 and b > 0:
+            pl = float(_sp.betaincinv(a, n - a + 1, q))
+            pu = float(_sp.betaincinv(a + 1, n - a, 1 - q))
+            lower, upper = pl / (1 - pl), pu / (1 - pu)
+        elif a == 0 and b > 0:
+            pu = float(_sp.betaincinv(1, n, 1 - q))
+            lower, upper = 0.0, pu / (1 - pu)
+    else:
+        method = "quasi-poisson"
+        p_value = 1.0 if n == 0 else float(math.erfc(abs(a - b) / math.sqrt(2 * phi * n)))
+        if a > 0 and b > 0:
+            half = z * math.sqrt(phi * (1 / a + 1 / b))
+            lower, upper = a / b * math.exp(-half), a / b * math.exp(half)
+    significant = p_value < alpha
+    direction = "similar" if not significant or a == b else ("higher" if a > b else "lower")
+    return {"current": a, "previous": b, "ratio": None if b == 0 else a / b,
+            "lower": lower, "upper": upper, "p_value": p_value, "significant": significant,
+            "direction": direction, "method": method}
+
+
+def _month(d) -> dt.date:
+    if isinstance(d, str):
+        try:
+            d = dt.datetime.strptime(d[:7], "%Y-%m")
+        except ValueError:
+            raise ValueError(f"not a month (YYYY-MM): {d!r}") from None
+    if not isinstance(d, dt.date):
+        raise TypeError(f"a month must be a date or 'YYYY-MM', got {type(d).__name__}")
+    return dt.date(d.year, d.month, 1)
+
+
+def _add_months(d: dt.date, n: int) -> dt.date:
+    k = d.year * 12 + d.month - 1 + n
+    return dt.date(k // 12, k % 12 + 1, 1)
+
+
+def _month_list(months: list) -> str:
+    words = [m.strftime("%b %Y") for m in months[:3]]
+    if len(months) > 3:
+        words.append(f"{len(months) - 3} more")
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def comparison_window(held, end=None, length: int = 12) -> dict:
+    """May "the ``length`` months to ``end`` against the ``length`` before" be shown?
+
+    Only when both periods lie wholly inside the data held with no month missing: a period
+    that is partly before the first month held reads as a fall or rise that is only the edge of
+    the data (issue 13: +87.8% shown where the earlier window was half outside the data).
+
+    ``held`` is every month the dataset holds (dates or 'YYYY-MM'; a month with records
+    anywhere, not a month with a non-zero count for the area shown, since a month held with no
+    records for an area is a true 0). ``end`` defaults to the latest month held.
+
+    Returns ``allowed``, ``reason`` (one plain sentence when not allowed, else ""),
+    ``current`` and ``previous`` (each ``(first month, last month)``).
+    """
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be a positive int, got {length!r}")
+    months = sorted({_month(m) for m in held}) if held is not None else []
+    out = {"allowed": False, "reason": "", "current": None, "previous": None}
+    if not months and end is None:
+        out["reason"] = "No months of data are held, so no comparison is made."
+        return out
+    end = _month(end) if end is not None else months[-1]
+    cur = (_add_months(end, 1 - length), end)
+    prev = (_add_months(end, 1 - 2 * length), _add_months(end, -length))
+    out["current"], out["previous"] = cur, prev
+    span = f"the {length} months to {end:%b %Y}"
+    if not months:
+        out["reason"] = "No months of data are held, so no comparison is made."
+        return out
+    first, last = months[0], months[-1]
+    if end > last:
+        out["reason"] = (f"{span[:1].upper()}{span[1:]} run past the latest month held "
+                         f"({last:%b %Y}), so no comparison is made.")
+        return out
+    if cur[0] < first:
+        k = sum(1 for m in months if m <= end)
+        out["reason"] = (f"Only {k} month{'s' if k != 1 else ''} of data are held up to "
+                         f"{end:%b %Y} (from {first:%b %Y}); comparing {span} with the "
+                         f"{length} before needs {2 * length}, so no comparison is made.")
+        return out
+    if prev[0] < first:
+        inside = sum(1 for i in range(length) if _add_months(prev[0], i) >= first)
+        share = "half" if 2 * inside == length else f"{inside} of {length} months"
+        out["reason"] = (f"The {length} months before {cur[0]:%b %Y} are only {share} inside the "
+                         f"data held (from {first:%b %Y}), so no comparison is made.")
+        return out
+    have = set(months)
+    missing = [m for m in (_add_months(prev[0], i) for i in range(2 * length)) if m not in have]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        out["reason"] = (f"{_month_list(missing)} {verb} missing from the data held, so {span} "
+                         f"are not compared with the {length} before.")
+        return out
+    out["allowed"] = True
+    return out

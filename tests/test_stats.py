@@ -8,6 +8,7 @@ as a quadratic). Nothing asserts a constant that was read back from the code.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -603,3 +604,151 @@ def test_normal_and_chi2_quantiles_match_scipy_stats():
         lo, hi = S.exact_poisson_ci(o, 0.95)
         assert lo == pytest.approx(sps.chi2.ppf(0.025, 2 * o) / 2, rel=1e-10)
         assert hi == pytest.approx(sps.chi2.ppf(0.975, 2 * o + 2) / 2, rel=1e-10)
+
+
+# --------------------------------------------------------------------------
+# Exact Poisson limits, count ratios and which periods may be compared (issue 13)
+# --------------------------------------------------------------------------
+
+class TestPoissonLimits:
+    @pytest.mark.parametrize("mean", [0.0, 0.01, 0.3, 0.75, 1, 2.5, 4.99, 5, 7, 19.85, 50, 123.4,
+                                      999.5, 2000, 54321])
+    @pytest.mark.parametrize("q", [S.THREE_SIGMA_TAIL, 0.025, 0.5, 0.975, 1 - S.THREE_SIGMA_TAIL])
+    def test_ppf_matches_scipy(self, mean, q):
+        # scipy gives nan for a mean of 0; the only value Poisson(0) takes is 0
+        want = int(sps.poisson.ppf(q, mean)) if mean else 0
+        assert S.poisson_ppf(q, mean) == want
+
+    def test_three_sigma_tail_is_the_normal_tail(self):
+        assert S.THREE_SIGMA_TAIL == pytest.approx(sps.norm.sf(3), rel=1e-12)
+
+    def test_mean_of_0_3_hand_computed(self):
+        # P(X <= 2) = e^-0.3 (1 + 0.3 + 0.045) = 0.99640 < 0.99865 <= P(X <= 3) = 0.99973, and
+        # P(X = 0) = 0.741 > 0.00135: limits 0 and 3, where c-bar ± 3 sqrt(c-bar) gives 1.94.
+        e = math.exp(-0.3)
+        assert e * (1 + 0.3 + 0.045) < 1 - S.THREE_SIGMA_TAIL <= e * (1 + 0.3 + 0.045 + 0.0045)
+        assert S.poisson_limits(0.3) == (0, 3)
+        assert S.c_chart([1] * 6 + [0] * 14)["ucl"] == pytest.approx(1.943, abs=5e-4)
+
+    @FAST
+    @given(st.floats(0, 5000, allow_nan=False))
+    def test_limits_have_the_three_sigma_tail_areas(self, mean):
+        lo, hi = S.poisson_limits(mean)
+        assert 0 <= lo <= mean
+        # the upper limit is below the mean only when even one event is rarer than the tail
+        # (mean < 0.00135: a phase of over 740 months holding a single event)
+        assert mean <= hi or (hi == 0 and -math.expm1(-mean) <= S.THREE_SIGMA_TAIL)
+        # beyond the limits: at most the tail; one step in: more than the tail (limits are tight)
+        assert sps.poisson.sf(hi, mean) <= S.THREE_SIGMA_TAIL * (1 + 1e-9)
+        assert sps.poisson.sf(hi - 1, mean) > S.THREE_SIGMA_TAIL * (1 - 1e-9)
+        if lo > 0:
+            assert sps.poisson.cdf(lo - 1, mean) < S.THREE_SIGMA_TAIL * (1 + 1e-9)
+            assert sps.poisson.cdf(lo, mean) >= S.THREE_SIGMA_TAIL * (1 - 1e-9)
+
+    def test_bad_input(self):
+        with pytest.raises(ValueError):
+            S.poisson_limits(-1)
+        with pytest.raises(ValueError):
+            S.poisson_limits(3, tail=0.6)
+        with pytest.raises(ValueError, match="suppressed"):
+            S.poisson_limits(None)
+
+
+class TestCountRatio:
+    @pytest.mark.parametrize("a,b", [(30, 20), (20, 30), (5, 0), (0, 5), (0, 0), (1, 1), (3101, 2799),
+                                     (12, 4), (60, 60)])
+    def test_exact_test_and_interval_match_scipy(self, a, b):
+        r = S.count_ratio_test(a, b)
+        n = a + b
+        assert r["method"] == "exact"
+        assert r["p_value"] == pytest.approx(1.0 if n == 0 else sps.binomtest(a, n, 0.5).pvalue,
+                                             rel=1e-6)
+        if a > 0 and b > 0:
+            ci = sps.binomtest(a, n, 0.5).proportion_ci(0.95, method="exact")
+            assert r["lower"] == pytest.approx(ci.low / (1 - ci.low), rel=1e-6)
+            assert r["upper"] == pytest.approx(ci.high / (1 - ci.high), rel=1e-6)
+            assert r["lower"] <= r["ratio"] <= r["upper"]
+        assert r["ratio"] == (None if b == 0 else a / b)
+
+    def test_quasi_poisson_hand_computed(self):
+        # z = (2300 - 2100) / sqrt(4 x 4400) = 1.5076; two-sided p = 0.1317
+        r = S.count_ratio_test(2300, 2100, dispersion=4)
+        z = 200 / math.sqrt(4 * 4400)
+        assert r["method"] == "quasi-poisson"
+        assert r["p_value"] == pytest.approx(2 * sps.norm.sf(z), rel=1e-9)
+        assert r["direction"] == "similar"
+        # the same counts are "higher" when they are taken to be Poisson
+        assert S.count_ratio_test(2300, 2100)["direction"] == "higher"
+        half = 1.959964 * math.sqrt(4 * (1 / 2300 + 1 / 2100))
+        assert r["lower"] == pytest.approx(2300 / 2100 * math.exp(-half), rel=1e-6)
+
+    def test_direction_needs_significance(self):
+        assert S.count_ratio_test(45, 20)["direction"] == "higher"
+        assert S.count_ratio_test(20, 45)["direction"] == "lower"
+        assert S.count_ratio_test(22, 20)["direction"] == "similar"
+
+    def test_bad_dispersion(self):
+        with pytest.raises(ValueError):
+            S.count_ratio_test(3, 4, dispersion=0.5)
+        with pytest.raises(ValueError, match="suppressed"):
+            S.count_ratio_test(None, 4)
+
+
+def _months(first: str, last: str) -> list[str]:
+    y, m = map(int, first.split("-"))
+    out = []
+    while f"{y}-{m:02d}" <= last:
+        out.append(f"{y}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+class TestComparisonWindow:
+    def test_half_outside_the_data(self):
+        # issue 13: +87.8% was shown where the earlier window was half outside the data
+        r = S.comparison_window(_months("2024-04", "2025-09"))
+        assert not r["allowed"]
+        assert r["reason"] == ("The 12 months before Oct 2024 are only half inside the data held "
+                               "(from Apr 2024), so no comparison is made.")
+        assert r["current"] == (dt.date(2024, 10, 1), dt.date(2025, 9, 1))
+        assert r["previous"] == (dt.date(2023, 10, 1), dt.date(2024, 9, 1))
+
+    def test_whole_periods_are_allowed(self):
+        r = S.comparison_window(_months("2023-10", "2025-09"))
+        assert r["allowed"] and r["reason"] == ""
+        # one month fewer at the start and it is refused, saying how much is inside
+        r = S.comparison_window(_months("2023-11", "2025-09"))
+        assert not r["allowed"] and "only 11 of 12 months inside" in r["reason"]
+
+    def test_missing_months_are_named(self):
+        held = [m for m in _months("2022-01", "2025-09") if m not in ("2024-02", "2024-07")]
+        r = S.comparison_window(held)
+        assert not r["allowed"]
+        assert r["reason"].startswith("Feb 2024 and Jul 2024 are missing from the data held")
+        # a gap outside the two windows does not matter
+        assert S.comparison_window(held, end="2023-12")["allowed"]
+
+    def test_too_little_data_and_end_past_the_data(self):
+        r = S.comparison_window(_months("2025-01", "2025-09"))
+        assert not r["allowed"] and r["reason"].startswith("Only 9 months of data are held")
+        r = S.comparison_window(_months("2020-01", "2025-09"), end="2025-12")
+        assert not r["allowed"] and "run past the latest month held (Sep 2025)" in r["reason"]
+        assert S.comparison_window([])["reason"] == "No months of data are held, so no comparison is made."
+
+    def test_real_lincolnshire_months(self):
+        from conftest import LINCS
+
+        held = sorted(p.name for p in LINCS.iterdir() if p.is_dir())
+        assert held[0] == "2010-12" and held[-1] == "2015-12"
+        # 12 months to Nov 2012 against Dec 2010 to Nov 2011: both wholly held
+        assert S.comparison_window(held, end="2012-11")["allowed"]
+        r = S.comparison_window(held, end="2012-10")
+        assert r["reason"] == ("The 12 months before Nov 2011 are only 11 of 12 months inside the "
+                               "data held (from Dec 2010), so no comparison is made.")
+        assert S.comparison_window(held)["allowed"]
+
+    def test_bad_input(self):
+        with pytest.raises(ValueError):
+            S.comparison_window(["2024-13"])
+        with pytest.raises(ValueError):
+            S.comparison_window(["2024-01"], length=0)
