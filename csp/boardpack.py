@@ -176,7 +176,8 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> str:
     history = params | {"from": indicators.history_start(params["from"], first_held.strftime("%Y-%m"))}
     monthly, refused = _try(user, t.monthly, history)
     if monthly is not None:
-        series, note = indicators.monthly_series(monthly, t.count_col, params["from"], params["to"])
+        series, note = indicators.monthly_series(monthly, t.count_col, params["from"], params["to"],
+                                                 indicators.documented_shifts(t.dataset, None))
         out.append("<h3>Monthly trend</h3>")
         out.append(fig(figures.monthly_chart(series.frame, t.count_col, t.label, height=360),
                        f"Monthly {t.noun} with control limits"))

@@ -59,14 +59,19 @@ def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
 
 def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str | None = None,
                   height: int = 400) -> go.Figure:
-    """Monthly counts with the 12-month rolling average, c-chart centre line and control limits;
-    months outside the limits are drawn as large vermillion diamonds."""
+    """Monthly counts with the 12-month rolling average and the control chart by phase
+    (csp.control_charts): centre line and limits per phase with a marked start for each
+    documented change; exceptional months as vermillion diamonds, months outside the limits but
+    like last year as hollow circles, runs that suggest a shift as triangles. Hover text says what
+    each month shows."""
     months = series["month"].to_list()
     counts = series[count_col].to_list()
+    signals = series["signal"].to_list() if "signal" in series.columns else [None] * len(months)
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=months, y=counts, name=label, mode="lines+markers", line=dict(color=BLUE, width=2),
-        marker=dict(size=5), hovertemplate="%{x|%b %Y}: %{y:,}<extra></extra>",
+        marker=dict(size=5), customdata=[s or "" for s in signals],
+        hovertemplate="%{x|%b %Y}: %{y:,}<br>%{customdata}<extra></extra>",
     ))
     rolling = series["rolling_12_months"].to_list()
     if any(v is not None for v in rolling):
@@ -79,25 +84,57 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
                           "(12-month total %{customdata:,})<extra></extra>",
         ))
     if series["upper_limit"].null_count() < series.height:
+        phase = series["phase"].to_list() if "phase" in series.columns else [0] * len(months)
+
+        def broken(col):  # a gap between phases, so each phase's line stands on its own
+            ys, xs = [], []
+            for i, (m, v) in enumerate(zip(months, series[col].to_list())):
+                if i and phase[i] != phase[i - 1]:
+                    xs.append(None)
+                    ys.append(None)
+                xs.append(m)
+                ys.append(v)
+            return xs, ys
         for col, name, dash in (("centre_line", "Average (centre line)", "dot"),
-                                ("upper_limit", "Control limits (3σ)", "dash"),
-                                ("lower_limit", "Control limits (3σ)", "dash")):
+                                ("upper_limit", "Control limits", "dash"),
+                                ("lower_limit", "Control limits", "dash")):
+            xs, ys = broken(col)
             fig.add_trace(go.Scatter(
-                x=months, y=series[col].to_list(), name=name, mode="lines",
-                line=dict(color=GREY, width=1.5, dash=dash), hoverinfo="skip",
-                showlegend=col != "lower_limit", legendgroup=name,
+                x=xs, y=ys, name=name, mode="lines", line=dict(color=GREY, width=1.5, dash=dash),
+                hoverinfo="skip", showlegend=col != "lower_limit", legendgroup=name,
             ))
-        out = series.filter(pl.col("outside_limits"))
-        if out.height:
-            fig.add_trace(go.Scatter(
-                x=out["month"].to_list(), y=out[count_col].to_list(), name="Outside the limits",
-                mode="markers", marker=dict(symbol="diamond", size=12, color=VERMILLION,
-                                            line=dict(color="black", width=1)),
-                hovertemplate="%{x|%b %Y}: %{y:,} (outside the control limits)<extra></extra>",
-            ))
+        for key, name, marker in (
+                ("exceptional", "Exceptional (outside the limits and unlike last year)",
+                 dict(symbol="diamond", size=12, color=VERMILLION, line=dict(color="black", width=1))),
+                ("seasonal", "Outside the limits, as a year before",
+                 dict(symbol="circle-open", size=12, color=VERMILLION, line=dict(width=2))),
+                ("shift_run", "Part of a run: a possible shift",
+                 dict(symbol="triangle-up", size=9, color=BLUE, line=dict(color="black", width=1)))):
+            if key not in series.columns:
+                continue
+            hit = series.filter(pl.col(key).fill_null(False))
+            if hit.height:
+                fig.add_trace(go.Scatter(
+                    x=hit["month"].to_list(), y=hit[count_col].to_list(), name=name, mode="markers",
+                    marker=marker, customdata=[s or "" for s in hit["signal"].to_list()]
+                    if "signal" in hit.columns else None,
+                    hovertemplate="%{x|%b %Y}: %{y:,}<br>%{customdata}<extra></extra>",
+                ))
+    if "phase_start" in series.columns:
+        for m, reason in zip(months, series["phase_start"].to_list()):
+            if reason:
+                fig.add_vline(x=m, line=dict(color=GREY, width=1, dash="dashdot"))
+                fig.add_annotation(x=m, y=1, yref="paper", text=_plain(f"New phase: {reason}"),
+                                   showarrow=False, xanchor="left", yanchor="top", font=dict(size=11))
     fig.update_yaxes(title_text=label, rangemode="tozero")
     fig.update_xaxes(title_text=None)
     return _layout(fig, height, title)
+
+
+def _plain(text: str) -> str:
+    """Text for a Plotly label with any markup shown as text (Plotly renders a subset of HTML)."""
+    import html
+    return html.escape(str(text), quote=False)
 
 
 def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from . import stats
+from . import control_charts, stats
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
 FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13)
@@ -90,8 +90,9 @@ def bars(frame: pl.DataFrame, x: str, y: str, y_title: str, colour: str = OKABE_
 
 
 def monthly_with_limits(months: list, values: list, label: str) -> tuple[go.Figure, str]:
-    """Monthly counts as a c-chart (centre line and 3-sigma limits, points outside marked) with
-    the rolling 12-month total on a second axis. Returns the figure and the chart's note.
+    """Monthly counts with a control chart (csp.control_charts: exact limits, exceptional months
+    marked only when also unusual against the same month last year) and the rolling 12-month
+    total on a second axis. Returns the figure and the chart's note.
 
     With any month suppressed or missing, neither limits nor rolling totals are drawn: a mean
     over only the months large enough to show would be biased upwards."""
@@ -102,17 +103,17 @@ def monthly_with_limits(months: list, values: list, label: str) -> tuple[go.Figu
         note = (f"{gaps} of {len(values)} months are suppressed or missing, so they are gaps in the "
                 "line, and no control limits or rolling totals are drawn (they would need those months).")
         return _layout(fig, 380, label), note
-    chart = stats.c_chart(values)
+    chart = control_charts.control_chart(values, months)
+    pts = chart["points"]
     if not chart["too_short"]:
-        for name, val, dash in (("Centre (mean)", chart["centre"], "dot"),
-                                ("Upper control limit", chart["ucl"], "dash"),
-                                ("Lower control limit", chart["lcl"], "dash")):
-            fig.add_trace(go.Scatter(x=[months[0], months[-1]], y=[val, val], mode="lines", name=name,
+        for name, key, dash in (("Centre (mean)", "centre", "dot"), ("Upper control limit", "upper", "dash"),
+                                ("Lower control limit", "lower", "dash")):
+            fig.add_trace(go.Scatter(x=months, y=pts[key], mode="lines", name=name,
                                      line=dict(color="#666", dash=dash, width=1)))
-        out = [(m, v) for m, v, o in zip(months, values, chart["outside"]) if o]
+        out = [(m, v) for m, v, o in zip(months, values, pts["exceptional"]) if o]
         if out:
             fig.add_trace(go.Scatter(x=[m for m, _ in out], y=[v for _, v in out], mode="markers",
-                                     name="Outside the limits",
+                                     name="Exceptional",
                                      marker=dict(color=OKABE_ITO[5], size=11, symbol="diamond")))
     roll = stats.rolling_sum(values)
     if any(r is not None for r in roll):

@@ -16,7 +16,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from . import access, queries, stats
+from . import access, control_charts, queries, stats
 from .queries import Result
 
 # The 'what this shows' texts, shared by the pages and the board pack.
@@ -44,10 +44,14 @@ NOTES = {
     ),
 }
 CONTROL_NOTE = (
-    "The dotted line is the average month over the period shown and the dashed lines are c-chart "
-    "control limits (average ± 3 × its square root, the Poisson spread); a month outside them "
-    "(a diamond) is unlikely to be routine variation. The orange line is the 12-month rolling "
-    "total divided by 12, which smooths out the seasons."
+    "The dotted line is the average month and the dashed lines are control limits: exact Poisson "
+    "limits (the 0.135% and 99.865% points, as ±3 sigma), widened when months vary more than "
+    "chance allows, and recomputed from each documented change in recording (a new phase). A "
+    "month is exceptional (a diamond) only when it is outside the limits and also significantly "
+    "different from the same month last year, so a normal seasonal peak is not flagged (a hollow "
+    "circle marks one outside the limits but like last year). Eight months in a row above or "
+    "below the average, or above or below last year, are flagged as a possible shift. The orange "
+    "line is the 12-month rolling total divided by 12. docs/statistics.md has the rules."
 )
 RATE_NOTE = (
     "Rates are per 1,000 residents a year (the period's count scaled to 12 months), with 95% "
@@ -145,27 +149,68 @@ def headline_end(end: str, dataset: str) -> str:
     return end if periods.end12_allowed(_parse_month(end), first, last) else last.strftime("%Y-%m")
 
 
+def documented_shifts(dataset: str, categories: list[str] | None) -> tuple:
+    """The level shifts the dataset's contract documents for a series of these categories (all
+    of them when None), as csp.control_charts.LevelShift, earliest first."""
+    from . import catalog
+
+    d = catalog.contract(dataset).dashboard or {}
+    out = {}
+    for s in d.get("shifts", ()) or ():
+        cats = s.get("categories")
+        if categories is None or not cats or set(categories) & set(cats):
+            month = _parse_month(s["month"])
+            out.setdefault(month, control_charts.LevelShift(month, s.get("reason", "")))
+    return tuple(sorted(out.values()))
+
+
 def history_start(start: str, first_held: str) -> str:
-    """Where to start reading so the rolling 12-month total exists from ``start`` on: 11 months
-    earlier, but never before the first month held (earlier months are unknown, not zero)."""
-    return max(shift_month(start, -11), first_held)
+    """Where to start reading so the rolling 12-month total and the same month last year exist
+    from ``start`` on: 12 months earlier, but never before the first month held (earlier months
+    are unknown, not zero)."""
+    return max(shift_month(start, -12), first_held)
 
 
 def monthly_series(result: Result, count_col: str, start: str | dt.date | None = None,
-                   end: str | dt.date | None = None) -> tuple[Result, str]:
+                   end: str | dt.date | None = None, shifts: tuple = ()) -> tuple[Result, str]:
     """One row per month from ``start`` to ``end`` (default: the months in the result) with the
-    count, the rolling 12-month total, and c-chart centre line, limits and an ``outside_limits``
-    flag. The result may start before ``start`` (see :func:`history_start`): those months feed
-    the rolling total only. A month absent from the query output had no records, so it counts as
-    0; a suppressed month stays null and no rolling total or control limit is derived from it.
+    count, the rolling 12-month total, and the control chart (csp.control_charts): per-month
+    centre line and exact limits by phase (``shifts``: documented level shifts), whether a month
+    is outside the limits, exceptional (also against the same month last year) or part of a
+    run, and a sentence saying so. The result may start before ``start`` (see
+    :func:`history_start`): those months feed the rolling total and the same-month-last-year
+    comparison only. A month absent from the query output had no records, so it counts as 0; a
+    withheld month stays null and no limit, total or comparison is derived from it.
 
-    Returns (Result, note); the note is empty or says why limits or totals are missing.
+    Returns (Result, note); the note says what the chart found or why parts are missing.
     Remembered on the result (see :func:`per_result`)."""
-    return per_result(result, ("monthly_series", count_col, start, end),
-                      lambda: _monthly_series(result, count_col, start, end))
+    return per_result(result, ("monthly_series", count_col, start, end, tuple(shifts)),
+                      lambda: _monthly_series(result, count_col, start, end, tuple(shifts)))
 
 
-def _monthly_series(result: Result, count_col: str, start, end) -> tuple[Result, str]:
+def _phase_starts(chart: dict | None, n: int) -> list[str | None]:
+    """The reason a new phase starts, on the first month of each phase after the first."""
+    out = [None] * n
+    if not chart or not chart.get("phases"):
+        return out
+    phases = chart["phases"]
+    idx = chart["points"]["phase"]
+    for i in range(1, n):
+        if idx[i] != idx[i - 1]:
+            reasons = [p.get("reason") for p in _rows(phases) if p.get("phase") == idx[i]]
+            out[i] = (reasons[0] if reasons else None) or "a documented change"
+    return out
+
+
+def _rows(table) -> list[dict]:
+    """Rows of a dict of lists (or a list of dicts)."""
+    if isinstance(table, dict):
+        keys = list(table)
+        return [dict(zip(keys, vals)) for vals in zip(*table.values())]
+    return list(table)
+
+
+def _monthly_series(result: Result, count_col: str, start, end, shifts: tuple = ()) -> tuple[Result, str]:
     frame = result.frame
     known = dict(zip(frame["month"].to_list(), frame[count_col].to_list()))
     masked = dict(zip(frame["month"].to_list(), result.suppressed[count_col].to_list())) \
@@ -185,36 +230,49 @@ def _monthly_series(result: Result, count_col: str, start, end) -> tuple[Result,
     for i in range(len(counts)):
         window = counts[i - 11:i + 1] if i >= 11 else None
         rolling.append(None if window is None or any(v is None for v in window) else sum(window))
-    # From here on only the period asked for: the lead-in months fed the rolling total only.
-    keep = [i for i, m in enumerate(months) if m >= first]
-    months, counts, rolling, suppressed = ([xs[i] for i in keep]
-                                           for xs in (months, counts, rolling, suppressed))
-
+    lead = sum(1 for m in months if m < first)
+    shown = counts[lead:]
     notes = []
-    n_supp = sum(suppressed)
+    chart = None
+    n_supp = sum(1 for v in shown if v is None)
     if n_supp:
-        chart = None
         notes.append(
-            f"{n_supp} month(s) are suppressed (small numbers), so control limits are not shown "
-            "and rolling 12-month totals are shown only where a full year has no suppressed month."
+            f"{n_supp} month(s) are withheld (small numbers), so control limits are not shown "
+            "and rolling 12-month totals are shown only where a full year has every month."
         )
     else:
-        chart = stats.c_chart(counts, min_points=MIN_CONTROL_POINTS)
-        if chart["too_short"]:
-            notes.append(chart["note"])
-    has_limits = chart is not None and not chart["too_short"]
+        # History months feed 'same month last year', but not across a withheld month.
+        cut = max((i + 1 for i in range(lead) if counts[i] is None), default=0)
+        chart = control_charts.control_chart(counts[cut:], months[cut:], shifts, lead_in=lead - cut,
+                                             min_points=MIN_CONTROL_POINTS)
+        notes.extend(chart["notes"])
+    months, counts, rolling, suppressed = (xs[lead:] for xs in (months, counts, rolling, suppressed))
     n = len(months)
+    pts = chart["points"] if chart is not None else {}
+
+    def col(name, default=None):
+        return pts.get(name, [default] * n) if pts else [default] * n
     out = pl.DataFrame({
         "month": months,
         count_col: counts,
         "rolling_12_months": rolling,
-        "centre_line": [chart["centre"] if has_limits else None] * n,
-        "lower_limit": [chart["lcl"] if has_limits else None] * n,
-        "upper_limit": [chart["ucl"] if has_limits else None] * n,
-        "outside_limits": chart["outside"] if has_limits else [False] * n,
+        "centre_line": col("centre"),
+        "lower_limit": col("lower"),
+        "upper_limit": col("upper"),
+        "outside_limits": col("outside_limits", False),
+        "exceptional": col("exceptional", False),
+        "seasonal": col("seasonal", False),
+        "shift_run": col("shift_run", False),
+        "vs_last_year": col("vs_last_year"),
+        "phase": col("phase"),
+        "phase_start": _phase_starts(chart, n),
+        "signal": col("signal"),
     }, schema={"month": pl.Date, count_col: pl.Int64, "rolling_12_months": pl.Int64,
                "centre_line": pl.Float64, "lower_limit": pl.Float64, "upper_limit": pl.Float64,
-               "outside_limits": pl.Boolean})
+               "outside_limits": pl.Boolean, "exceptional": pl.Boolean, "seasonal": pl.Boolean,
+               "shift_run": pl.Boolean, "vs_last_year": pl.String, "phase": pl.Int64,
+               "phase_start": pl.String, "signal": pl.String},
+       strict=False)
     out = out.with_columns(pl.col("centre_line", "lower_limit", "upper_limit").round(1))
     mask = pl.DataFrame({count_col: suppressed}, schema={count_col: pl.Boolean})
     partial = pl.DataFrame({count_col: [bool(parts.get(m, False)) for m in months]},

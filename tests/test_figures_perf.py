@@ -55,7 +55,7 @@ def test_a_new_query_result_starts_with_nothing_remembered(tiny):
 
 def test_every_argument_is_part_of_the_memo_key(tiny):
     res = queries.run(tiny["users"]["council"], "crime_by_ward", PARAMS)
-    low = {"rate": 1.0, "lower": 0.5, "upper": 1.5, "wards": 3, "districts": 2}
+    low = {"rate": 0.001, "lower": 0.0005, "upper": 0.0015, "wards": 3, "districts": 2}
     high = dict(low, rate=1000.0)
     a, _ = indicators.ranked_areas(res, "crimes", low)
     b, _ = indicators.ranked_areas(res, "crimes", high)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
-from csp import indicators, queries, stats
+from csp import control_charts, indicators, queries, stats
 
 
 def result(name: str, frame: pl.DataFrame, suppressed: dict | None = None, threshold: int = 5):
@@ -49,21 +49,23 @@ def monthly(values, first="2023-01", skip=()):
 
 # ---- monthly series ----------------------------------------------------------------------
 
-def test_series_fills_absent_months_with_zero_and_matches_c_chart():
+def test_series_fills_absent_months_with_zero_and_draws_the_control_chart():
     values = [10, 12, 9, 0, 11, 14, 8, 10, 13, 9, 11, 40, 10, 12]
     # month 4 (index 3) had no records, so the query returns no row for it
     res = result("crime_monthly_total", monthly(values, skip={3}))
     series, note = indicators.monthly_series(res, "crimes", "2023-01", "2024-02")
-    assert note == ""
     assert series.frame["crimes"].to_list() == values
-    chart = stats.c_chart(values)
-    centre = sum(values) / len(values)
-    assert series.frame["centre_line"][0] == pytest.approx(round(centre, 1))
-    assert series.frame["upper_limit"][0] == pytest.approx(round(centre + 3 * math.sqrt(centre), 1))
-    assert series.frame["lower_limit"][0] == pytest.approx(round(max(0, centre - 3 * math.sqrt(centre)), 1))
-    assert series.frame["outside_limits"].to_list() == chart["outside"]
-    # 40 is far above 12.1 + 3*sqrt(12.1) = 22.5; the 0 is below 12.1 - 10.4 = 1.7
-    assert [i for i, o in enumerate(chart["outside"]) if o] == [3, 11]
+    # The chart is csp.control_charts' (tests/test_control_charts.py checks its rules), month by
+    # month: limits, flags and the note say what it found.
+    chart = control_charts.control_chart(values, months("2023-01", 14), min_points=indicators.MIN_CONTROL_POINTS)
+    pts = chart["points"]
+    assert series.frame["centre_line"].to_list() == [round(v, 1) for v in pts["centre"]]
+    assert series.frame["upper_limit"].to_list() == [round(v, 1) for v in pts["upper"]]
+    assert series.frame["outside_limits"].to_list() == pts["outside_limits"]
+    assert series.frame["exceptional"].to_list() == pts["exceptional"]
+    assert note == chart["note"]
+    # The 0 and the 40 are outside the limits; with no year before, both stay flagged.
+    assert [i for i, o in enumerate(pts["outside_limits"]) if o] == [3, 11]
     # rolling totals: none until a full year, then trailing sums
     assert series.frame["rolling_12_months"].to_list() == [None] * 11 + [
         sum(values[0:12]), sum(values[1:13]), sum(values[2:14])]
@@ -81,7 +83,7 @@ def test_series_lead_in_months_feed_the_rolling_total_only():
 
 
 def test_history_start_never_reaches_before_the_data():
-    assert indicators.history_start("2024-06", "2020-01") == "2023-07"
+    assert indicators.history_start("2024-06", "2020-01") == "2023-06"  # 12 back: last year's June
     assert indicators.history_start("2022-11", "2022-10") == "2022-10"
     assert indicators.shift_month("2024-01", -1) == "2023-12"
     assert indicators.shift_month("2023-12", 13) == "2025-01"
@@ -92,7 +94,7 @@ def test_suppressed_month_blocks_limits_and_the_windows_that_contain_it():
     res = result("crime_monthly_total", monthly(values), suppressed={"crimes": [5]})
     series, note = indicators.monthly_series(res, "crimes", "2023-01", "2024-02")
     assert series.frame["crimes"][5] is None and series.suppressed["crimes"][5]
-    assert "suppressed" in note
+    assert "withheld" in note
     assert series.frame["upper_limit"].null_count() == series.frame.height
     # every 12-month window up to index 16 contains month 5
     assert series.frame["rolling_12_months"].to_list() == [None] * 14

@@ -208,10 +208,11 @@ def test_monthly_chart_draws_no_limits_over_suppressed_months():
     values = [10 + (i % 3) for i in range(24)]
     fig, note = figures_themes.monthly_with_limits(months, values, "Drugs")
     names = [t.name for t in fig.data]
-    c = stats.c_chart(values)
-    assert "Upper control limit" in names and note == ""
+    from csp import control_charts
+    c = control_charts.control_chart(values, months)
+    assert "Upper control limit" in names and note == c["note"]
     ucl = next(t for t in fig.data if t.name == "Upper control limit")
-    assert list(ucl.y) == [c["ucl"], c["ucl"]]
+    assert list(ucl.y) == c["points"]["upper"]  # the exact limits, month by month
     values[5] = None
     fig, note = figures_themes.monthly_with_limits(months, values, "Drugs")
     assert [t.name for t in fig.data] == ["Drugs"] and "1 of 24 months" in note

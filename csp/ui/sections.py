@@ -47,7 +47,7 @@ def headline(name: str, params: dict, noun: str) -> None:
 
 
 def trend_section(name: str, params: dict, first_held: str, count_col: str, label: str,
-                  dataset: str, definition: str, caveats: str, key: str) -> None:
+                  dataset: str, definition: str, caveats: str, key: str, shifts: tuple = ()) -> None:
     # Read 11 months before the period too, so the rolling 12-month line spans all of it.
     history = params | {"from": indicators.history_start(params["from"], first_held)}
     result = ui.run(name, history)
@@ -57,7 +57,7 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
     if result.frame.height == 0:
         st.info("Nothing matches these filters.")
         return
-    series, note = indicators.monthly_series(result, count_col, params.get("from"), params.get("to"))
+    series, note = indicators.monthly_series(result, count_col, params.get("from"), params.get("to"), shifts)
     chart, table = st.tabs(["Chart", "Table"])
     with chart:
         fig = indicators.per_result(series, ("monthly_chart", count_col, label),

@@ -42,7 +42,7 @@ def render(dataset: str) -> None:
     sections.headline(f"{dataset}_headline", {"to": indicators.headline_end(end, dataset), "area": area,
                                               **({cat: chosen} if cat else {})}, noun)
     sections.trend_section(f"{dataset}_monthly_total", params, months[0], count, label, dataset,
-                           definition, caveats, dataset)
+                           definition, caveats, dataset, shifts=indicators.documented_shifts(dataset, chosen))
     if cat:
         sections.breakdown_section(f"{dataset}_by_type", params, cat, count, label,
                                    f"{label} by {d.get('category_label', cat).lower()}", dataset,
