@@ -176,30 +176,28 @@ def period_filter(dataset: str, key: str = "period") -> tuple[str, str, str]:
     return p.start.strftime("%Y-%m"), p.end.strftime("%Y-%m"), p.label
 
 
+DEFAULT_AREA = "partnership"  # the picker's value for the default area (None is 'nothing chosen')
+
+
 def area_filter(dataset: str, key: str = "area") -> str | None:
     """The area of the page's views (csp.areas.choices: at or above the user's geography, names
     told apart). The URL holds the area's code, so a link says exactly which area; an old link
-    that names an area resolves when the name is unambiguous."""
+    that names an area resolves when the name is unambiguous. Returns the code, or None for the
+    default (the partnership, or the user's own wards)."""
     options = areas_mod.choices(current_user(), dataset)
     if not options:
         st.info("No area is shared with you for this data.")
         return None
-    codes = [o.code for o in options]
-    labels = {o.code: o.label for o in options}
-    wanted = areas_mod.resolve(st.query_params.get(key), options)
+    codes = [o.code or DEFAULT_AREA for o in options]
+    labels = {o.code or DEFAULT_AREA: o.label for o in options}
+    wanted = areas_mod.resolve(st.query_params.get(key), options) or DEFAULT_AREA
     if key not in st.session_state or st.session_state[key] not in codes:
-        st.session_state[key] = wanted if wanted in codes else None
-
-    def remember():
-        value = st.session_state[key]
-        if value is None:
-            st.query_params.pop(key, None)
-        else:
-            st.query_params[key] = value
-    choice = st.selectbox("Area", options=codes, format_func=labels.get, key=key, on_change=remember)
-    if choice is None:
+        st.session_state[key] = wanted if wanted in codes else DEFAULT_AREA
+    choice = st.selectbox("Area", options=codes, format_func=labels.get, key=key)
+    if choice == DEFAULT_AREA:
         st.query_params.pop(key, None)
-    elif st.query_params.get(key) != choice:
+        return None
+    if st.query_params.get(key) != choice:
         st.query_params[key] = choice
     return choice
 
