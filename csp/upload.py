@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -525,58 +526,97 @@ def _period_label(name: str, key: str) -> pl.Expr:
 
 
 def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Version]:
-    """Publish a clean plan: each dataset atomically, merged with the published periods it does
-    not replace. Refuses if anything was flagged or the dataset changed since the preview."""
+    """Publish a clean plan, merged with the published periods it does not replace. The datasets
+    of one file (a police.uk file's crime and ASB) are served together or not at all (one atomic
+    change). Refuses if anything was flagged or a dataset changed since the preview. store.publish
+    records each version in the audit trail."""
     if plan.errors or plan.findings:
         raise UploadError("This upload has unresolved problems; nothing was published.")
     if not plan.frames:
         raise UploadError("Nothing to publish.")
     tmpdir = config.data_dir() / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
-    out: dict[str, store.Version] = {}
-    for name, frame in plan.frames.items():
-        staged = tmpdir / f"upload-{name}-{uuid.uuid4().hex}.parquet"
-        frame.write_parquet(staged)
-        base = plan.diffs[name].base_version if name in plan.diffs else None
-        key = catalog.contract(name).period_field
-
-        def write(cur, path, name=name, staged=staged, base=base, key=key):
-            # Inside the dataset lock: the merge must start from the version the preview showed.
-            now = store.current(name)
-            if (now.version if now else None) != base:
-                raise UploadError(f"{name} changed since the preview (now {now.version if now else 'empty'}); "
-                                  "preview the upload again.")
-            sql, params = "SELECT * FROM read_parquet($new)", {"new": str(staged)}
-            if now is not None and key and plan.periods:
-                sql = (f'SELECT * FROM read_parquet($old) WHERE "{key}" NOT IN (SELECT unnest($periods)) '
-                       f"UNION ALL BY NAME {sql}")
-                params |= {"old": now.files, "periods": plan.periods}
-            store.write_relation(cur, name, sql, params, path)
-
-        try:
-            v = store.publish(name, write, published_by=published_by, source=plan.filename,
-                              source_checksum=plan.checksum, validation=plan.summary(), note=note)
-        finally:
-            staged.unlink(missing_ok=True)
+    staged = {name: tmpdir / f"upload-{name}-{uuid.uuid4().hex}.parquet" for name in plan.frames}
+    try:
+        for name, frame in plan.frames.items():
+            frame.write_parquet(staged[name])
+        names = list(plan.frames)
+        if len(names) > 1:
+            with store.atomic(names, by=published_by) as change:
+                for name in names:
+                    _publish_one(plan, name, staged[name], published_by, note)
+            out = change.versions
+        else:
+            out = {names[0]: _publish_one(plan, names[0], staged[names[0]], published_by, note)}
+    finally:
+        for f in staged.values():
+            f.unlink(missing_ok=True)
+    for name, v in out.items():
         store.record_event(name, {"event": "publish", "by": published_by, "version": v.version,
                                   "file": plan.filename, "checksum": plan.checksum})
-        audit.record(published_by, "publish", target=f"{name} {v.version}",
-                     details={"file": plan.filename, "checksum": plan.checksum, "rows": v.meta["rows"]},
-                     data_owner=audit.owners_of([name]))
-        out[name] = v
         apply_retention(name, by=published_by)
     if plan.dataset == "geography":
         ingest.regeocode(published_by)
     return out
 
 
-def rollback(dataset: str, vid: str, by: str) -> store.Version:
-    before = store.current_version_id(dataset)
-    v = store.rollback(dataset, vid)
-    store.record_event(dataset, {"event": "rollback", "by": by, "from": before, "to": vid})
-    audit.record(by, "rollback", target=f"{dataset} {vid}", details={"from": before},
-                 data_owner=audit.owners_of([dataset]))
-    return v
+def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: str) -> store.Version:
+    base = plan.diffs[name].base_version if name in plan.diffs else None
+    key = catalog.contract(name).period_field
+
+    def write(cur, path):
+        # Inside the dataset lock: the merge must start from the version the preview showed.
+        now = store.current(name)
+        if (now.version if now else None) != base:
+            raise UploadError(f"{name} changed since the preview (now {now.version if now else 'empty'}); "
+                              "preview the upload again.")
+        sql, params = "SELECT * FROM read_parquet($new)", {"new": str(staged)}
+        if now is not None and key and plan.periods:
+            sql = (f'SELECT * FROM read_parquet($old) WHERE "{key}" NOT IN (SELECT unnest($periods)) '
+                   f"UNION ALL BY NAME {sql}")
+            params |= {"old": now.files, "periods": plan.periods}
+        store.write_relation(cur, name, sql, params, path)
+
+    return store.publish(name, write, published_by=published_by, source=plan.filename,
+                         source_checksum=plan.checksum, validation=plan.summary(), note=note)
+
+
+def rollback_plan(dataset: str, vid: str) -> dict[str, tuple[str | None, str]]:
+    """What a rollback would change (dataset -> (serving now, after)): shown for confirmation."""
+    try:
+        return store.rollback_plan(dataset, vid)
+    except store.StoreError as e:
+        raise UploadError(str(e)) from None
+
+
+def describe_rollback(plan: dict[str, tuple[str | None, str | None]]) -> str:
+    """'crime: v000005 -> v000003; asb: v000004 -> v000002', naming what stays as it is too."""
+    parts = []
+    for d, (now, to) in plan.items():
+        if now == to:
+            parts.append(f"{d} stays on {now}" if now else f"{d}: nothing published")
+        else:
+            parts.append(f"{d}: {now or 'nothing'} -> {to}")
+    return "; ".join(parts)
+
+
+def changes_in(plan: dict[str, tuple[str | None, str | None]]) -> list[str]:
+    return [d for d, (now, to) in plan.items() if now != to]
+
+
+def rollback(dataset: str, vid: str, by: str,
+             expect: dict[str, tuple[str | None, str]] | None = None) -> dict[str, store.Version]:
+    """Roll back ``dataset`` (and what was published with that version) as one change. ``expect``
+    is the plan the person confirmed; refused if the published data changed since."""
+    plan = expect if expect is not None else rollback_plan(dataset, vid)
+    try:
+        done = store.rollback(dataset, vid, by=by, expect=plan)
+    except store.StoreError as e:
+        raise UploadError(str(e)) from None
+    for d, (now, to) in plan.items():
+        if now != to:
+            store.record_event(d, {"event": "rollback", "by": by, "from": now, "to": to})
+    return done
 
 
 # ---- retention ------------------------------------------------------------------------------
@@ -668,8 +708,24 @@ def cmd_rollback(args) -> int:
     user, by = _cli_user(args.as_user)
     if user is not None:
         require_upload(user, args.dataset)
-    v = rollback(args.dataset, args.version, by)
-    print(f"{args.dataset} now serves {v.version} ({v.meta['rows']:,} rows, published {v.meta['published_at']})")
+    plan = rollback_plan(args.dataset, args.version)
+    if user is not None:
+        for d in plan:
+            require_upload(user, d)
+    print("Rollback: " + describe_rollback(plan))
+    if len(changes_in(plan)) > 1:
+        print("These were published together from one file, so they are rolled back together.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("Nothing was changed: re-run with --yes to confirm.", file=sys.stderr)
+            return 1
+        if input("Roll back? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing was changed.")
+            return 1
+    done = rollback(args.dataset, args.version, by, expect=plan)
+    for d in changes_in(plan):
+        v = done[d]
+        print(f"Rolled back: {d} now serves {v.version} ({v.meta['rows']:,} rows, published {v.meta['published_at']})")
     return 0
 
 
@@ -692,7 +748,7 @@ def _wrap(fn):
         try:
             return fn(args)
         except (UploadError, KeyError) as e:
-            print(f"error: {str(e).strip(chr(39))}", file=__import__("sys").stderr)
+            print(f"error: {str(e).strip(chr(39))}", file=sys.stderr)
             return 2
     return run
 
@@ -715,6 +771,7 @@ def register_cli(sub) -> None:
     rb.add_argument("dataset")
     rb.add_argument("version")
     rb.add_argument("--as", dest="as_user")
+    rb.add_argument("--yes", action="store_true", help="confirm without a prompt (the change is printed first)")
     rb.set_defaults(fn=_wrap(cmd_rollback))
     rt = sub.add_parser("retention", help="set or apply a dataset's version retention period (days)")
     rt.add_argument("dataset")
@@ -759,9 +816,14 @@ def boundaries(level: str, source, filename: str, *, user: access.User | None = 
         os.fsync(fh.fileno())
     if path.exists():
         (folder / f"{level}.previous.geojson").write_bytes(path.read_bytes())
+    checksum = hashlib.sha256(data).hexdigest()
+    # Audited before the swap, as store.publish does: the maps never change unrecorded.
+    audit.record(user.username if user else by, "publish", target=f"boundaries {level}",
+                 details={"file": Path(filename).name, "checksum": checksum, "features": len(fc["features"])},
+                 data_owner=audit.owners_of(["geography"]))
     os.replace(tmp, path)
     store.record_event("geography", {"event": "boundaries", "by": by, "level": level, "features": len(fc["features"]),
-                                     "file": Path(filename).name, "checksum": hashlib.sha256(data).hexdigest()})
+                                     "file": Path(filename).name, "checksum": checksum})
     return problems, path
 
 

@@ -232,6 +232,21 @@ def big_crime_csv(month_rows: int, months: list[str], tag: str) -> bytes:
     return crime_csv(rows)
 
 
+def police_uk_csv(month_rows: int, months: list[str], tag: str, asb_every: int = 3) -> bytes:
+    """A raw police.uk street-level file: every ``asb_every``-th row is anti-social behaviour."""
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+              "LSOA name,Crime type,Last outcome category,Context")
+    rows = []
+    for m in months:
+        for i in range(month_rows):
+            asb = i % asb_every == 0
+            rows.append(f"{'' if asb else f'{tag}{m}{i:06d}'},{m},Tiny Police,Tiny Police,-0.5,53.2,"
+                        f"On or near Mill Lane,{(L1, L2, L3)[i % 3]},Tiny 001A,"
+                        f"{'Anti-social behaviour' if asb else ('Burglary', 'Drugs')[i % 2]},"
+                        f"{'' if asb else 'Under investigation'},")
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
 def publish_forever(files: list[str]) -> None:
     from csp import upload
 
