@@ -217,9 +217,10 @@ def _versions(user, dataset: str) -> None:
         if others:
             target = st.selectbox("Roll back to", list(reversed(others)), key=f"up_rb_{dataset}")
             if st.button("Roll back", key=f"up_rbbtn_{dataset}"):
-                v = upload.rollback(dataset, target, user.username)
-                st.success(f"{dataset} now serves {v.version}.")
-                st.rerun()
+                try:  # nothing changes yet: the person sees what would, and confirms
+                    st.session_state[f"up_rbplan_{dataset}"] = (target, upload.rollback_plan(dataset, target))
+                except upload.UploadError as e:
+                    st.error(ui.md_escape(e))
         days = upload.retention_days(dataset)
         new_days = st.number_input("Keep old versions for (days)" + ("" if days else ": not set, all kept"),
                                    min_value=upload.MIN_KEEP_DAYS, value=days or 365, step=1, key=f"up_ret_{dataset}")
@@ -227,9 +228,38 @@ def _versions(user, dataset: str) -> None:
             upload.set_retention(dataset, int(new_days), user.username)
             purged = upload.apply_retention(dataset, user.username)
             st.success(f"Retention {int(new_days)} days; purged {', '.join(purged) or 'nothing'}.")
+    _confirm_rollback(user, dataset)
     events = [e for e in store.history(dataset) if e.get("event") in ("rollback", "purge", "retention")]
     if events:
         st.caption("Rollbacks and purges")
         st.dataframe([{"when": e["at"], "what": e["event"], "by": e.get("by"),
                        "detail": ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "event", "by"))}
                       for e in reversed(events)], hide_index=True, width="stretch")
+
+
+def _confirm_rollback(user, dataset: str) -> None:
+    done = st.session_state.pop(f"up_rbdone_{dataset}", None)
+    if done:
+        st.success(ui.md_escape(done))
+    pending = st.session_state.get(f"up_rbplan_{dataset}")
+    if not pending:
+        return
+    target, plan = pending
+    together = len(upload.changes_in(plan)) > 1
+    st.warning("Roll back? " + ui.md_escape(upload.describe_rollback(plan)) + "."
+               + (" These were published together from one file, so they are rolled back together."
+                  if together else ""))
+    with st.container(horizontal=True):
+        if st.button("Confirm rollback", type="primary", key=f"up_rbyes_{dataset}"):
+            del st.session_state[f"up_rbplan_{dataset}"]
+            try:
+                upload.rollback(dataset, target, user.username, expect=plan)
+            except upload.UploadError as e:
+                st.error(ui.md_escape(e))
+                return
+            st.session_state[f"up_rbdone_{dataset}"] = "Rolled back: " + upload.describe_rollback(
+                {d: ft for d, ft in plan.items() if ft[0] != ft[1]}) + "."
+            st.rerun()
+        if st.button("Cancel", key=f"up_rbno_{dataset}"):
+            del st.session_state[f"up_rbplan_{dataset}"]
+            st.rerun()
