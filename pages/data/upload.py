@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from csp import catalog, pii, store, upload, validate
+from csp import catalog, pii, safety, store, upload, validate
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -213,12 +213,13 @@ def _preview(d: upload.Diff) -> None:
         st.warning(f"{len(d.moved)} period(s) move by more than {d.margin:.0%} against the published figures: "
                    + ui.md_escape(", ".join(d.moved)))
     t = d.totals
+    periods = [safety.label(p) for p in t["period"].to_list()]  # text from the file: never markup
     fig = go.Figure([
         # A period not yet published has no published figure (not zero): leave a gap.
-        go.Scatter(name="Published", x=t["period"].to_list(), mode="lines+markers",
+        go.Scatter(name="Published", x=periods, mode="lines+markers",
                    y=[None if p in d.periods_added else v for p, v in zip(t["period"], t["before"])],
                    line=dict(color=ui.PALETTE[0])),
-        go.Scatter(name="After upload", x=t["period"].to_list(), y=t["after"].to_list(), mode="lines+markers",
+        go.Scatter(name="After upload", x=periods, y=t["after"].to_list(), mode="lines+markers",
                    line=dict(color=ui.PALETTE[1], dash="dash")),
     ])
     fig.update_layout(height=300, margin=dict(t=10, b=10), legend=dict(orientation="h", y=-0.25),
