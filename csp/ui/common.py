@@ -39,18 +39,21 @@ def protection_caption(result) -> None:
 
 
 def download(result: queries.Result, label: str, filename: str, key: str) -> None:
-    """A CSV download of exactly what the table shows (same scope and suppression, formula-safe).
-    Clicking it is recorded in the audit trail: who, which query and versions, whose data.
+    """A CSV download of exactly what the table shows (same scope and suppression, formula-safe),
+    recorded in the audit trail (who, which query and versions, whose data): as the file is
+    served under serve.py's guard, which also refuses it to a session that has ended; when
+    clicked otherwise (csp.ui.downloads).
 
     The CSV is built with the page rather than deferred (data=callable): a deferred file is
     dropped by the next run, and the cookie component and filters start runs often enough
     that a click could land on a dropped file (seen in the browser tests). Built once per
     result and remembered on it (csv_bytes), so a rerun over a cached result costs nothing."""
-    st.download_button(
-        label, data=csv_bytes(result), file_name=filename, mime="text/csv", key=key,
-        on_click=_audit_download, args=(result.query.name, filename, dict(result.versions),
-                                        result.frame.height),
-    )
+    from .. import audit
+    from . import downloads
+
+    downloads.offer(label, csv_bytes(result), filename, "text/csv", key,
+                    {"query": result.query.name, "versions": dict(result.versions), "rows": result.frame.height},
+                    data_owner=audit.owners_of(result.versions))
 
 
 def _display(result: queries.Result):
@@ -87,18 +90,6 @@ def _csv(result: queries.Result) -> str:
 # A text cell export.defuse would change: optional spaces, then one of its trigger characters.
 _TRIGGER = ("^ *[" + "".join(f"\\x{{{ord(ch):X}}}" for ch in export._FORMULA_START) + "]"
             if all(len(ch) == 1 for ch in export._FORMULA_START) else None)
-
-
-def _audit_download(query: str, filename: str, versions: dict, rows: int) -> None:
-    from .. import audit
-    from .auth import real_user
-
-    real, user = real_user(), current_user()
-    details = {"query": query, "versions": versions, "rows": rows}
-    if user is not None and real is not None and user != real:
-        details["view_as"] = user.username
-    audit.record(real.username if real else None, "download", target=filename, details=details,
-                 data_owner=audit.owners_of(versions))
 
 
 def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:
