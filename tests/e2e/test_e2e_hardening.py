@@ -5,6 +5,8 @@ nobody was offered; and the server keeps answering."""
 from __future__ import annotations
 
 import json
+import re
+import time
 import urllib.error
 import urllib.request
 
@@ -73,3 +75,44 @@ def test_downloads_are_audited_when_served_and_refused_after_logout(base_url, pa
     assert status(url) == 403
     assert len(served_downloads(app_data, target)) == before + 2
     assert status(base_url + "/_stcore/health") == 200
+
+
+# ---- finding 1 through the running server -----------------------------------------------------
+
+
+def _status_mb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) // 1024 for line in fh if line.startswith(field + ":"))
+
+
+def test_hostile_uploads_leave_the_server_memory_and_answering(base_url, page, server, tmp_path):
+    """Each hostile file, uploaded on the Upload page of the running server, is refused with a
+    clear message; the server process's peak resident memory while it is handled (VmHWM, reset
+    first) stays within 100 MB of what it was; the server answers throughout."""
+    from tests.upload_fixtures import declared_xlsx, many_rows_parquet, wide_csv
+
+    files = {"wide.xlsx": (declared_xlsx("A1:XFD8000"), "16,384 columns"),
+             "huge.xlsx": (declared_xlsx("A1:XFD1048576"), "16,384 columns"),
+             "rows.parquet": (many_rows_parquet(), "20,000,000 rows"),
+             "wide.csv": (wide_csv(), "1,000,000 columns")}
+    login(page, base_url, USER)
+    open_page(page, "Upload", "Upload data")
+    uploader = page.get_by_test_id("stFileUploader").first.locator("input[type=file]")
+    for name, (data, said) in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        before = _status_mb(server.proc.pid, "VmRSS")
+        with open(f"/proc/{server.proc.pid}/clear_refs", "w") as fh:
+            fh.write("5")  # reset the peak to the current resident size
+        t = time.monotonic()
+        uploader.set_input_files(path)
+        expect(page.get_by_text(re.compile(r"problem\(s\) must be fixed"))).to_be_visible()
+        # This file's own message (the last one's may still be on screen), in the report's grid.
+        expect(page.get_by_text(re.compile(re.escape(name) + ".*" + re.escape(said))).first).to_be_attached()
+        seconds = time.monotonic() - t
+        peak = _status_mb(server.proc.pid, "VmHWM")
+        print(f"\n{name} ({len(data):,} bytes) on the running server: refused in {seconds:.1f} s; server "
+              f"resident {before} MB -> peak {peak} MB (+{peak - before} MB)")
+        assert peak - before <= 100
+        assert status(base_url + "/_stcore/health") == 200
+        settle(page)
