@@ -107,6 +107,12 @@ def _run(task: str, data: bytes, name: str, extra: dict | None = None) -> dict:
     return out
 
 
+def warm() -> None:
+    """Start the helper now rather than on the first upload (it takes about a second)."""
+    with _lock:
+        _start_helper()
+
+
 def _ask(request: dict, timeout: float) -> dict | None:
     """Send one request to the helper and wait for its one-line reply (None: it hung, and was
     killed with everything it started)."""

@@ -93,9 +93,9 @@ def test_kill_during_a_street_upload_never_splits_crime_and_asb(data_dir, tmp_pa
     publish_frame("crime", crime_frame())
     a, b = tmp_path / "a-street.csv", tmp_path / "b-street.csv"
     # Rows of 2024-01/02 replaced; one in three is ASB. Kept crime months: 25 rows.
-    a.write_bytes(police_uk_csv(9_000, ["2024-01", "2024-02"], "a"))
-    b.write_bytes(police_uk_csv(4_500, ["2024-01", "2024-02"], "b"))
-    allowed = {(63, None), (25 + 12_000, 6_000), (25 + 6_000, 3_000)}  # before, after A, after B
+    a.write_bytes(police_uk_csv(3_000, ["2024-01", "2024-02"], "a"))
+    b.write_bytes(police_uk_csv(1_500, ["2024-01", "2024-02"], "b"))
+    allowed = {(63, None), (25 + 4_000, 2_000), (25 + 2_000, 1_000)}  # before, after A, after B
     rng = random.Random(2027)
     env = dict(os.environ, CSP_DATA_DIR=str(data_dir))
 
@@ -112,12 +112,12 @@ def test_kill_during_a_street_upload_never_splits_crime_and_asb(data_dir, tmp_pa
     seen = set()
     standby = spawn()
     try:
-        for _ in range(KILLS):
+        for _ in range(20):
             active, standby = standby, spawn()
             assert active.stdout.readline().strip() == "ready"
             active.stdin.write("go\n")
             active.stdin.flush()
-            time.sleep(rng.uniform(0.05, 1.5))
+            time.sleep(rng.uniform(0.05, 3.0))  # an upload takes ~0.3 s; several on a busy machine
             active.send_signal(signal.SIGKILL)
             active.wait()
             now = pair()

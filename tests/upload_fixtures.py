@@ -329,8 +329,9 @@ if __name__ == "__main__":
     # on stdin, then publish A and B alternately until the test kills this process. (Waiting lets
     # the test start the next publisher's ~1 s import while the current one is being killed.)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from csp import upload  # noqa: F401
+    from csp import sandbox, upload  # noqa: F401
 
+    sandbox.warm()  # the upload reader's helper starts here, not inside the window being killed
     print("ready", flush=True)
     sys.stdin.readline()
     publish_forever(sys.argv[1:])
