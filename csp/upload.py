@@ -604,13 +604,14 @@ def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Ve
         for name, frame in plan.frames.items():
             frame.write_parquet(staged[name])
         names = list(plan.frames)
-        if len(names) > 1:
+        groups = {store.group_of(n) for n in names}
+        if len(names) > 1 and len(groups) == 1 and None not in groups:  # a police.uk file
             with store.atomic(names, by=published_by) as change:
                 for name in names:
                     _publish_one(plan, name, staged[name], published_by, note)
             out = change.versions
         else:
-            out = {names[0]: _publish_one(plan, names[0], staged[names[0]], published_by, note)}
+            out = {name: _publish_one(plan, name, staged[name], published_by, note) for name in names}
     finally:
         for f in staged.values():
             f.unlink(missing_ok=True)
