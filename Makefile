@@ -25,7 +25,7 @@ demo: $(APP_STAMP)
 	CSP_DEMO=1 $(BIN)/python -m csp demo
 
 run: demo
-	CSP_DEMO=1 $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	CSP_DEMO=1 $(BIN)/python -m streamlit run serve.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # Every test: unit, AppTest and the real-browser journeys (tests/e2e, marker `browser`), which
 # drive Debian's chromium; CI runs as root on Debian, so it is installed here when missing.

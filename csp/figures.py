@@ -5,6 +5,9 @@ them; none reads data itself. Maps are drawn from the boundary GeoJSON in
 ``<data_dir>/boundaries/`` with no tile server, so they work offline and in the board pack.
 Colours: the Okabe-Ito palette for categories and Cividis for rates (both colour-blind safe);
 points outside control limits are marked by shape as well as colour.
+
+Plotly renders <a href>, <b> and <span style> in labels, legends and hover text, so every string
+a builder is given (category and area names above all) goes in through csp.safety.label.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from plotly.colors import sample_colorscale
 import polars as pl
 
 from . import config
+from .safety import label as _text
 
 # Okabe-Ito (as csp.ui.common.PALETTE, repeated here so this module does not import Streamlit).
 BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#7f7f7f"
@@ -68,6 +72,7 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
     counts = series[count_col].to_list()
     signals = series["signal"].to_list() if "signal" in series.columns else [None] * len(months)
     fig = go.Figure()
+    label, title = _text(label), title and _text(title)
     fig.add_trace(go.Scatter(
         x=months, y=counts, name=label, mode="lines+markers", line=dict(color=BLUE, width=2),
         marker=dict(size=5), customdata=[s or "" for s in signals],
@@ -124,17 +129,11 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
         for m, reason in zip(months, series["phase_start"].to_list()):
             if reason:
                 fig.add_vline(x=m, line=dict(color=GREY, width=1, dash="dashdot"))
-                fig.add_annotation(x=m, y=1, yref="paper", text=_plain(f"New phase: {reason}"),
+                fig.add_annotation(x=m, y=1, yref="paper", text=_text(f"New phase: {reason}"),
                                    showarrow=False, xanchor="left", yanchor="top", font=dict(size=11))
     fig.update_yaxes(title_text=label, rangemode="tozero")
     fig.update_xaxes(title_text=None)
     return _layout(fig, height, title)
-
-
-def _plain(text: str) -> str:
-    """Text for a Plotly label with any markup shown as text (Plotly renders a subset of HTML)."""
-    import html
-    return html.escape(str(text), quote=False)
 
 
 def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str,
@@ -147,7 +146,8 @@ def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str
     shown = sorted((r for r in rows if r[count_col] is not None), key=lambda r: r[count_col])
     hidden = [r[category_col] for r in rows if r[count_col] is None]
     # Plotly draws the first category at the bottom: suppressed ones go below the smallest bar.
-    cats = [f"{c} ({withheld})" for c in hidden] + [str(r[category_col]) for r in shown]
+    cats = [f"{_text(c)} ({withheld})" for c in hidden] + [_text(r[category_col]) for r in shown]
+    label, title = _text(label), title and _text(title)
     vals = [None] * len(hidden) + [r[count_col] for r in shown]
     fig = go.Figure(go.Bar(
         x=vals, y=cats, orientation="h", marker_color=BLUE,
@@ -216,6 +216,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
     Drawn as filled polygons on plain axes rather than a Plotly geo map: plotly.js fetches a
     world topojson from its CDN for every geo map, which fails offline and leaves the map blank."""
     rows = {r[code_col]: r for r in frame.to_dicts() if r.get(code_col)}
+    label, title = _text(label), title and _text(title)
     gj = _only(geojson, set(rows))
     if not gj["features"]:
         return None
@@ -237,17 +238,18 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
             xs += [p[0] for p in ring] + [None]
             ys += [p[1] for p in ring] + [None]
         lats += [y for y in ys if y is not None]
+        name = _text(r[name_col])
         if rate is None:
             colour = SUPPRESSED_FILL
-            tip = f"{r[name_col]}: {withheld}" if r.get(count_col) is None else f"{r[name_col]}: no rate"
+            tip = f"{name}: {withheld}" if r.get(count_col) is None else f"{name}: no rate"
         else:
             colour = next(colours)
-            tip = (f"{r[name_col]}<br>{rate:,.1f} per 1,000 residents<br>{label}: {r[count_col]:,}"
-                   + (f"<br>{r['vs_benchmark']}" if r.get("vs_benchmark") else ""))
+            tip = (f"{name}<br>{rate:,.1f} per 1,000 residents<br>{label}: {r[count_col]:,}"
+                   + (f"<br>{_text(r['vs_benchmark'])}" if r.get("vs_benchmark") else ""))
         traces.append(dict(
             type="scatter", x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour,
             hoveron="fills", line=dict(color="white", width=0.8), text=tip, hoverinfo="text",
-            name=str(r[name_col]), showlegend=False,
+            name=name, showlegend=False,
         ))
     fig = go.Figure(data=traces)  # all at once: adding traces one by one re-checks the figure each time
     if len(set(rates)) > 1:  # an invisible point carries the colour bar (none for one value)

@@ -1,12 +1,14 @@
 """Plotly figures for the Overview, Reoffending, Substance misuse and Neighbourhood pages.
 No Streamlit: the board pack draws the same figures. Colours are colour-blind safe
-(Okabe-Ito); suppressed points are simply absent, never drawn as zero."""
+(Okabe-Ito); suppressed points are simply absent, never drawn as zero. Names from data go in
+through csp.safety.label (Plotly renders links and styling in labels)."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
 
 from . import control_charts, stats
+from .safety import label as _text
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
 FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13)
@@ -16,7 +18,7 @@ def _layout(fig: go.Figure, height: int, y_title: str = "", x_title: str = "") -
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, plot_bgcolor="white",
         legend=dict(orientation="h", y=-0.18, x=0), hovermode="x unified",
-        yaxis_title=y_title, xaxis_title=x_title,
+        yaxis_title=_text(y_title), xaxis_title=_text(x_title),
     )
     fig.update_xaxes(showgrid=False, linecolor="#999")
     fig.update_yaxes(gridcolor="#eee", zeroline=False, rangemode="tozero")
@@ -24,7 +26,7 @@ def _layout(fig: go.Figure, height: int, y_title: str = "", x_title: str = "") -
 
 
 def sparkline(x: list, y: list, colour: str = OKABE_ITO[0], label: str = "") -> go.Figure:
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour, width=2), name=label,
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour, width=2), name=_text(label),
                                hovertemplate="%{x|%b %Y}: %{y:,}<extra></extra>"))
     fig.update_layout(height=70, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
                       plot_bgcolor="white", xaxis=dict(visible=False), yaxis=dict(visible=False))
@@ -47,10 +49,10 @@ def rate_lines(frame: pl.DataFrame, x: str, y: str, lower: str, upper: str, grou
             fig.add_trace(go.Scatter(
                 x=xs + xs[::-1], y=seg[upper].to_list() + seg[lower].to_list()[::-1], fill="toself",
                 mode="lines", fillcolor=_rgba(colour, 0.15), line=dict(width=0), hoverinfo="skip",
-                showlegend=False, legendgroup=str(g),
+                showlegend=False, legendgroup=_text(g),
             ))
         fig.add_trace(go.Scatter(x=part[x].to_list(), y=part[y].to_list(), mode="lines+markers",
-                                 name=str(g), legendgroup=str(g), connectgaps=False,
+                                 name=_text(g), legendgroup=_text(g), connectgaps=False,
                                  line=dict(color=colour, width=2), marker=dict(size=5)))
     return _layout(fig, 380, y_title)
 
@@ -78,15 +80,21 @@ def bars(frame: pl.DataFrame, x: str, y: str, y_title: str, colour: str = OKABE_
             type="data", symmetric=False, array=(part[hi] - part[y]).to_list(),
             arrayminus=(part[y] - part[lo]).to_list(), color="#444",
         )
+    cats = _labels(part[x])
     if horizontal:
-        fig = go.Figure(go.Bar(y=part[x].to_list(), x=part[y].to_list(), orientation="h",
+        fig = go.Figure(go.Bar(y=cats, x=part[y].to_list(), orientation="h",
                                marker_color=colour, **kwargs))
         fig.update_yaxes(autorange="reversed")
         fig = _layout(fig, max(220, 40 * part.height + 60), "")
-        fig.update_xaxes(title=y_title)
+        fig.update_xaxes(title=_text(y_title))
         return fig
-    fig = go.Figure(go.Bar(x=part[x].to_list(), y=part[y].to_list(), marker_color=colour, **kwargs))
+    fig = go.Figure(go.Bar(x=cats, y=part[y].to_list(), marker_color=colour, **kwargs))
     return _layout(fig, 340, y_title)
+
+
+def _labels(col: pl.Series) -> list:
+    """Category names escaped; numbers and dates left as they are (axes treat them as such)."""
+    return [_text(v) for v in col.to_list()] if col.dtype == pl.String else col.to_list()
 
 
 def monthly_with_limits(months: list, values: list, label: str) -> tuple[go.Figure, str]:
@@ -96,7 +104,7 @@ def monthly_with_limits(months: list, values: list, label: str) -> tuple[go.Figu
 
     With any month suppressed or missing, neither limits nor rolling totals are drawn: a mean
     over only the months large enough to show would be biased upwards."""
-    fig = go.Figure(go.Scatter(x=months, y=values, mode="lines+markers", name=label, connectgaps=False,
+    fig = go.Figure(go.Scatter(x=months, y=values, mode="lines+markers", name=_text(label), connectgaps=False,
                                line=dict(color=OKABE_ITO[0], width=2), marker=dict(size=5)))
     gaps = sum(v is None for v in values)
     if gaps:
@@ -128,7 +136,7 @@ def benchmark_lines(frame: pl.DataFrame, x: str, y: str, group: str, y_title: st
     for i, g in enumerate(dict.fromkeys(frame[group].to_list())):
         part = frame.filter(pl.col(group) == g)
         fig.add_trace(go.Scatter(x=part[x].to_list(), y=part[y].to_list(), mode="lines+markers",
-                                 name=str(g), line=dict(color=OKABE_ITO[i % len(OKABE_ITO)], width=2,
+                                 name=_text(g), line=dict(color=OKABE_ITO[i % len(OKABE_ITO)], width=2,
                                                         dash="solid" if i == 0 else "dash")))
     return _layout(fig, 340, y_title)
 

@@ -215,6 +215,15 @@ def import_police_uk(paths: list[str | Path], published_by: str = "cli") -> Impo
 
 def _publish_police_uk(report: ImportReport, staged: list[str], seen: dict[str, Path],
                        lookup: list[str], months: list[dt.date], published_by: str) -> None:
+    # Crime and ASB come from the same files: both are served from the new version, or neither
+    # (one atomic change; a kill between the two publishes used to leave them on different files).
+    with store.atomic(("crime", "asb"), by=published_by) as change:
+        _publish_both(report, staged, seen, lookup, months, published_by)
+    report.versions = {n: change.versions[n].version for n in ("crime", "asb")}
+
+
+def _publish_both(report: ImportReport, staged: list[str], seen: dict[str, Path],
+                  lookup: list[str], months: list[dt.date], published_by: str) -> None:
     for name, is_asb in (("crime", False), ("asb", True)):
         new_sql = (
             "SELECT n.*, g.ward_code, g.district_code FROM read_parquet($new) n "

@@ -1,4 +1,10 @@
-"""Helpers for handling hostile input: file names from uploads.
+"""Helpers for handling hostile input: text from data, and file names from uploads.
+
+Text that came from data (area names, categories, file names) is escaped where it becomes a
+label, by one of two helpers: ``label`` for markup (the board pack's HTML, and Plotly's labels,
+legends, hover text and titles, which render <a href>, <b> and <span style>), ``markdown`` for
+Streamlit's Markdown (st.markdown, captions, messages, widget labels). Tables (st.dataframe) show
+text as it is and need neither.
 
 An uploaded file's name comes from the user's browser and may be anything: ``../../app.db``,
 ``/etc/passwd``, ``C:\\x``, NUL bytes, control characters, Unicode look-alikes of ``/``, or a
@@ -14,6 +20,24 @@ from pathlib import Path
 from . import config
 
 MAX_NAME = 120
+
+# Numeric entities for the quotes: HTML reads them in text and in attributes, and Plotly's text
+# renderer decodes numeric entities but shows "&quot;" literally.
+_MARKUP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+_MARKDOWN = set("\\`*_{}[]()#+-.!|<>~$:")
+
+
+def label(text: object) -> str:
+    """``text`` as literal characters in HTML or a Plotly figure: no tag, link or entity in it
+    can take effect ('<a href=...>x</a>' shows as written)."""
+    return str(text).translate(_MARKUP)
+
+
+def markdown(text: object) -> str:
+    """``text`` as literal characters in Streamlit Markdown: no link, image, HTML, emphasis,
+    LaTeX ($) or colour directive (:red[...]) in it can take effect."""
+    return "".join("\\" + ch if ch in _MARKDOWN else ch for ch in str(text))
+
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 

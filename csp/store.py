@@ -10,6 +10,11 @@ Publishing writes a complete version in a temporary directory, fsyncs it, rename
 ``versions/`` and only then swaps ``CURRENT`` with ``os.replace`` (atomic on POSIX). A crash at
 any point leaves the previous version serving; half-written temporary directories are ignored
 and swept by the next publish.
+
+Datasets of one group (``GROUPS``: crime and ASB come from the same police.uk files) are served
+from one pointer, ``groups/<group>/CURRENT`` (``crime v000007`` / ``asb v000005`` lines), so
+``atomic()`` can publish both, and ``rollback`` can restore both, with one ``os.replace``.
+Every publish, rollback and purge is recorded in the audit trail here, whoever asks for it.
 """
 from __future__ import annotations
 
@@ -19,11 +24,12 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,7 +37,7 @@ from typing import Callable
 
 import duckdb
 
-from . import catalog, config
+from . import audit, catalog, config
 from .protection import cells, record_keys
 
 _con: duckdb.DuckDBPyConnection | None = None
@@ -108,14 +114,51 @@ def _atomic_write_text(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def current_version_id(name: str) -> str | None:
+# ---- serving pointers: one CURRENT per dataset, or one per group of datasets ---------------
+
+# Datasets that come from the same files are published and rolled back together.
+GROUPS: dict[str, tuple[str, ...]] = {"police": ("asb", "crime")}
+_GROUP_OF = {d: g for g, ds in GROUPS.items() for d in ds}
+VERSION_ID = re.compile(r"v[0-9]{6}")
+
+
+def group_of(name: str) -> str | None:
+    return _GROUP_OF.get(name)
+
+
+def _read_pointer(root: str, name: str) -> str | None:
+    """The serving version id of ``name`` (plain strings: this is on every query's path). A
+    grouped dataset is served from its group's CURRENT once that exists (a data directory from
+    before groups still has only the datasets' own CURRENT files)."""
+    g = _GROUP_OF.get(name)
+    if g is not None:
+        try:
+            with open(f"{root}/groups/{g}/CURRENT") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            pass
+        else:
+            for line in text.splitlines():
+                key, _, vid = line.partition(" ")
+                if key == name:
+                    return vid.strip() or None
+            return None
     try:
-        return (dataset_dir(name) / "CURRENT").read_text().strip() or None
+        with open(f"{root}/datasets/{name}/CURRENT") as fh:
+            return fh.read().strip() or None
     except FileNotFoundError:
         return None
 
 
+def current_version_id(name: str) -> str | None:
+    dataset_dir(name)  # unknown names and cubes fail here
+    return _read_pointer(str(config.data_dir()), name)
+
+
 def version(name: str, vid: str) -> Version:
+    if not isinstance(vid, str) or not VERSION_ID.fullmatch(vid):
+        # Never build a path from anything but a version id: "../../x" must not leave the store.
+        raise StoreError(f"Not a version id of {name}: version ids look like v000003.")
     path = dataset_dir(name) / "versions" / vid
     meta_file = f"{path}/meta.json"
     try:
@@ -153,12 +196,9 @@ def current(name: str) -> Version | None:
     # Read the CURRENT pointer each time (a stat of it could match after two quick swaps that
     # reuse an inode); re-read meta.json only when that version's directory is not the one read
     # last time (a version id can come back after a purge, so the stat is part of the key).
-    d = f"{config.data_dir()}/datasets/{name}"
-    try:
-        with open(d + "/CURRENT") as fh:
-            vid = fh.read().strip()
-    except FileNotFoundError:
-        return None
+    root = str(config.data_dir())
+    d = f"{root}/datasets/{name}"
+    vid = _read_pointer(root, name)
     if not vid:
         return None
     try:
@@ -188,21 +228,43 @@ def versions(name: str) -> list[Version]:
         return []
     out = []
     for p in sorted(root.iterdir()):
-        if p.name.startswith("v") and (p / "meta.json").exists():
+        if VERSION_ID.fullmatch(p.name) and (p / "meta.json").exists():
             out.append(version(name, p.name))
     return out
+
+
+_local = threading.local()  # .held: lock files this thread holds; .change: an open atomic()
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """An exclusive flock on ``path``, re-entrant within a thread (atomic() holds the datasets'
+    locks while publish() takes them again; a second flock on a new descriptor would wait)."""
+    held = _local.__dict__.setdefault("held", {})
+    key = str(path)
+    if held.get(key):
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        held[key] = 1
+        try:
+            yield
+        finally:
+            del held[key]
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextmanager
 def _dataset_lock(name: str):
     d = dataset_dir(name)
     d.mkdir(parents=True, exist_ok=True)
-    with (d / ".lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield d
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with _file_lock(d / ".lock"):
+        yield d
 
 
 def _sha256(path: Path) -> str:
@@ -296,11 +358,7 @@ def publish(
             with f.open("rb") as fh:
                 os.fsync(fh.fileno())
         _fsync_dir(tmp)
-        final = vroot / vid
-        os.rename(tmp, final)
-        _fsync_dir(vroot)
-        _atomic_write_text(d / "CURRENT", vid + "\n")
-        return version(name, vid)
+        return _install(name, d, tmp, vid, meta)
 
 
 def _write_cube(cur: duckdb.DuckDBPyConnection, cube: str, data: Path, tmp: Path) -> Path:
@@ -336,12 +394,204 @@ def _stats(cur: duckdb.DuckDBPyConnection, name: str, path: Path) -> dict:
     return stats
 
 
-def rollback(name: str, vid: str) -> Version:
-    """Make an earlier version current again (it is never modified, so this is just a pointer swap)."""
-    with _dataset_lock(name) as d:
-        v = version(name, vid)
-        _atomic_write_text(d / "CURRENT", vid + "\n")
-        return v
+# ---- installing versions, atomic changes and rollback -----------------------------------------
+
+
+def _install(name: str, d: Path, tmp: Path, vid: str, meta: dict) -> Version:
+    """Move a complete, fsynced version into place and serve it, auditing first, so data is never
+    served without an audit entry. Inside atomic() the version waits for the others instead."""
+    change = getattr(_local, "change", None)
+    if change is not None:
+        if name not in change.names:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f"{name} is not part of this change ({', '.join(change.names)})")
+        if name in change.staged:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f"{name} is published once per change")
+        change.staged[name] = (d, tmp, vid, meta)
+        return Version(name, vid, d / "versions" / vid, meta)
+    os.rename(tmp, d / "versions" / vid)
+    _fsync_dir(d / "versions")
+    _audit("publish", meta["published_by"], {name: vid}, {name: meta})
+    _set_pointers({name: vid}, "publish", meta["published_by"])
+    return version(name, vid)
+
+
+def _audit(action: str, by: str, versions: dict[str, str], metas: dict[str, dict] | None = None,
+           before: dict[str, str | None] | None = None) -> None:
+    together = sorted(versions) if len(versions) > 1 else None
+    for name, vid in versions.items():
+        details: dict = {}
+        m = (metas or {}).get(name)
+        if m is not None:
+            details |= {"source": m.get("source"), "checksum": m.get("source_checksum"), "rows": m.get("rows")}
+        if before is not None:
+            details["from"] = before.get(name)
+        if together:
+            details["together_with"] = {k: v for k, v in versions.items() if k != name}
+        audit.record(by, action, target=f"{name} {vid}", details=details, data_owner=audit.owners_of([name]))
+
+
+class Change:
+    """An atomic change to several datasets of one group (see atomic())."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+        self.staged: dict[str, tuple] = {}
+        self.versions: dict[str, Version] = {}
+
+
+@contextmanager
+def atomic(names, *, by: str):
+    """Publish several datasets of one group as one change: each ``publish`` inside the block
+    writes its version completely, and all of them start being served together, with one
+    os.replace of the group's pointer, when the block ends. If the block fails (or the process
+    dies) none of them is served. ``change.versions`` holds the new versions afterwards."""
+    names = tuple(sorted(set(names)))
+    groups = {_GROUP_OF.get(n) for n in names}
+    if len(groups) != 1 or None in groups:
+        raise StoreError(f"{', '.join(names)} are not datasets of one group")
+    if getattr(_local, "change", None) is not None:
+        raise StoreError("atomic changes cannot be nested")
+    change = Change(names)
+    with ExitStack() as locks:
+        for n in names:  # always in name order, so two changes never wait for each other
+            locks.enter_context(_dataset_lock(n))
+        _local.change = change
+        try:
+            yield change
+        except BaseException:
+            for _, tmp, _, _ in change.staged.values():
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        finally:
+            _local.change = None
+        if not change.staged:
+            return
+        for name, (d, tmp, vid, _) in change.staged.items():
+            os.rename(tmp, d / "versions" / vid)
+            _fsync_dir(d / "versions")
+        ids = {n: st[2] for n, st in change.staged.items()}
+        _audit("publish", by, ids, {n: st[3] for n, st in change.staged.items()})
+        _set_pointers(ids, "publish", by)
+        change.versions = {n: version(n, vid) for n, vid in ids.items()}
+
+
+def _group_dir(g: str) -> Path:
+    return config.data_dir() / "groups" / g
+
+
+def _group_state(g: str) -> dict[str, str]:
+    root = str(config.data_dir())
+    return {n: v for n in GROUPS[g] if (v := _read_pointer(root, n))}
+
+
+def _set_pointers(ids: dict[str, str], action: str, by: str) -> None:
+    """Serve these versions: one dataset's CURRENT, or its group's CURRENT (one os.replace for
+    every dataset of the group). Grouped changes are logged (groups/<g>/changes/), so a rollback
+    can tell what was published together. Callers hold the datasets' locks; the group's lock
+    orders its writers."""
+    g = _GROUP_OF.get(next(iter(ids)))
+    if g is None:
+        (name, vid), = ids.items()
+        _atomic_write_text(dataset_dir(name) / "CURRENT", vid + "\n")
+        return
+    gdir = _group_dir(g)
+    (gdir / "changes").mkdir(parents=True, exist_ok=True)
+    with _file_lock(gdir / ".lock"):
+        before = _group_state(g)
+        n = len(list((gdir / "changes").glob("c*.json")))
+        if n == 0 and before:  # a data directory from before groups: log what it served
+            n = _log_change(gdir, 1, "adopt", by, {}, {}, before)
+        after = {**before, **ids}
+        # The record first: a version that exists can always be found with its partners.
+        _log_change(gdir, n + 1, action, by, ids, {k: before.get(k) for k in ids}, after)
+        _atomic_write_text(gdir / "CURRENT", "".join(f"{k} {v}\n" for k, v in sorted(after.items())))
+        for k in GROUPS[g]:  # the datasets' own pointers are not read any more
+            (config.data_dir() / "datasets" / k / "CURRENT").unlink(missing_ok=True)
+
+
+def _log_change(gdir: Path, n: int, action: str, by: str, ids: dict, before: dict, serving: dict) -> int:
+    record = {"change": f"c{n:06d}", "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "by": by, "action": action, "versions": ids, "before": before, "serving": serving}
+    _atomic_write_text(gdir / "changes" / f"c{n:06d}.json", json.dumps(record, indent=1))
+    return n
+
+
+def _changes(g: str) -> list[dict]:
+    out = []
+    for f in sorted((_group_dir(g) / "changes").glob("c*.json")):
+        try:
+            out.append(json.loads(f.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return out
+
+
+def check_version(name: str, vid: str) -> None:
+    """Refuse anything but an existing version id of this dataset (``v`` + 6 digits)."""
+    version(name, vid)  # checks the form, then that its meta.json exists
+
+
+def rollback_plan(name: str, vid: str) -> dict[str, tuple[str | None, str | None]]:
+    """What rolling ``name`` back to ``vid`` does: dataset -> (serving now, serving after), for
+    every dataset of its group. Datasets published together with the version being replaced (a
+    police.uk file's crime and ASB) go back together, to what they served when ``name`` last
+    served ``vid``, so the two never describe different files."""
+    check_version(name, vid)
+    g = _GROUP_OF.get(name)
+    if g is None:
+        return {name: (current_version_id(name), vid)}
+    state, log = _group_state(g), _changes(g)
+    target = {name: vid}
+
+    def published_with(d: str, v: str | None) -> dict[str, str]:
+        recs = [r for r in log if r.get("action") == "publish" and r.get("versions", {}).get(d) == v]
+        return recs[-1]["versions"] if recs and v else {}
+
+    tied = [p for p, pv in published_with(name, state.get(name)).items() if p != name and state.get(p) == pv]
+    then = next((r["serving"] for r in reversed(log) if r.get("serving", {}).get(name) == vid), {})
+    partners = published_with(name, vid)
+    for p in tied:
+        to = then.get(p) or partners.get(p)
+        if to is None:
+            raise StoreError(f"{name} {state.get(name)} was published together with {p} {state.get(p)}, and "
+                             f"it is not known which {p} version was served with {name} {vid}: roll back "
+                             f"{p} first.")
+        target[p] = to
+    for p, pv in target.items():
+        if p != name and not (dataset_dir(p) / "versions" / pv / "meta.json").exists():
+            raise StoreError(f"{p} {pv}, which was served with {name} {vid}, has been purged, so the two "
+                             "cannot be served together again.")
+    order = [name] + [d for d in GROUPS[g] if d != name]
+    return {d: (state.get(d), target.get(d, state.get(d))) for d in order}
+
+
+def rollback(name: str, vid: str, *, by: str | None = None,
+             expect: dict[str, tuple[str | None, str]] | None = None) -> dict[str, Version]:
+    """Serve an earlier version again (versions are never modified: a pointer swap), together
+    with the versions published with it (rollback_plan). ``expect``: the plan the person
+    confirmed; refused if the store changed since. Audited. Returns the versions now served."""
+    by = by or _os_actor()
+    names = [name] + [n for n in GROUPS.get(_GROUP_OF.get(name), ()) if n != name]
+    with ExitStack() as locks:
+        for n in sorted(names):
+            locks.enter_context(_dataset_lock(n))
+        plan = rollback_plan(name, vid)
+        if expect is not None and plan != expect:
+            raise StoreError("The published data changed since this rollback was shown; review it again.")
+        ids = {d: to for d, (now, to) in plan.items() if now != to and to}
+        if not ids:
+            return {d: version(d, v) for d, (_, v) in plan.items() if v}
+        _audit("rollback", by, ids, before={d: fr for d, (fr, _) in plan.items()})
+        _set_pointers(ids, "rollback", by)
+        return {d: version(d, v) for d, (_, v) in plan.items() if v}
+
+
+def _os_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
 
 
 def file_checksum(path: Path) -> str:
@@ -437,4 +687,6 @@ def purge(name: str, older_than: dt.datetime, *, by: str) -> list[str]:
     if removed:
         record_event(name, {"event": "purge", "by": by, "versions": removed,
                             "older_than": older_than.isoformat(timespec="seconds")})
+        audit.record(by, "purge", target=name, details={"versions": removed},
+                     data_owner=audit.owners_of([name]))
     return removed

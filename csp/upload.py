@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,8 +26,8 @@ from pathlib import Path
 
 import polars as pl
 
-from . import access, audit, catalog, config, ingest, pii, store, users, validate
-from .validate import Problem, ReadError, check, check_formulas, parse_month, read_limited, read_table
+from . import access, audit, catalog, config, ingest, pii, sandbox, store, users, validate
+from .validate import Problem, ReadError, check, check_formulas, parse_month, read_limited
 
 DEFAULT_MARGIN = 0.2  # "moved by more than" threshold in the preview: 20% of the published figure
 MIN_KEEP_DAYS = 1
@@ -282,11 +283,22 @@ def _apply_transforms(frame: pl.DataFrame, transforms: list[str], problems: list
 
 def prepare(dataset: str, source, filename: str | None = None, *, user: access.User | None = None,
             **kwargs) -> Plan:
-    """Prepare an upload (see _prepare) and record the attempt, accepted or not, in the audit log."""
-    plan = _prepare(dataset, source, filename, user=user, **kwargs)
-    audit.record(user.username if user else "cli", "upload", target=dataset,
+    """Prepare an upload (see _prepare) and record the attempt in the audit log: accepted,
+    refused, or failed on the way."""
+    actor = user.username if user else "cli"
+    name = Path(filename or (str(source) if isinstance(source, (str, Path)) else "upload")).name
+    try:
+        plan = _prepare(dataset, source, filename, user=user, **kwargs)
+    except Exception as e:
+        why = {"refused": "access"} if isinstance(e, access.AccessDenied) else {"failed": type(e).__name__}
+        audit.record(actor, "upload", target=dataset, details={"file": name, **why},
+                     data_owner=audit.owners_of([dataset]) if dataset in catalog.contracts() else None)
+        raise
+    audit.record(actor, "upload", target=dataset,
                  details={"file": plan.filename, "checksum": plan.checksum,
-                          "errors": len(plan.errors), "personal_data_findings": len(plan.findings)},
+                          "errors": len(plan.errors), "personal_data_findings": len(plan.findings),
+                          **({"confirmed": confirmed} if (confirmed := [p.text() for p in plan.warnings
+                                                                        if p.code in GATE_CODES]) else {})},
                  data_owner=audit.owners_of([dataset]))
     return plan
 
@@ -294,7 +306,7 @@ def prepare(dataset: str, source, filename: str | None = None, *, user: access.U
 def _prepare(dataset: str, source, filename: str | None = None, *, user: access.User | None = None,
             mapping: dict[str, str] | None = None, transforms: list[str] | tuple[str, ...] = (),
             margin: float = DEFAULT_MARGIN, today: dt.date | None = None, max_bytes: int | None = None,
-            remember: bool = True) -> Plan:
+            remember: bool = True, accept_unmatched: bool = False, accept_periods: bool = False) -> Plan:
     """Read, map, transform, screen and validate an upload, and preview it. Publishes nothing.
 
     ``source``: a path, bytes, a binary file object or an iterable of byte chunks (read up to the
@@ -312,7 +324,8 @@ def _prepare(dataset: str, source, filename: str | None = None, *, user: access.
     try:
         data = read_limited(source, max_bytes)
         plan.checksum = hashlib.sha256(data).hexdigest()
-        table = read_table(data, plan.filename)
+        table = sandbox.read_table(data, plan.filename)  # a child process with memory and time limits
+        del data
     except ReadError as e:
         plan.problems.append(Problem("error", "unreadable", str(e)))
         return plan
@@ -365,9 +378,60 @@ def _prepare(dataset: str, source, filename: str | None = None, *, user: access.
     pf = contract.period_field
     if pf:
         plan.periods = sorted(frame.select(_period_expr(dataset, pf)).to_series().unique().to_list())
+    plan.problems += gate(plan, accept_unmatched=accept_unmatched, accept_periods=accept_periods)
+    if plan.errors:
+        plan.frames = {}
+        return plan
     for name, typed in plan.frames.items():
         plan.diffs[name] = diff(name, typed, plan.periods if pf else None, margin)
     return plan
+
+
+# ---- the gate: figures a person must confirm (issue 13) --------------------------------------
+
+GATE_CODES = {"unmatched_areas": "accept_unmatched", "periods_outside": "accept_periods"}
+
+
+def gate_limits() -> tuple[float, int]:
+    """(share of rows that may match no area, months a period may lie outside the published series)."""
+    return (float(os.environ.get("CSP_UPLOAD_MAX_UNMATCHED_PCT", 5)) / 100,
+            int(os.environ.get("CSP_UPLOAD_PERIOD_GAP_MONTHS", 24)))
+
+
+def _months(d: dt.date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def gate(plan: Plan, *, accept_unmatched: bool = False, accept_periods: bool = False) -> list[Problem]:
+    """An upload whose rows mostly match no area, or whose periods lie far from the published
+    series, is nearly always the wrong file or the wrong lookup: an error, unless the person has
+    seen the figure and confirmed it (then a warning saying so)."""
+    share, gap = gate_limits()
+    out: list[Problem] = []
+    for name, frame in plan.frames.items():
+        contract = catalog.contract(name)
+        if name in ("crime", "asb") and frame.height:  # the others refuse unknown codes outright
+            n = int(frame["ward_code"].null_count())
+            if n / frame.height > share:
+                text = (f"{name}: {n:,} of {frame.height:,} rows ({n / frame.height:.0%}) match no area (no LSOA, "
+                        f"or an LSOA not in the published lookup); more than {share:.0%} must be confirmed")
+                out.append(Problem("warning" if accept_unmatched else "error", "unmatched_areas",
+                                   text + (" - confirmed" if accept_unmatched else ""), "lsoa_code", [], n))
+        pf, cur = contract.period_field, store.current(name)
+        cov = (cur.meta.get("coverage") or {}) if cur else {}
+        if not (pf and cov.get("first") and contract.field(pf).type == "DATE"):
+            continue
+        first, last = (dt.date(int(cov[k][:4]), int(cov[k][5:7]), 1) for k in ("first", "last"))
+        far = sorted({p for p in frame[pf].drop_nulls().unique().to_list()
+                      if _months(first) - _months(p) > gap or _months(p) - _months(last) > gap})
+        if far:
+            shown = ", ".join(f"{p:%Y-%m}" for p in far[:6]) + (f" and {len(far) - 6} more" if len(far) > 6 else "")
+            text = (f"{name}: {len(far)} period(s) ({shown}) lie more than {gap} months before the first published "
+                    f"period ({first:%Y-%m}) or after the last ({last:%Y-%m}); they must be confirmed")
+            out.append(Problem("warning" if accept_periods else "error", "periods_outside",
+                               text + (" - confirmed" if accept_periods else ""), pf, [],
+                               int(frame[pf].is_in(far).sum())))
+    return out
 
 
 def _map_columns(plan: Plan, frame: pl.DataFrame, dataset: str, user, explicit: dict[str, str]) -> pl.DataFrame:
@@ -525,58 +589,98 @@ def _period_label(name: str, key: str) -> pl.Expr:
 
 
 def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Version]:
-    """Publish a clean plan: each dataset atomically, merged with the published periods it does
-    not replace. Refuses if anything was flagged or the dataset changed since the preview."""
+    """Publish a clean plan, merged with the published periods it does not replace. The datasets
+    of one file (a police.uk file's crime and ASB) are served together or not at all (one atomic
+    change). Refuses if anything was flagged or a dataset changed since the preview. store.publish
+    records each version in the audit trail."""
     if plan.errors or plan.findings:
         raise UploadError("This upload has unresolved problems; nothing was published.")
     if not plan.frames:
         raise UploadError("Nothing to publish.")
     tmpdir = config.data_dir() / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
-    out: dict[str, store.Version] = {}
-    for name, frame in plan.frames.items():
-        staged = tmpdir / f"upload-{name}-{uuid.uuid4().hex}.parquet"
-        frame.write_parquet(staged)
-        base = plan.diffs[name].base_version if name in plan.diffs else None
-        key = catalog.contract(name).period_field
-
-        def write(cur, path, name=name, staged=staged, base=base, key=key):
-            # Inside the dataset lock: the merge must start from the version the preview showed.
-            now = store.current(name)
-            if (now.version if now else None) != base:
-                raise UploadError(f"{name} changed since the preview (now {now.version if now else 'empty'}); "
-                                  "preview the upload again.")
-            sql, params = "SELECT * FROM read_parquet($new)", {"new": str(staged)}
-            if now is not None and key and plan.periods:
-                sql = (f'SELECT * FROM read_parquet($old) WHERE "{key}" NOT IN (SELECT unnest($periods)) '
-                       f"UNION ALL BY NAME {sql}")
-                params |= {"old": now.files, "periods": plan.periods}
-            store.write_relation(cur, name, sql, params, path)
-
-        try:
-            v = store.publish(name, write, published_by=published_by, source=plan.filename,
-                              source_checksum=plan.checksum, validation=plan.summary(), note=note)
-        finally:
-            staged.unlink(missing_ok=True)
+    staged = {name: tmpdir / f"upload-{name}-{uuid.uuid4().hex}.parquet" for name in plan.frames}
+    try:
+        for name, frame in plan.frames.items():
+            frame.write_parquet(staged[name])
+        names = list(plan.frames)
+        groups = {store.group_of(n) for n in names}
+        if len(names) > 1 and len(groups) == 1 and None not in groups:  # a police.uk file
+            with store.atomic(names, by=published_by) as change:
+                for name in names:
+                    _publish_one(plan, name, staged[name], published_by, note)
+            out = change.versions
+        else:
+            out = {name: _publish_one(plan, name, staged[name], published_by, note) for name in names}
+    finally:
+        for f in staged.values():
+            f.unlink(missing_ok=True)
+    for name, v in out.items():
         store.record_event(name, {"event": "publish", "by": published_by, "version": v.version,
                                   "file": plan.filename, "checksum": plan.checksum})
-        audit.record(published_by, "publish", target=f"{name} {v.version}",
-                     details={"file": plan.filename, "checksum": plan.checksum, "rows": v.meta["rows"]},
-                     data_owner=audit.owners_of([name]))
-        out[name] = v
         apply_retention(name, by=published_by)
     if plan.dataset == "geography":
         ingest.regeocode(published_by)
     return out
 
 
-def rollback(dataset: str, vid: str, by: str) -> store.Version:
-    before = store.current_version_id(dataset)
-    v = store.rollback(dataset, vid)
-    store.record_event(dataset, {"event": "rollback", "by": by, "from": before, "to": vid})
-    audit.record(by, "rollback", target=f"{dataset} {vid}", details={"from": before},
-                 data_owner=audit.owners_of([dataset]))
-    return v
+def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: str) -> store.Version:
+    base = plan.diffs[name].base_version if name in plan.diffs else None
+    key = catalog.contract(name).period_field
+
+    def write(cur, path):
+        # Inside the dataset lock: the merge must start from the version the preview showed.
+        now = store.current(name)
+        if (now.version if now else None) != base:
+            raise UploadError(f"{name} changed since the preview (now {now.version if now else 'empty'}); "
+                              "preview the upload again.")
+        sql, params = "SELECT * FROM read_parquet($new)", {"new": str(staged)}
+        if now is not None and key and plan.periods:
+            sql = (f'SELECT * FROM read_parquet($old) WHERE "{key}" NOT IN (SELECT unnest($periods)) '
+                   f"UNION ALL BY NAME {sql}")
+            params |= {"old": now.files, "periods": plan.periods}
+        store.write_relation(cur, name, sql, params, path)
+
+    return store.publish(name, write, published_by=published_by, source=plan.filename,
+                         source_checksum=plan.checksum, validation=plan.summary(), note=note)
+
+
+def rollback_plan(dataset: str, vid: str) -> dict[str, tuple[str | None, str]]:
+    """What a rollback would change (dataset -> (serving now, after)): shown for confirmation."""
+    try:
+        return store.rollback_plan(dataset, vid)
+    except store.StoreError as e:
+        raise UploadError(str(e)) from None
+
+
+def describe_rollback(plan: dict[str, tuple[str | None, str | None]]) -> str:
+    """'crime: v000005 -> v000003; asb: v000004 -> v000002', naming what stays as it is too."""
+    parts = []
+    for d, (now, to) in plan.items():
+        if now == to:
+            parts.append(f"{d} stays on {now}" if now else f"{d}: nothing published")
+        else:
+            parts.append(f"{d}: {now or 'nothing'} -> {to}")
+    return "; ".join(parts)
+
+
+def changes_in(plan: dict[str, tuple[str | None, str | None]]) -> list[str]:
+    return [d for d, (now, to) in plan.items() if now != to]
+
+
+def rollback(dataset: str, vid: str, by: str,
+             expect: dict[str, tuple[str | None, str]] | None = None) -> dict[str, store.Version]:
+    """Roll back ``dataset`` (and what was published with that version) as one change. ``expect``
+    is the plan the person confirmed; refused if the published data changed since."""
+    plan = expect if expect is not None else rollback_plan(dataset, vid)
+    try:
+        done = store.rollback(dataset, vid, by=by, expect=plan)
+    except store.StoreError as e:
+        raise UploadError(str(e)) from None
+    for d, (now, to) in plan.items():
+        if now != to:
+            store.record_event(d, {"event": "rollback", "by": by, "from": now, "to": to})
+    return done
 
 
 # ---- retention ------------------------------------------------------------------------------
@@ -629,9 +733,14 @@ def cmd_upload(args) -> int:
         k, v = item.split("=", 1)
         mapping[k.strip()] = v.strip()
     plan = prepare(args.dataset, Path(args.file), args.file, user=user, mapping=mapping,
-                   transforms=args.transform or [], margin=args.margin)
+                   transforms=args.transform or [], margin=args.margin,
+                   accept_unmatched=args.accept_unmatched, accept_periods=args.accept_periods)
     print(plan.report())
     if not plan.ok:
+        gated = [p for p in plan.errors if p.code in GATE_CODES]
+        flags = [f"--{flag.replace('_', '-')}" for code, flag in GATE_CODES.items() if any(p.code == code for p in gated)]
+        if gated and len(gated) == len(plan.errors):
+            print("If these figures are right, confirm them with " + " and ".join(flags) + ".")
         print("Nothing was published.")
         return 1
     if args.dry_run:
@@ -668,8 +777,24 @@ def cmd_rollback(args) -> int:
     user, by = _cli_user(args.as_user)
     if user is not None:
         require_upload(user, args.dataset)
-    v = rollback(args.dataset, args.version, by)
-    print(f"{args.dataset} now serves {v.version} ({v.meta['rows']:,} rows, published {v.meta['published_at']})")
+    plan = rollback_plan(args.dataset, args.version)
+    if user is not None:
+        for d in plan:
+            require_upload(user, d)
+    print("Rollback: " + describe_rollback(plan))
+    if len(changes_in(plan)) > 1:
+        print("These were published together from one file, so they are rolled back together.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("Nothing was changed: re-run with --yes to confirm.", file=sys.stderr)
+            return 1
+        if input("Roll back? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing was changed.")
+            return 1
+    done = rollback(args.dataset, args.version, by, expect=plan)
+    for d in changes_in(plan):
+        v = done[d]
+        print(f"Rolled back: {d} now serves {v.version} ({v.meta['rows']:,} rows, published {v.meta['published_at']})")
     return 0
 
 
@@ -692,7 +817,7 @@ def _wrap(fn):
         try:
             return fn(args)
         except (UploadError, KeyError) as e:
-            print(f"error: {str(e).strip(chr(39))}", file=__import__("sys").stderr)
+            print(f"error: {str(e).strip(chr(39))}", file=sys.stderr)
             return 2
     return run
 
@@ -707,6 +832,10 @@ def register_cli(sub) -> None:
     up.add_argument("--dry-run", action="store_true", help="validate and preview only")
     up.add_argument("--as", dest="as_user", help="upload as this user (their permissions apply)")
     up.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="flag periods that move by more than this share (0.2 = 20%%)")
+    up.add_argument("--accept-unmatched", action="store_true",
+                    help="confirm an upload where more rows than CSP_UPLOAD_MAX_UNMATCHED_PCT (default 5) match no area")
+    up.add_argument("--accept-periods", action="store_true",
+                    help="confirm periods more than CSP_UPLOAD_PERIOD_GAP_MONTHS (default 24) from the published series")
     up.set_defaults(fn=_wrap(cmd_upload))
     vs = sub.add_parser("versions", help="list a dataset's versions (* = serving) and its rollbacks and purges")
     vs.add_argument("dataset")
@@ -715,6 +844,7 @@ def register_cli(sub) -> None:
     rb.add_argument("dataset")
     rb.add_argument("version")
     rb.add_argument("--as", dest="as_user")
+    rb.add_argument("--yes", action="store_true", help="confirm without a prompt (the change is printed first)")
     rb.set_defaults(fn=_wrap(cmd_rollback))
     rt = sub.add_parser("retention", help="set or apply a dataset's version retention period (days)")
     rt.add_argument("dataset")
@@ -746,22 +876,29 @@ def boundaries(level: str, source, filename: str, *, user: access.User | None = 
     known = None
     if lookup is not None:
         known = set(lookup.get_column(f"{level}_code").drop_nulls().to_list()) if f"{level}_code" in lookup.columns else None
-    fc, problems = validate.check_boundaries(level, data, Path(filename).name, known)
-    if fc is None or any(p.severity == "error" for p in problems) or dry_run:
-        return problems, None
     folder = config.data_dir() / "boundaries"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{level}.geojson"
     tmp = folder / f".{level}.{uuid.uuid4().hex}.tmp"
-    with tmp.open("w") as fh:
-        fh.write(json.dumps(fc, separators=(",", ":")))
-        fh.flush()
-        os.fsync(fh.fileno())
+    name = Path(filename).name
+    try:
+        # Read and normalised in a limited child process, which writes the file to publish.
+        features, problems = sandbox.check_boundaries(level, data, name, known, tmp)
+    except ReadError as e:
+        return [Problem("error", "unreadable", str(e))], None
+    if features is None or any(p.severity == "error" for p in problems) or dry_run:
+        tmp.unlink(missing_ok=True)
+        return problems, None
+    checksum = hashlib.sha256(data).hexdigest()
+    # Audited before the swap, as store.publish does: the maps never change unrecorded.
+    audit.record(user.username if user else by, "publish", target=f"boundaries {level}",
+                 details={"file": name, "checksum": checksum, "features": features},
+                 data_owner=audit.owners_of(["geography"]))
     if path.exists():
         (folder / f"{level}.previous.geojson").write_bytes(path.read_bytes())
     os.replace(tmp, path)
-    store.record_event("geography", {"event": "boundaries", "by": by, "level": level, "features": len(fc["features"]),
-                                     "file": Path(filename).name, "checksum": hashlib.sha256(data).hexdigest()})
+    store.record_event("geography", {"event": "boundaries", "by": by, "level": level, "features": features,
+                                     "file": name, "checksum": checksum})
     return problems, path
 
 

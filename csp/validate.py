@@ -27,6 +27,11 @@ from . import catalog
 
 MAX_ROWS_LISTED = 20
 DEFAULT_MAX_MB = 100
+# What a file may describe, checked before it is read (a 1.5 KB workbook can declare 16,384
+# columns by 1,048,576 rows; a 143 KB Parquet file can hold 20 million rows).
+MAX_COLUMNS = 1_000
+DEFAULT_MAX_ROWS = 2_000_000
+MAX_CELLS = 40_000_000
 
 
 class ReadError(ValueError):
@@ -35,6 +40,28 @@ class ReadError(ValueError):
 
 def max_upload_bytes() -> int:
     return int(float(os.environ.get("CSP_UPLOAD_MAX_MB", DEFAULT_MAX_MB)) * 1_000_000)
+
+
+def max_rows() -> int:
+    return int(os.environ.get("CSP_UPLOAD_MAX_ROWS", DEFAULT_MAX_ROWS))
+
+
+def check_size(name: str, rows: int | None, columns: int | None, how: str = "has",
+               cells: int | None = None) -> None:
+    """Refuse a table too wide or too long to read, from what it declares or has so far."""
+    limit = max_rows()
+    if cells is not None and cells > MAX_CELLS:
+        raise ReadError(f"{name} {how} more than {MAX_CELLS:,} cells, the most an upload may have. "
+                        "Save only the data range, or split it.")
+    if columns is not None and columns > MAX_COLUMNS:
+        raise ReadError(f"{name} {how} {columns:,} columns; an upload may have at most {MAX_COLUMNS:,}. "
+                        "Save only the data columns (as CSV) and upload again.")
+    if rows is not None and rows > limit:
+        raise ReadError(f"{name} {how} {rows:,} rows; an upload may have at most {limit:,}. "
+                        "Upload one month or quarter at a time.")
+    if rows is not None and columns is not None and rows * columns > MAX_CELLS:
+        raise ReadError(f"{name} {how} {rows:,} rows by {columns:,} columns ({rows * columns:,} cells); "
+                        f"an upload may have at most {MAX_CELLS:,} cells. Save only the data range, or split it.")
 
 
 @dataclass
@@ -179,7 +206,22 @@ def _read_xlsx(data: bytes, name: str) -> Table:
     try:
         sheets = wb.sheetnames
         ws = wb[sheets[0]]
-        rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        # The sheet's declared size (its <dimension>) costs nothing to read; openpyxl would pad
+        # every row to it, so a 1.5 KB file declaring A1:XFD8000 took 1.1 GB. Refuse an absurd
+        # declaration, then ignore it and count what the rows really hold.
+        try:
+            declared = (ws.max_row, ws.max_column, ws.calculate_dimension()) if ws.max_row else None
+        except Exception:  # a malformed <dimension>: ignored, the rows are counted instead
+            declared = None
+        if declared:
+            check_size(name, declared[0], declared[1], how=f"declares its first sheet as {declared[2]}:")
+        ws.reset_dimensions()
+        rows, cells = [], 0
+        for r in ws.iter_rows(values_only=True):
+            rows.append([_cell_text(v) for v in r])
+            cells += len(r)
+            if len(r) > MAX_COLUMNS or len(rows) > max_rows() or cells > MAX_CELLS:
+                check_size(name, len(rows), len(r), cells=cells)
     finally:
         wb.close()
     start = next((i for i, r in enumerate(rows) if any(c is not None for c in r)), None)
@@ -198,23 +240,66 @@ def _read_xlsx(data: bytes, name: str) -> Table:
     return table
 
 
+def _parquet_kind(t) -> str | None:
+    """None for a column type an upload may hold (text, numbers, dates, times, true/false),
+    otherwise what it is, in words."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        return _parquet_kind(t.value_type)
+    # Binary is allowed here: some writers store text without marking it as text. It is read as
+    # text below, and refused, naming the column, if it is not.
+    ok = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_floating,
+          pa.types.is_decimal, pa.types.is_boolean, pa.types.is_date, pa.types.is_timestamp,
+          pa.types.is_time, pa.types.is_null, pa.types.is_binary, pa.types.is_large_binary)
+    if any(f(t) for f in ok) or str(t) == "string_view":
+        return None
+    for test, words in ((pa.types.is_list, "lists of values"), (pa.types.is_large_list, "lists of values"),
+                        (pa.types.is_fixed_size_list, "lists of values"), (pa.types.is_struct, "records of several fields"),
+                        (pa.types.is_map, "maps of keys to values"), (pa.types.is_duration, "durations (time spans)"),
+                        (pa.types.is_interval, "intervals"), (pa.types.is_fixed_size_binary, "raw bytes")):
+        if test(t):
+            return words
+    return "values of an unsupported kind"
+
+
 def _read_parquet(data: bytes, name: str) -> Table:
+    import pyarrow.parquet as pq
+
     if not data.rstrip(b"\x00").endswith(b"PAR1"):
         raise ReadError(f"{name} is an incomplete Parquet file (it looks cut off).")
-    try:
-        df = pl.read_parquet(io.BytesIO(data))
+    try:  # the footer only: how many rows, which columns, of what type
+        meta = pq.ParquetFile(io.BytesIO(data))
+        schema = meta.schema_arrow
     except Exception as e:
         raise ReadError(f"{name} could not be read as Parquet ({str(e).splitlines()[0][:120]}).") from None
-    if df.width == 0:
-        raise ReadError(f"{name} has no columns.")
-    _check_pattern_names(df.columns, name)
-    if df.height == 0:
-        raise ReadError(f"{name} has columns but no data rows.")
-    out = df.select([
-        (pl.col(c).dt.strftime("%Y-%m-%d") if df.schema[c] == pl.Date else pl.col(c).cast(pl.String)).alias(c)
-        for c in df.columns
-    ])
-    return Table(_blank_to_null(out), "parquet")
+    odd = [(f.name, _parquet_kind(f.type), f.type) for f in schema if _parquet_kind(f.type)]
+    if odd:
+        listed = "; ".join(f"column '{c}' holds {words} ({t})" for c, words, t in odd[:5])
+        raise ReadError(f"{name}: {listed}. An upload may hold only text, numbers, dates and true/false: "
+                        "save those columns as text, or leave them out.")
+    check_size(name, meta.metadata.num_rows, len(schema), how="holds")
+    try:
+        df = pl.read_parquet(io.BytesIO(data))
+        if df.width == 0:
+            raise ReadError(f"{name} has no columns.")
+        _check_pattern_names(df.columns, name)
+        if df.height == 0:
+            raise ReadError(f"{name} has columns but no data rows.")
+        check_size(name, df.height, df.width, how="holds")  # the footer could understate them
+    except ReadError:
+        raise
+    except Exception as e:
+        raise ReadError(f"{name} could not be read as Parquet ({type(e).__name__}): save it as CSV and "
+                        "upload again.") from None
+    cols = []
+    for c, t in df.schema.items():
+        try:
+            cols.append(df.get_column(c).dt.strftime("%Y-%m-%d") if t == pl.Date else df.get_column(c).cast(pl.String))
+        except Exception:  # e.g. bytes that are not text
+            raise ReadError(f"{name}: column '{c}' holds values ({t}) that cannot be read as text: save it "
+                            "as text, or leave it out.") from None
+    return Table(_blank_to_null(pl.DataFrame(cols)), "parquet")
 
 
 _DELIMS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
@@ -251,7 +336,9 @@ def _read_csv(data: bytes, name: str) -> Table:
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:65536])
     if printable < 0.95 * min(len(text), 65536):
         raise ReadError(f"{name} does not look like text: it is probably a binary file renamed to .csv.")
-    first = text.splitlines()[0] if text.splitlines() else ""
+    first = text[: min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=len(text))]
+    if first.count(",") + 1 > MAX_COLUMNS:  # a 10 MB header of a million names took 2.5 GB to read
+        check_size(name, None, len(next(csv.reader([first]))))
     if "," not in first:
         for d, label in _DELIMS.items():
             if d in first:
@@ -260,9 +347,13 @@ def _read_csv(data: bytes, name: str) -> Table:
                 )
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[list[str]] = []
+    limit, cells = max_rows(), 0
     try:
         for r in reader:
             rows.append(r)
+            cells += len(r)
+            if len(r) > MAX_COLUMNS or len(rows) > limit + 1 or cells > MAX_CELLS:
+                check_size(name, len(rows) - 1, len(r), cells=cells)
     except csv.Error as e:
         raise ReadError(
             f"{name}: line {reader.line_num} could not be read ({e}); "

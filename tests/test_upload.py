@@ -149,10 +149,13 @@ def test_versions_rollback_and_retention_via_cli(env, tmp_path, capsys):
     assert main(["versions", "crime"]) == 0
     out = capsys.readouterr().out
     assert "* v000002" in out and "analyst.police" in out and "apr.csv" in out
-    assert main(["rollback", "crime", "v000001", "--as", "analyst.police"]) == 0
+    # Unconfirmed (no --yes, no terminal to ask on): shown, nothing changed.
+    assert main(["rollback", "crime", "v000001", "--as", "analyst.police"]) == 1
+    assert store.current_version_id("crime") == "v000002"
+    assert main(["rollback", "crime", "v000001", "--as", "analyst.police", "--yes"]) == 0
     assert store.current_version_id("crime") == "v000001" and "2024-04" not in month_counts()
-    assert main(["rollback", "crime", "v000009"]) == 2
-    assert main(["rollback", "crime", "v000002", "--as", "analyst.probation"]) != 0
+    assert main(["rollback", "crime", "v000009", "--yes"]) == 2
+    assert main(["rollback", "crime", "v000002", "--as", "analyst.probation", "--yes"]) != 0
     events = [e["event"] for e in store.history("crime")]
     assert events == ["publish", "rollback"]
 
@@ -165,7 +168,7 @@ def test_versions_rollback_and_retention_via_cli(env, tmp_path, capsys):
         meta = json.loads(p.read_text())
         p.write_text(json.dumps(meta | {"published_at": old}))
     assert upload.apply_retention("crime", by="admin.user") == []
-    assert main(["rollback", "crime", "v000002"]) == 0
+    assert main(["rollback", "crime", "v000002", "--yes"]) == 0
     f.write_bytes(crime_csv(crime_rows(4, month="2024-06")))
     assert main(["upload", "crime", str(f), "--as", "analyst.police"]) == 0
     assert [v.version for v in store.versions("crime")] == ["v000003"]

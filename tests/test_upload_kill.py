@@ -81,3 +81,49 @@ def test_kill_during_publish_never_breaks_the_store(data_dir, tmp_path):
     upload.publish(plan, "after")
     assert not list((data_dir / "datasets" / "crime").glob(".tmp-*"))
     assert check_store()[1] == 6_025
+
+
+def test_kill_during_a_street_upload_never_splits_crime_and_asb(data_dir, tmp_path):
+    """A police.uk file publishes crime and ASB. Killed at random moments (between and during
+    the two publishes), the two are always served from the same file: never crime from one and
+    ASB from another, or crime from the new file and ASB from before it (issue 14, finding 9)."""
+    from upload_fixtures import police_uk_csv
+
+    publish_frame("geography", GEOGRAPHY)
+    publish_frame("crime", crime_frame())
+    a, b = tmp_path / "a-street.csv", tmp_path / "b-street.csv"
+    # Rows of 2024-01/02 replaced; one in three is ASB. Kept crime months: 25 rows.
+    a.write_bytes(police_uk_csv(3_000, ["2024-01", "2024-02"], "a"))
+    b.write_bytes(police_uk_csv(1_500, ["2024-01", "2024-02"], "b"))
+    allowed = {(63, None), (25 + 4_000, 2_000), (25 + 2_000, 1_000)}  # before, after A, after B
+    rng = random.Random(2027)
+    env = dict(os.environ, CSP_DATA_DIR=str(data_dir))
+
+    def spawn() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(HERE / "upload_fixtures.py"), str(a), str(b)], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def pair() -> tuple:
+        asb = store.current("asb")
+        crime = store.current("crime")
+        return (pl.read_parquet(crime.files).height,
+                None if asb is None else pl.read_parquet(asb.files).height)
+
+    seen = set()
+    standby = spawn()
+    try:
+        for _ in range(20):
+            active, standby = standby, spawn()
+            assert active.stdout.readline().strip() == "ready"
+            active.stdin.write("go\n")
+            active.stdin.flush()
+            time.sleep(rng.uniform(0.05, 3.0))  # an upload takes ~0.3 s; several on a busy machine
+            active.send_signal(signal.SIGKILL)
+            active.wait()
+            now = pair()
+            assert now in allowed, f"crime and ASB served from different files: {now}"
+            seen.add(now)
+    finally:
+        standby.kill()
+        standby.wait()
+    assert len(seen) >= 2  # kills landed before and after at least one complete upload

@@ -221,6 +221,72 @@ BAD_FILES: list[BadFile] = [
 ]
 
 
+# ---- hostile files (issue 14, findings 1 and 7): small files describing huge tables -------------
+
+_XLSX_PARTS = {
+    "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.'
+    'xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
+    'PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    'spreadsheetml.worksheet+xml"/></Types>',
+    "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+    '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/'
+    'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.'
+    'org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+}
+
+
+def declared_xlsx(ref: str, rows_held: int = 8_000) -> bytes:
+    """A minimal workbook (about 1.5 KB: its XML compresses a thousandfold) holding a crime header,
+    one crime row and ``rows_held`` - 2 rows of one small cell, whose sheet declares its size as
+    ``ref`` (e.g. A1:XFD8000: 16,384 columns by 8,000 rows). A reader that pads every row to the
+    declared width holds 16,384 cells per row."""
+    cells = "".join(f'<c r="{chr(65 + i)}{{r}}" t="inlineStr"><is><t>{{v{i}}}</t></is></c>' for i in range(7))
+    header = CRIME_HEADER.split(",")
+    row = crime_rows(1)[0].split(",")
+    rows = "".join(f'<row r="{r}">' + cells.replace("{r}", str(r)).format(**{f"v{i}": v for i, v in enumerate(vals)})
+                   + "</row>" for r, vals in ((1, header), (2, row)))
+    rows += "<row><c><v>1</v></c></row>" * (rows_held - 2)
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             f'spreadsheetml/2006/main"><dimension ref="{ref}"/><sheetData>{rows}</sheetData></worksheet>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in {**_XLSX_PARTS, "xl/worksheets/sheet1.xml": sheet}.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def many_rows_parquet(rows: int = 20_000_000) -> bytes:
+    """About 100 KB of Parquet holding ``rows`` rows of month and crime type (one repeated value
+    each: compressed to almost nothing)."""
+    frame = pl.select(pl.repeat("2024-03", rows).alias("month"), pl.repeat("Burglary", rows).alias("crime_type"))
+    return parquet_bytes(frame)
+
+
+def wide_csv(columns: int = 1_000_000) -> bytes:
+    """About 10 MB: a header naming ``columns`` columns and one row of values."""
+    return ("\n".join([",".join(f"c{i}" for i in range(columns)), ",".join("1" for _ in range(columns))]) + "\n").encode()
+
+
+def odd_parquet(kind: str) -> bytes:
+    """A crime file with one column of a type no upload may hold."""
+    import datetime as dt
+
+    base = pl.DataFrame([dict(zip(CRIME_HEADER.split(","), r.split(","))) for r in crime_rows(3)])
+    odd = {"list": pl.Series("tags", [[1, 2], [3], []]),
+           "struct": pl.Series("where", [{"x": 1, "y": 2}] * 3),
+           "duration": pl.Series("took", [dt.timedelta(hours=h) for h in (1, 2, 3)]),
+           "binary": pl.Series("blob", [b"\x00\x01", b"\xff", b""]),
+           "array": pl.Series("pair", [[1, 2], [3, 4], [5, 6]], dtype=pl.Array(pl.Int64, 2))}[kind]
+    return parquet_bytes(base.with_columns(odd))
+
+
 # ---- the kill test's publisher: run as a script in a subprocess ------------------------------
 
 
@@ -230,6 +296,21 @@ def big_crime_csv(month_rows: int, months: list[str], tag: str) -> bytes:
         rows += [f"{m},{tag}{m}{i:06d},Tiny Police,On or near High Street,{(L1, L2, L3)[i % 3]},"
                  f"{('Burglary', 'Drugs', 'Robbery')[i % 3]},Under investigation" for i in range(month_rows)]
     return crime_csv(rows)
+
+
+def police_uk_csv(month_rows: int, months: list[str], tag: str, asb_every: int = 3) -> bytes:
+    """A raw police.uk street-level file: every ``asb_every``-th row is anti-social behaviour."""
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+              "LSOA name,Crime type,Last outcome category,Context")
+    rows = []
+    for m in months:
+        for i in range(month_rows):
+            asb = i % asb_every == 0
+            rows.append(f"{'' if asb else f'{tag}{m}{i:06d}'},{m},Tiny Police,Tiny Police,-0.5,53.2,"
+                        f"On or near Mill Lane,{(L1, L2, L3)[i % 3]},Tiny 001A,"
+                        f"{'Anti-social behaviour' if asb else ('Burglary', 'Drugs')[i % 2]},"
+                        f"{'' if asb else 'Under investigation'},")
+    return ("\n".join([header, *rows]) + "\n").encode()
 
 
 def publish_forever(files: list[str]) -> None:
@@ -248,8 +329,9 @@ if __name__ == "__main__":
     # on stdin, then publish A and B alternately until the test kills this process. (Waiting lets
     # the test start the next publisher's ~1 s import while the current one is being killed.)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from csp import upload  # noqa: F401
+    from csp import sandbox, upload  # noqa: F401
 
+    sandbox.warm()  # the upload reader's helper starts here, not inside the window being killed
     print("ready", flush=True)
     sys.stdin.readline()
     publish_forever(sys.argv[1:])

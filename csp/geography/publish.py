@@ -131,17 +131,18 @@ def write(frames: Frames, published_by: str, source: str, checksum: str | None =
 def regeocode(published_by: str = "cli") -> dict[str, str]:
     """Re-derive ward and district codes of published police data from the current lookup."""
     geo = store.current("geography")
-    done = {}
-    for name in ("crime", "asb"):
-        cur = store.current(name)
-        if cur is None or geo is None:
-            continue
-        v = store.publish(
-            name,
-            relation_sql="SELECT n.* EXCLUDE (ward_code, district_code), g.ward_code, g.district_code "
-                         "FROM read_parquet($old) n LEFT JOIN read_parquet($geo) g USING (lsoa_code)",
-            params={"old": cur.files, "geo": geo.files},
-            published_by=published_by, source=f"{name} {cur.version} re-geocoded to geography {geo.version}",
-        )
-        done[name] = v.version
-    return done
+    names = [n for n in ("crime", "asb") if store.current(n) is not None] if geo is not None else []
+    if not names:
+        return {}
+    # Crime and ASB are re-coded as one change (store.atomic): served together or not at all.
+    with store.atomic(names, by=published_by) as change:
+        for name in names:
+            cur = store.current(name)
+            store.publish(
+                name,
+                relation_sql="SELECT n.* EXCLUDE (ward_code, district_code), g.ward_code, g.district_code "
+                             "FROM read_parquet($old) n LEFT JOIN read_parquet($geo) g USING (lsoa_code)",
+                params={"old": cur.files, "geo": geo.files},
+                published_by=published_by, source=f"{name} {cur.version} re-geocoded to geography {geo.version}",
+            )
+    return {n: v.version for n, v in change.versions.items()}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .. import pii, validate
+from .. import pii, sandbox, validate
 from ..validate import Problem, ReadError
 from . import layouts
 from . import population as pop_mod
@@ -55,7 +55,7 @@ def prepare(dataset: str, source, filename: str | None = None, *, user=None, map
     try:
         data = validate.read_limited(source, max_bytes)
         plan.checksum = hashlib.sha256(data).hexdigest()
-        table = validate.read_table(data, plan.filename)
+        table = sandbox.read_table(data, plan.filename)  # a limited child process (csp.sandbox)
     except ReadError as e:
         plan.problems.append(Problem("error", "unreadable", str(e)))
         return plan

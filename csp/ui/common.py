@@ -8,7 +8,7 @@ import streamlit as st
 
 import polars as pl
 
-from .. import access, disclosure, export, indicators, queries, store
+from .. import access, disclosure, export, indicators, queries, safety, store
 from .. import areas as areas_mod
 from ..protection import periods
 from .auth import current_user
@@ -40,18 +40,21 @@ def protection_caption(result) -> None:
 
 
 def download(result: queries.Result, label: str, filename: str, key: str) -> None:
-    """A CSV download of exactly what the table shows (same scope and suppression, formula-safe).
-    Clicking it is recorded in the audit trail: who, which query and versions, whose data.
+    """A CSV download of exactly what the table shows (same scope and suppression, formula-safe),
+    recorded in the audit trail (who, which query and versions, whose data): as the file is
+    served under serve.py's guard, which also refuses it to a session that has ended; when
+    clicked otherwise (csp.ui.downloads).
 
     The CSV is built with the page rather than deferred (data=callable): a deferred file is
     dropped by the next run, and the cookie component and filters start runs often enough
     that a click could land on a dropped file (seen in the browser tests). Built once per
     result and remembered on it (csv_bytes), so a rerun over a cached result costs nothing."""
-    st.download_button(
-        label, data=csv_bytes(result), file_name=filename, mime="text/csv", key=key,
-        on_click=_audit_download, args=(result.query.name, filename, dict(result.versions),
-                                        result.frame.height),
-    )
+    from .. import audit
+    from . import downloads
+
+    downloads.offer(label, csv_bytes(result), filename, "text/csv", key,
+                    {"query": result.query.name, "versions": dict(result.versions), "rows": result.frame.height},
+                    data_owner=audit.owners_of(result.versions))
 
 
 def _display(result: queries.Result):
@@ -90,18 +93,6 @@ _TRIGGER = ("^ *[" + "".join(f"\\x{{{ord(ch):X}}}" for ch in export._FORMULA_STA
             if all(len(ch) == 1 for ch in export._FORMULA_START) else None)
 
 
-def _audit_download(query: str, filename: str, versions: dict, rows: int) -> None:
-    from .. import audit
-    from .auth import real_user
-
-    real, user = real_user(), current_user()
-    details = {"query": query, "versions": versions, "rows": rows}
-    if user is not None and real is not None and user != real:
-        details["view_as"] = user.username
-    audit.record(real.username if real else None, "download", target=filename, details=details,
-                 data_owner=audit.owners_of(versions))
-
-
 def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:
     """The 'what this shows' note: definition, source partner, as-at date and caveats."""
     v = store.current(dataset)
@@ -123,11 +114,9 @@ def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:
 
 def md_escape(text: object) -> str:
     """Escape text that came from data (file names, categories) before it meets st.markdown,
-    so uploaded content can never inject links, images or HTML into someone else's screen."""
-    out = []
-    for ch in str(text):
-        out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:" else ch)
-    return "".join(out)
+    so uploaded content can never inject links, images or HTML into someone else's screen
+    (csp.safety.markdown; csp.safety.label is its counterpart for figures and HTML)."""
+    return safety.markdown(text)
 
 
 def month_label(d: dt.date) -> str:

@@ -5,10 +5,10 @@ import polars as pl
 import streamlit as st
 
 from csp import access, audit
-from csp.ui import auth
+from csp.ui import downloads
 
 ACTIONS = ["", "login", "login_failed", "logout", "view", "download", "export", "board_pack", "upload",
-           "publish", "rollback", "user_add", "user_change", "user_disable", "user_enable",
+           "publish", "rollback", "purge", "user_add", "user_change", "user_disable", "user_enable",
            "password_reset", "revoke_sessions", "user_unlock", "view_as", "view_as_end"]
 
 
@@ -33,12 +33,10 @@ def render() -> None:
                         limit=5000)
     st.caption(f"{len(rows):,} entries (newest first, at most 5,000).")
     st.dataframe(entries_frame(rows), hide_index=True, width="stretch")
-    st.download_button(
-        "Download these entries (CSV)", data=audit.to_csv(rows), file_name="audit_log.csv",
-        mime="text/csv", key="dl_audit", on_click=_audit_export,
-        args=({"actor": actor, "action": action, "owner": owner, "text": text,
-               "since": since.isoformat(), "until": until.isoformat()}, len(rows)),
-    )
+    filters = {"actor": actor, "action": action, "owner": owner, "text": text,
+               "since": since.isoformat(), "until": until.isoformat()}
+    downloads.offer("Download these entries (CSV)", audit.to_csv(rows).encode("utf-8"), "audit_log.csv",
+                    "text/csv", "dl_audit", {"filters": filters, "rows": len(rows)})
 
     if st.button("Check the chain", key="verify"):
         v = audit.verify()
@@ -46,9 +44,3 @@ def render() -> None:
         if v.intact:
             st.caption("Keep a copy of the head hash elsewhere: it lets you show later that no "
                        "entry up to this one was changed.")
-
-
-def _audit_export(filters: dict, n: int) -> None:
-    me = auth.real_user()
-    audit.record(me.username if me else None, "download", target="audit_log.csv",
-                 details={"filters": filters, "rows": n})

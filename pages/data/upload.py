@@ -3,11 +3,13 @@ screened for personal data and validated by csp.upload; this page shows the repo
 column mapping and the depersonalising fixes, previews the change and publishes. Versions and
 rollback are below. Text from the file (column names, values) is shown only in tables, never as
 Markdown."""
+import json
+
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from csp import catalog, pii, store, upload, validate
+from csp import catalog, pii, safety, store, upload, validate
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -35,7 +37,9 @@ def render() -> None:
                       if dataset in ("crime", "asb") else "")
                    + f"Up to {validate.max_upload_bytes() / 1e6:,.0f} MB.")
 
-    file = st.file_uploader("File", type=["csv", "xlsx", "parquet"], key=f"up_file_{dataset}")
+    # The widget states the app's own limit (CSP_UPLOAD_MAX_MB), not Streamlit's 200 MB default.
+    file = st.file_uploader("File", type=["csv", "xlsx", "parquet"], key=f"up_file_{dataset}",
+                            max_upload_size=max(1, int(validate.max_upload_bytes() // 1_000_000)))
     if file is not None:
         _review(user, dataset, file)
     if dataset == "geography":
@@ -47,7 +51,8 @@ def _boundaries(user) -> None:
     st.subheader("Boundaries (GeoJSON)")
     st.caption("Polygons in longitude/latitude (WGS84) with a code property for the level; used by the maps.")
     level = st.selectbox("Level", validate.BOUNDARY_LEVELS, key="up_bd_level")
-    file = st.file_uploader("Boundary file", type=["geojson", "json"], key="up_bd_file")
+    file = st.file_uploader("Boundary file", type=["geojson", "json"], key="up_bd_file",
+                            max_upload_size=max(1, int(validate.max_upload_bytes() // 1_000_000)))
     if file is None:
         return
     dry = not st.button("Publish boundaries", key="up_bd_publish")
@@ -69,12 +74,31 @@ def _state(dataset: str) -> tuple[dict, list]:
     return mapping, transforms
 
 
-def _review(user, dataset: str, file) -> None:
+def _plan(user, dataset: str, file) -> tuple[tuple, upload.Plan | None]:
+    """The upload's plan, prepared once per attempt: a new file, mapping, fix or confirmation
+    is a new attempt (and one audit entry); a rerun of the page (any click) is not."""
     mapping, transforms = _state(dataset)
+    accepts = {flag: bool(st.session_state.get(f"up_{flag}_{dataset}")) for flag in upload.GATE_CODES.values()}
+    key = (dataset, file.file_id, file.name, json.dumps(mapping, sort_keys=True), tuple(transforms),
+           tuple(sorted(accepts.items())))
+    held = st.session_state.get("up_plan")
+    if held is not None and held[0] == key:
+        return key, held[1]
+    st.session_state.pop("up_plan", None)  # one plan per session: the last file's
     try:
-        plan = upload.prepare(dataset, file.getvalue(), file.name, user=user, mapping=mapping, transforms=transforms)
+        plan = upload.prepare(dataset, file.getvalue(), file.name, user=user, mapping=mapping,
+                              transforms=transforms, **accepts)
     except (upload.UploadError, ValueError) as e:
         st.error(ui.md_escape(e))
+        return key, None
+    st.session_state["up_plan"] = (key, plan)
+    return key, plan
+
+
+def _review(user, dataset: str, file) -> None:
+    _, transforms = _state(dataset)
+    key, plan = _plan(user, dataset, file)
+    if plan is None:
         return
     st.caption(f"{ui.md_escape(plan.filename)}: {plan.rows:,} data rows"
                + (f", {plan.format}" if plan.format else "") + (f", {plan.encoding}" if plan.encoding else "")
@@ -83,6 +107,7 @@ def _review(user, dataset: str, file) -> None:
     if plan.errors:
         st.error(f"{len(plan.errors)} problem(s) must be fixed before this file can be published.")
         _problems(plan.errors)
+    _confirmations(dataset, plan)
     if plan.findings:
         st.error(f"{len(plan.findings)} possible personal-data finding(s): nothing is published until each is "
                  "resolved, by fixing the file or applying a standard depersonalising fix below.")
@@ -97,6 +122,10 @@ def _review(user, dataset: str, file) -> None:
         if st.button("Clear fixes", key=f"up_clear_{dataset}"):
             st.session_state[f"up_tf_{dataset}"] = []
             st.rerun()
+    done = st.session_state.get(f"up_done_{dataset}")
+    if done and done[0] == key:
+        st.success(f"Published {ui.md_escape(done[1])}.")
+        return
     if not plan.ok:
         return
 
@@ -109,9 +138,17 @@ def _review(user, dataset: str, file) -> None:
         except upload.UploadError as e:
             st.error(ui.md_escape(e))
             return
-        st.session_state[f"up_done_{dataset}"] = ", ".join(f"{k} {v.version}" for k, v in done.items())
-    if st.session_state.get(f"up_done_{dataset}"):
-        st.success(f"Published {ui.md_escape(st.session_state[f'up_done_{dataset}'])}.")
+        st.session_state[f"up_done_{dataset}"] = (key, ", ".join(f"{k} {v.version}" for k, v in done.items()))
+        st.rerun()
+
+
+def _confirmations(dataset: str, plan: upload.Plan) -> None:
+    """The upload gate: figures that stop publishing until the person, seeing them, confirms."""
+    for code, flag in upload.GATE_CODES.items():
+        shown = [p for p in plan.problems if p.code == code]
+        if shown:
+            st.checkbox("I have checked these figures and they are right: " + ui.md_escape(
+                "; ".join(p.message.removesuffix(" - confirmed") for p in shown)), key=f"up_{flag}_{dataset}")
 
 
 def _problems(problems: list[validate.Problem]) -> None:
@@ -176,12 +213,13 @@ def _preview(d: upload.Diff) -> None:
         st.warning(f"{len(d.moved)} period(s) move by more than {d.margin:.0%} against the published figures: "
                    + ui.md_escape(", ".join(d.moved)))
     t = d.totals
+    periods = [safety.label(p) for p in t["period"].to_list()]  # text from the file: never markup
     fig = go.Figure([
         # A period not yet published has no published figure (not zero): leave a gap.
-        go.Scatter(name="Published", x=t["period"].to_list(), mode="lines+markers",
+        go.Scatter(name="Published", x=periods, mode="lines+markers",
                    y=[None if p in d.periods_added else v for p, v in zip(t["period"], t["before"])],
                    line=dict(color=ui.PALETTE[0])),
-        go.Scatter(name="After upload", x=t["period"].to_list(), y=t["after"].to_list(), mode="lines+markers",
+        go.Scatter(name="After upload", x=periods, y=t["after"].to_list(), mode="lines+markers",
                    line=dict(color=ui.PALETTE[1], dash="dash")),
     ])
     fig.update_layout(height=300, margin=dict(t=10, b=10), legend=dict(orientation="h", y=-0.25),
@@ -217,9 +255,10 @@ def _versions(user, dataset: str) -> None:
         if others:
             target = st.selectbox("Roll back to", list(reversed(others)), key=f"up_rb_{dataset}")
             if st.button("Roll back", key=f"up_rbbtn_{dataset}"):
-                v = upload.rollback(dataset, target, user.username)
-                st.success(f"{dataset} now serves {v.version}.")
-                st.rerun()
+                try:  # nothing changes yet: the person sees what would, and confirms
+                    st.session_state[f"up_rbplan_{dataset}"] = (target, upload.rollback_plan(dataset, target))
+                except upload.UploadError as e:
+                    st.error(ui.md_escape(e))
         days = upload.retention_days(dataset)
         new_days = st.number_input("Keep old versions for (days)" + ("" if days else ": not set, all kept"),
                                    min_value=upload.MIN_KEEP_DAYS, value=days or 365, step=1, key=f"up_ret_{dataset}")
@@ -227,9 +266,38 @@ def _versions(user, dataset: str) -> None:
             upload.set_retention(dataset, int(new_days), user.username)
             purged = upload.apply_retention(dataset, user.username)
             st.success(f"Retention {int(new_days)} days; purged {', '.join(purged) or 'nothing'}.")
+    _confirm_rollback(user, dataset)
     events = [e for e in store.history(dataset) if e.get("event") in ("rollback", "purge", "retention")]
     if events:
         st.caption("Rollbacks and purges")
         st.dataframe([{"when": e["at"], "what": e["event"], "by": e.get("by"),
                        "detail": ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "event", "by"))}
                       for e in reversed(events)], hide_index=True, width="stretch")
+
+
+def _confirm_rollback(user, dataset: str) -> None:
+    done = st.session_state.pop(f"up_rbdone_{dataset}", None)
+    if done:
+        st.success(ui.md_escape(done))
+    pending = st.session_state.get(f"up_rbplan_{dataset}")
+    if not pending:
+        return
+    target, plan = pending
+    together = len(upload.changes_in(plan)) > 1
+    st.warning("Roll back? " + ui.md_escape(upload.describe_rollback(plan)) + "."
+               + (" These were published together from one file, so they are rolled back together."
+                  if together else ""))
+    with st.container(horizontal=True):
+        if st.button("Confirm rollback", type="primary", key=f"up_rbyes_{dataset}"):
+            del st.session_state[f"up_rbplan_{dataset}"]
+            try:
+                upload.rollback(dataset, target, user.username, expect=plan)
+            except upload.UploadError as e:
+                st.error(ui.md_escape(e))
+                return
+            st.session_state[f"up_rbdone_{dataset}"] = "Rolled back: " + upload.describe_rollback(
+                {d: ft for d, ft in plan.items() if ft[0] != ft[1]}) + "."
+            st.rerun()
+        if st.button("Cancel", key=f"up_rbno_{dataset}"):
+            del st.session_state[f"up_rbplan_{dataset}"]
+            st.rerun()

@@ -1,4 +1,4 @@
-"""The app under test: ``streamlit run app.py`` on a free localhost port with its own data
+"""The app under test: ``streamlit run serve.py`` (app.py behind the download guard) on a free localhost port with its own data
 directory, and the settings the browser journeys share."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def run_cli(env: dict, *args: str, stdin: str | None = None) -> None:
 
 
 class Server:
-    """``streamlit run app.py`` in its own process group on a free localhost port."""
+    """``streamlit run serve.py`` in its own process group on a free localhost port."""
 
     def __init__(self, data_dir: Path, log_path: Path):
         self.data_dir = data_dir
@@ -46,7 +46,7 @@ class Server:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -84,6 +84,11 @@ def test_upload_fix_publish_and_roll_back(base_url, page, app_data, tmp_path):
     choose(page, "Dataset", CRIME)
     expect(page.get_by_role("combobox", name="Roll back to")).to_have_value(serving_before)
     rerun(page, page.get_by_role("button", name="Roll back", exact=True).click)
+    # Nothing changes until confirmed; the street file's crime and ASB go back together.
+    expect(page.get_by_text(re.compile(r"^Roll back\? crime: .* asb: "))).to_be_visible()
+    assert store.current_version_id("crime") == published
+    rerun(page, page.get_by_role("button", name="Confirm rollback", exact=True).click)
+    expect(page.get_by_text(re.compile(r"^Rolled back: "))).to_be_visible()
     assert store.current_version_id("crime") == serving_before
 
     open_page(page, "Crime")
