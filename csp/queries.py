@@ -602,7 +602,19 @@ def _remembered(result: Result, nest: int = 0) -> int:
 
 def run(user: access.User | None, name: str, params: dict | None = None) -> Result:
     """Run a named query as a user, through the access layer. The only way to read data."""
-    q = get(name)
+    return run_query(user, get(name), params)
+
+
+def from_text(name: str, text: str, path: Path | None = None) -> NamedQuery:
+    """A query built at run time (csp.explore), parsed and checked exactly as a query file is.
+    ``text`` must be made from trusted identifiers only (contract fields), with every value a
+    declared parameter; ``path`` (default: the contracts file) stamps it for the result cache."""
+    return _parse(path or config.contracts_path(), text, name)
+
+
+def run_query(user: access.User | None, q: NamedQuery, params: dict | None = None) -> Result:
+    """Run a parsed query (a named one, or one built by csp.explore) as a user: the same access
+    layer, protection and checks as every page."""
     values = bind_params(q, params)
     grants = {d: access.require(user, d) for d in q.datasets}
     if q.grain:
