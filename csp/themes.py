@@ -304,6 +304,8 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
     tile.previous_label = f"{previous:,}"
     tile.period_label = f"12 months to {month_label(months[-1])}"
     tile.change_label = "n/a" if test["pct_change"] is None else f"{test['pct_change']:+.1f}%"
+    lo, hi = stats.exact_poisson_ci(current)  # the latest 12-month count's exact 95% interval
+    tile.ci_label = f"{lo:,.0f}–{hi:,.0f}"
     tile.significant, tile.p_value = test["significant"], test["p_value"]
     tile.spark_x = [m for m, v in zip(months, rolled) if v is not None]
     tile.spark_y = [v for v in rolled if v is not None]
