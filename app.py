@@ -8,7 +8,7 @@ import importlib
 import streamlit as st
 
 from csp import access, audit, config
-from csp.ui import auth
+from csp.ui import auth, denied
 from csp.ui.boardpack import boardpack_button
 from csp.indicators import scope_label
 from csp.ui.common import md_escape as ui_escape
@@ -100,6 +100,10 @@ for spec in PAGES:
         specs_by_title[spec.title] = spec  # the default page's url_path is "", so key by title
 if not pages:
     pages["CSP Insight"] = [st.Page(lambda: st.info("Nothing is shared with you yet."), title="Home")]
+# A page the user may not open answers at its URL with why, instead of "Page not found" over
+# another page: hidden pages, not in the menu (csp.ui.denied).
+first = next(iter(pages))
+pages[first] += [denied.page(user, spec) for spec in PAGES if spec.title not in specs_by_title]
 
 with st.sidebar:
     if user != real:

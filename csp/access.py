@@ -161,9 +161,11 @@ def _geo_ok(field_geo: str | None, permitted: str) -> bool:
 def require(user: User | None, dataset: str) -> Grant:
     g = grant(user, dataset)
     if g is None:
-        who = f"{user.partner} {user.role}" if user else "a logged-out visitor"
-        shown = catalog.contract(dataset).cube_of or dataset
-        raise AccessDenied(f"The sharing agreement does not let {who} see the {shown} dataset.")
+        if user is None:
+            raise AccessDenied("Log in to see this.")
+        shown = catalog.contract(catalog.contract(dataset).cube_of or dataset).title.lower()
+        raise AccessDenied(f"The sharing agreement does not share {shown} with the "
+                           f"{user.partner.replace('_', ' ')} partner.")
     return g
 
 

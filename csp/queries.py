@@ -766,7 +766,7 @@ def _check_complements(q: NamedQuery, values: dict, threshold: int) -> None:
     for name, p in q.params.items():
         if p.type == "text_list" and values.get(name) and len(values[name]) > 1:
             raise QueryError(
-                f"Under the sharing agreement you can filter '{name}' to one value at a time, or "
+                f"Under the sharing agreement you can filter {name.replace('_', ' ')} to one value at a time, or "
                 "leave it empty for all: combining a few values could reveal suppressed numbers."
             )
 

@@ -75,10 +75,10 @@ def require_upload(user: access.User | None, dataset: str) -> None:
     if user is None or not access.can(user, "upload"):
         raise access.AccessDenied("Only analysts and administrators may upload data.")
     if not may_upload(user, dataset):
-        own = ", ".join(upload_targets(user)) or "none"
+        own = ", ".join(catalog.contract(d).title.lower() for d in upload_targets(user)) or "none"
         raise access.AccessDenied(
-            f"The {dataset} dataset belongs to {contract.owner}: {user.partner} analysts may upload "
-            f"only {user.partner} datasets ({own})."
+            f"{contract.title} belongs to the {contract.owner} partner: {user.partner.replace('_', ' ')} "
+            f"analysts may upload only their own partner's data ({own})."
         )
 
 

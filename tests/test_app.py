@@ -112,3 +112,44 @@ def test_missing_cookie_key_refuses_to_start(tiny, monkeypatch):
     monkeypatch.setenv("CSP_COOKIE_KEY", "too-short")
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert "at least 32" in at.error[0].value
+
+
+def test_a_page_the_user_may_not_open_says_so_in_plain_words(app_env, tmp_path, monkeypatch):
+    """A deep link to a page outside the user's role or sharing answers with "You don't have
+    access to this page" and why, in words (no dataset or role identifiers), and shows no data."""
+    import re
+
+    from csp import access
+    from pages import PAGES
+
+    housing = app_env["users"]["housing"]
+    upload = next(s for s in PAGES if s.action == "upload")
+    assert not access.can(housing, upload.action)
+    at = go(login("housing.officer", app_env["password"]), upload.url_path)
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["You don't have access to this page"]
+    text = " ".join(m.value for m in at.markdown)
+    assert f"**{upload.title}** is not available to you" in text
+    assert "Your role (practitioner) does not include uploading data" in text
+    assert data_elements(at) == 0 and not at.file_uploader
+
+    # A dashboard whose data is not shared with the partner at all (crime withdrawn from health
+    # in a copy of the policy): the page answers with the data's title, not its identifier.
+    from csp import config
+
+    text = config.policy_path().read_text()
+    line = 'health = { geography = "district", protection = "suppress", threshold = 5, tiers = ["public"] }\n'
+    at_line = text.index(line, text.index("[datasets.crime.partners]"))
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text[:at_line] + text[at_line + len(line):])
+    monkeypatch.setenv("CSP_POLICY", str(policy))
+    health = app_env["users"]["health"]
+    unshared = [s for s in PAGES if s.action == "view_dashboards" and s.datasets
+                and all(access.grant(health, d) is None for d in s.datasets)]
+    assert [s.url_path for s in unshared] == ["crime"]
+    at = go(login("health.board", app_env["password"]), unshared[0].url_path)
+    assert [t.value for t in at.title] == ["You don't have access to this page"]
+    text = " ".join(m.value for m in at.markdown)
+    assert "does not share police recorded crime" in text and "with the health partner" in text
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), text  # no internal names such as crime_cube
+    assert data_elements(at) == 0

@@ -103,7 +103,7 @@ def test_denied_parent_denies_the_cube_with_the_parent_named(tiny, tmp_path, mon
     monkeypatch.setenv("CSP_POLICY", str(policy))
     health = tiny["users"]["health"]
     assert access.grant(health, "crime") is None and access.grant(health, "crime_cube") is None
-    with pytest.raises(access.AccessDenied, match="see the crime dataset"):
+    with pytest.raises(access.AccessDenied, match="does not share police recorded crime"):
         queries.run(health, "crime_monthly")
 
 

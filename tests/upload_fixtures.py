@@ -184,7 +184,7 @@ BAD_FILES: list[BadFile] = [
     BadFile("bad_mapping", crime_csv(), "bad_mapping", "not a field of crime", mapping={"outcome": "result"}),
     BadFile("mapping_no_column", crime_csv(), "bad_mapping", "has no column 'Offence'", mapping={"Offence": "crime_type"}),
     # -- another partner's data
-    BadFile("other_partner_dataset", reoff_csv(REOFF_OK), "access", "belongs to probation", dataset="reoffending"),
+    BadFile("other_partner_dataset", reoff_csv(REOFF_OK), "access", "belongs to the probation partner", dataset="reoffending"),
     BadFile("other_partner_content", reoff_csv(REOFF_OK), "missing_columns", "look like the reoffending dataset"),
     # -- probation's aggregate data
     BadFile("reoff_not_number", reoff_csv(REOFF_OK + [f"2024-01,{D1},juvenile,custody,other,forty,3,4"]),

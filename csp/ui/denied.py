@@ -1,0 +1,54 @@
+"""Pages a user cannot open, said plainly: a deep link to one shows "You don't have access to this
+page" with the reason, instead of Streamlit's "Page not found" over someone else's page. The
+navigation still lists only the pages the user may open; these are hidden pages at the same URLs.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import access, catalog
+
+ACTION_WORDS = {
+    "view_dashboards": "viewing dashboards",
+    "board_pack": "producing board packs",
+    "upload": "uploading data",
+    "data_quality": "checking data quality",
+    "manage_users": "managing users and the partnership's settings",
+    "audit": "reading the audit trail",
+    "access_log": "seeing who used your partner's data",
+}
+
+
+def _role(user: access.User) -> str:
+    return {"board": "board member", "analyst": "analyst", "practitioner": "practitioner",
+            "admin": "administrator"}.get(user.role, user.role)
+
+
+def _partner(user: access.User) -> str:
+    return user.partner.replace("_", " ")
+
+
+def reason(user: access.User, spec) -> str:
+    """Why this user may not open this page, in plain words (no internal names)."""
+    if not access.can(user, spec.action):
+        return (f"Your role ({_role(user)}) does not include {ACTION_WORDS.get(spec.action, 'this page')}. "
+                "An administrator can change your role if you need it.")
+    titles = []
+    for d in spec.datasets:
+        try:
+            titles.append(catalog.contract(d).title.lower())
+        except (KeyError, ValueError):
+            continue
+    shown = ", ".join(titles[:-1]) + (" or " if len(titles) > 1 else "") + titles[-1] if titles else "its data"
+    return (f"The sharing agreement does not share {shown} with the {_partner(user)} partner, so "
+            "this page has nothing it may show you.")
+
+
+def page(user: access.User, spec):
+    """A hidden page at ``spec``'s URL that says the user cannot open it, and why."""
+    def render() -> None:
+        st.title("You don't have access to this page")
+        st.markdown(f"**{spec.title}** is not available to you. " + reason(user, spec))
+        st.markdown("The pages you may open are listed in the menu.")
+    render.__name__ = f"denied_{spec.url_path.replace('-', '_')}"
+    return st.Page(render, title=spec.title, url_path=spec.url_path, visibility="hidden")
