@@ -1,5 +1,5 @@
 """The page-run speed-ups keep what pages show: results derived once per cached query result
-(never shared between users' scopes), the vectorised ranked table, the CSV fast path, the slim
+(never shared between users' scopes), the vectorised ranked table, the slim
 Plotly template and the boundary cache. No timing assertions: these check correctness only."""
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 
 from csp import export, figures, indicators, queries, stats
-from csp.ui import common
 
 from conftest import W1, W2
 
@@ -29,7 +28,7 @@ def test_two_scopes_never_share_a_remembered_artefact(tiny):
     assert whole is not scoped
     ranked_whole, _ = indicators.ranked_areas(whole, "crimes", None)
     ranked_scoped, _ = indicators.ranked_areas(scoped, "crimes", None)
-    csv_whole, csv_scoped = common.csv_bytes(ranked_whole), common.csv_bytes(ranked_scoped)
+    csv_whole, csv_scoped = export.to_csv(ranked_whole).encode(), export.to_csv(ranked_scoped).encode()
     # The fire officer sees ward W2 only: nothing remembered for the council user leaks to them.
     assert W1 in csv_whole.decode() and W1 not in csv_scoped.decode()
     assert W2 in csv_scoped.decode()
@@ -39,7 +38,6 @@ def test_two_scopes_never_share_a_remembered_artefact(tiny):
     assert memo is not scoped.__dict__[indicators._MEMO_ATTR]
     again = queries.run(council, "crime_by_ward", PARAMS)
     assert again is whole and indicators.ranked_areas(again, "crimes", None)[0] is ranked_whole
-    assert common.csv_bytes(ranked_whole) is csv_whole
 
 
 def test_a_new_query_result_starts_with_nothing_remembered(tiny):
@@ -136,27 +134,6 @@ def test_round2_is_pythons_round():
     values = ([r.uniform(0, 1e5) for _ in range(20000)] + [k / 1000 for k in range(0, 20000)]
               + [k / 200 for k in range(0, 20000)] + [2.675, 1.005, 0.125, 0.0, 123456.785])
     assert indicators.round2(np.array(values)).tolist() == [round(v, 2) for v in values]
-
-
-# ---- the CSV fast path writes export.to_csv's text exactly ------------------------------------
-
-@pytest.mark.parametrize("names", [
-    ["Abbey", "Bridge", "Canal"],
-    ["=HYPERLINK(\"x\")", "Bridge", "Canal"],
-    ["  +1", "Bridge", "Canal"],
-    ["Abbey", "\uff1dSUM(A1)", "Canal"],
-    ["Abbey", "Bridge", "@cmd"],
-    ["Abbey", "\tTab", "-minus"],
-    ["Abbey = ok", "Bridge-side", "Canal@home"],  # triggers not at the start: unchanged
-])
-def test_csv_bytes_equal_export_to_csv(names):
-    frame = pl.DataFrame({"ward_code": ["E1", "E2", "E3"], "ward_name": names, "crimes": [12, 3, 40],
-                          "population": [1000, 2000, None]})
-    res = _result(frame, [False, True, False])
-    ranked, _ = indicators.ranked_areas(res, "crimes", {"rate": 10.0, "wards": 3})
-    assert common.csv_bytes(ranked) == export.to_csv(ranked).encode("utf-8")
-    assert common.csv_bytes(res) == export.to_csv(res).encode("utf-8")
-    assert b"suppressed" in common.csv_bytes(res)
 
 
 # ---- figures ---------------------------------------------------------------------------------

@@ -27,9 +27,12 @@ def run(name: str, params: dict | None = None) -> queries.Result | None:
     return None
 
 
-def table(result: queries.Result, **kwargs) -> None:
+def table(result: queries.Result, note: bool = True, **kwargs) -> None:
+    """The result as a table (withheld cells read 'low'/'suppressed'), with the protection note
+    under it unless ``note`` is False (a page showing several tables says it once)."""
     st.dataframe(table_data(result), hide_index=True, width="stretch", **kwargs)
-    protection_caption(result)
+    if note:
+        protection_caption(result)
 
 
 def protection_caption(result) -> None:
@@ -39,22 +42,76 @@ def protection_caption(result) -> None:
         st.caption(note)
 
 
-def download(result: queries.Result, label: str, filename: str, key: str) -> None:
-    """A CSV download of exactly what the table shows (same scope and suppression, formula-safe),
-    recorded in the audit trail (who, which query and versions, whose data): as the file is
-    served under serve.py's guard, which also refuses it to a session that has ended; when
-    clicked otherwise (csp.ui.downloads).
+def download(result: queries.Result, label: str, filename: str, key: str,
+             context: dict | None = None) -> None:
+    """Download exactly what the table shows (same scope and protection) as an Excel workbook:
+    the table on its first sheet and, on a second, what the file needs to travel with: the
+    filters (the page's, from the URL, plus ``context``), the source and as-at dates of each
+    dataset, and how its figures were protected (csp.export.about). Recorded in the audit trail
+    (who, which query and versions, whose data) as it is served (csp.ui.downloads).
 
-    The CSV is built with the page rather than deferred (data=callable): a deferred file is
-    dropped by the next run, and the cookie component and filters start runs often enough
-    that a click could land on a dropped file (seen in the browser tests). Built once per
-    result and remembered on it (csv_bytes), so a rerun over a cached result costs nothing."""
+    The file is built with the page rather than deferred (data=callable): a deferred file is
+    dropped by the next run, and the cookie component and filters start runs often enough that
+    a click could land on a dropped file (seen in the browser tests). Built once per result,
+    user and filters and remembered on the result, so a rerun over a cached result costs nothing."""
     from .. import audit
     from . import downloads
 
-    downloads.offer(label, csv_bytes(result), filename, "text/csv", key,
-                    {"query": result.query.name, "versions": dict(result.versions), "rows": result.frame.height},
-                    data_owner=audit.owners_of(result.versions))
+    user = current_user()
+    filters = page_filters() | {k: str(v) for k, v in (context or {}).items() if v is not None}
+    stem = filename.rsplit(".", 1)[0]
+    memo = ("xlsx", user.username if user else None, tuple(sorted(filters.items())))
+    data = indicators.per_result(
+        result, memo, lambda: export.to_xlsx(result, export.about(result, user=user, filters=filters)))
+    downloads.offer(
+        label, data, f"{stem}.xlsx", export.XLSX_MIME, key,
+        {"query": result.query.name, "versions": dict(result.versions), "rows": result.frame.height,
+         "filters": filters},
+        data_owner=audit.owners_of(result.versions), icon=":material/download:")
+
+
+# What the filters bound to the URL are called on screen (csp.ui.common's own widgets).
+FILTER_NAMES = {"period": "Period", "area": "Area", "ward": "Ward", "type": "Type"}
+
+
+def page_filters() -> dict[str, str]:
+    """The page's filters as a reader would name them: the URL query string the filter widgets
+    are bound to, with period keys and area codes turned into their labels."""
+    out = {}
+    try:
+        params = {k: st.query_params.get_all(k) for k in st.query_params}
+    except Exception:  # noqa: BLE001 - no script run (a test calling this directly)
+        return out
+    for k, values in params.items():
+        if not values:
+            continue
+        words = [w for w in (_filter_words(k, v) for v in values) if w]
+        if words:
+            out[FILTER_NAMES.get(k, k.replace("_", " ").capitalize())] = ", ".join(words)
+    return out
+
+
+def _filter_words(key: str, value: str) -> str | None:
+    """The filter value as the page names it; None for an area the user may not choose (the
+    page dropped it, so the file must not name it)."""
+    if key == "period":
+        for ds in ("crime", "asb"):
+            span = periods.held([ds])
+            if span:
+                match = {p.key: p.label for p in periods.named_periods(*span)}.get(value)
+                if match:
+                    return match
+    if key in ("area", "ward") and value:
+        try:
+            frame = queries.run(current_user(), "areas").frame
+        except (access.AccessDenied, queries.QueryError):
+            return None
+        codes = dict(zip(frame["area_code"].to_list(), frame["label"].to_list()))
+        code = value if value in codes else {v: k for k, v in codes.items()}.get(value)  # code or label
+        if code is None:
+            return "All data held" if value == "all" else None
+        return f"{codes[code]} ({code})"
+    return value
 
 
 def _display(result: queries.Result):
@@ -69,28 +126,6 @@ def table_data(result: queries.Result):
     Arrow goes to the browser as it is; a Polars frame would go through pandas on every run."""
     return indicators.per_result(result, ("table_arrow",), lambda: _display(result).to_arrow(
         compat_level=pl.CompatLevel.oldest()))
-
-
-def csv_bytes(result: queries.Result) -> bytes:
-    """The download's CSV: export.to_csv's bytes (same scope and suppression, formula-safe),
-    built once per result and remembered on it."""
-    return indicators.per_result(result, ("csv",), lambda: _csv(result).encode("utf-8"))
-
-
-def _csv(result: queries.Result) -> str:
-    # export.to_csv defuses every text cell with a Python call per cell (0.2 s for a national
-    # LSOA table). When no text cell starts with a formula trigger, defusing changes nothing and
-    # the display frame's CSV is the same text; any cell that might need it takes export's path.
-    frame = _display(result)
-    text = [c for c, t in frame.schema.items() if t == pl.String]
-    if _TRIGGER is None or any(frame[c].str.contains(_TRIGGER).any() for c in text):
-        return export.to_csv(result)
-    return frame.write_csv()
-
-
-# A text cell export.defuse would change: optional spaces, then one of its trigger characters.
-_TRIGGER = ("^ *[" + "".join(f"\\x{{{ord(ch):X}}}" for ch in export._FORMULA_START) + "]"
-            if all(len(ch) == 1 for ch in export._FORMULA_START) else None)
 
 
 def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:

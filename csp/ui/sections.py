@@ -67,7 +67,7 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
         ui.table(series, column_config={"month": st.column_config.DateColumn("Month", format="MMM YYYY")})
     if note:
         st.caption(note)
-    ui.download(series, "Download monthly figures (CSV)", f"{key}_monthly.csv", key=f"dl_{key}_monthly")
+    ui.download(series, "Download monthly figures (Excel)", f"{key}_monthly.xlsx", key=f"dl_{key}_monthly")
     ui.dataset_note(dataset, definition + CONTROL_NOTE, caveats)
 
 
@@ -90,7 +90,7 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
         st.plotly_chart(fig, width="stretch", key=f"{key}_chart")
     with table:
         ui.table(result)
-    ui.download(result, "Download this breakdown (CSV)", f"{key}.csv", key=f"dl_{key}")
+    ui.download(result, "Download this breakdown (Excel)", f"{key}.xlsx", key=f"dl_{key}")
     ui.dataset_note(dataset, definition, caveats)
 
 
@@ -145,7 +145,7 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
         st.caption(indicators.PLACE_NOTE.format(noun=noun))
     if note:
         st.caption(note)
-    ui.download(ranked, f"Download {unit} table (CSV)", f"{key}.csv", key=f"dl_{key}")
+    ui.download(ranked, f"Download {unit} table (Excel)", f"{key}.xlsx", key=f"dl_{key}")
     ui.dataset_note(dataset, definition + RATE_NOTE.format(bench=bench_words), caveats)
 
 

@@ -74,6 +74,6 @@ def render() -> None:
     st.subheader("The figures behind the tiles")
     table = themes.tiles_table(tiles)
     ui.table(table, column_config=TABLE_COLUMNS)
-    ui.download(table, "Download the overview figures (CSV)", "overview.csv", key="dl_overview")
+    ui.download(table, "Download the overview figures (Excel)", "overview.xlsx", key="dl_overview")
     st.caption("Significance: exact Poisson test for counts, two-proportion z-test for rates "
                "(5% level). A grey arrow means the change is within normal variation.")

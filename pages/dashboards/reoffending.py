@@ -57,7 +57,7 @@ def render() -> None:
                "suppressed are left out of the chart, not drawn as zero.")
     with st.expander("Table: rate and frequency by quarter"):
         ui.table(q)
-    ui.download(q, "Download quarterly figures (CSV)", "reoffending_quarterly.csv", key="dl_reoff_q")
+    ui.download(q, "Download quarterly figures (Excel)", "reoffending_quarterly.xlsx", key="dl_reoff_q")
 
     st.subheader(f"Latest year of cohorts ({themes.month_label(total['first_quarter'])} to "
                  f"{themes.month_label(themes.add_months(total['last_quarter'], 2))}), by group")
@@ -73,7 +73,7 @@ def render() -> None:
                     width="stretch", key="reoff_groups")
     with st.expander("Table: latest year by age group, cohort type and cohort group"):
         ui.table(b)
-    ui.download(b, "Download the breakdown (CSV)", "reoffending_breakdown.csv", key="dl_reoff_b")
+    ui.download(b, "Download the breakdown (Excel)", "reoffending_breakdown.xlsx", key="dl_reoff_b")
 
     ui.dataset_note(
         "reoffending",

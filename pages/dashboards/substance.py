@@ -49,7 +49,7 @@ def _treatment(summary: themes.SubstanceSummary) -> None:
                     width="stretch", key="in_treatment_chart")
     with st.expander("Table: treatment by quarter and substance group"):
         ui.table(q)
-    ui.download(q, "Download treatment figures (CSV)", "substance_treatment.csv", key="dl_treatment")
+    ui.download(q, "Download treatment figures (Excel)", "substance_treatment.xlsx", key="dl_treatment")
     ui.dataset_note(
         "substance_misuse",
         "Adults in structured drug and alcohol treatment in the 12 months to each quarter end, by "
@@ -77,7 +77,7 @@ def _drug_offences() -> None:
     st.caption(note or "Control limits: c-chart (mean ± 3√mean); points outside them are marked.")
     with st.expander("Table: drug offences by month"):
         ui.table(result)
-    ui.download(result, "Download drug offences (CSV)", "drug_offences.csv", key="dl_drugs")
+    ui.download(result, "Download drug offences (Excel)", "drug_offences.xlsx", key="dl_drugs")
     ui.dataset_note(
         "crime",
         "Crimes of the police.uk type 'Drugs' (possession, supply and production together), by "
@@ -103,7 +103,7 @@ def _alcohol() -> None:
                    "the 'significance' column gives Fingertips' own comparison with England.")
     with st.expander("Table: admissions by year"):
         ui.table(result)
-    ui.download(result, "Download alcohol admissions (CSV)", "alcohol_admissions.csv", key="dl_alcohol")
+    ui.download(result, "Download alcohol admissions (Excel)", "alcohol_admissions.xlsx", key="dl_alcohol")
     ui.dataset_note(
         "alcohol_admissions",
         "OHID Fingertips indicator: admission episodes for alcohol-related conditions (narrow "

@@ -35,9 +35,9 @@ def test_downloads_are_audited_when_served_and_refused_after_logout(base_url, pa
     login(page, base_url, USER)
     has_login_cookie(page)  # the second tab below logs in by cookie
     open_page(page, "Crime")
-    button = page.get_by_role("button", name="Download monthly figures (CSV)").first
+    button = page.get_by_role("button", name="Download monthly figures (Excel)").first
     expect(button).to_be_visible()
-    target = "crime_monthly.csv"
+    target = "crime_monthly.xlsx"
     before = len(served_downloads(app_data, target))
 
     # The table's own toolbar has no download: client.disableDataExport.
@@ -53,7 +53,7 @@ def test_downloads_are_audited_when_served_and_refused_after_logout(base_url, pa
     download = info.value
     url = download.url
     assert download.suggested_filename == target and "/media/" in url
-    assert download.path().read_bytes().startswith(b"month,")
+    assert download.path().read_bytes().startswith(b"PK")  # an xlsx (zip) workbook
     rows = served_downloads(app_data, target)
     assert len(rows) == before + 1
     details = json.loads(rows[0]["details"])

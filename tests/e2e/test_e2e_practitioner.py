@@ -1,9 +1,9 @@
 """Journey 3, practitioner (officer.housing, wards E05999001 and E05999002): Neighbourhood (or
 Crime) offers only their wards; a URL naming another ward shows nothing from it, on screen or in
-the downloaded CSV."""
+the downloaded workbook."""
 from __future__ import annotations
 
-import csv
+import io
 from urllib.parse import quote_plus
 
 import polars as pl
@@ -42,13 +42,18 @@ def main_text(page) -> str:
     return page.get_by_test_id("stMain").inner_text()
 
 
-def download_csv(page, button_name: str, artifacts, stem: str) -> list[dict]:
+def download_rows(page, button_name: str, artifacts, stem: str) -> tuple[list[dict], dict]:
+    """The downloaded workbook's table (its 'Data' sheet) as rows, and its 'About this file'."""
+    from openpyxl import load_workbook
+
     with page.expect_download() as info:
         page.get_by_role("button", name=button_name).click()
-    path = artifacts / f"{stem}.csv"
+    path = artifacts / f"{stem}.xlsx"
     info.value.save_as(path)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
+    wb = load_workbook(io.BytesIO(path.read_bytes()))
+    data = list(wb["Data"].iter_rows(values_only=True))
+    about = dict(wb["About this file"].iter_rows(min_row=2, values_only=True))
+    return [dict(zip(data[0], r)) for r in data[1:]], about
 
 
 def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
@@ -76,7 +81,7 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
             assert shown in scope_names + ["Everywhere you may see"], shown
             text = main_text(page)
             assert other_name not in text and OTHER not in text
-    # Pages outside their role are not in their navigation, and their URLs do not open them.
+    # Pages outside their role are not in their navigation, and their URLs say so in words.
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link").first).to_be_visible()
     hidden = [s for s in PAGES if not in_navigation(page, s.title)]
     for spec in PAGES:
@@ -86,13 +91,16 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
     for spec in hidden:
             page.goto(f"{base_url}/{spec.url_path}")
             logged_in(page)
-            expect(heading(page, "Neighbourhood")).to_be_visible()
+            expect(heading(page, "You don't have access to this page")).to_be_visible()
+            assert f"{spec.title} is not available to you" in main_text(page)
     page.goto(csv_page)
     logged_in(page)
 
-    # Back on /crime?area=<other ward>: the ward table's CSV holds only their wards' rows.
-    rows = download_csv(page, "Download ward table (CSV)", artifacts, "practitioner-crime-wards")
+    # Back on /crime?area=<other ward>: the ward table's download holds only their wards' rows.
+    rows, about = download_rows(page, "Download ward table (Excel)", artifacts, "practitioner-crime-wards")
     assert rows, "the ward table is empty"
     codes = {r["ward_code"] for r in rows if r.get("ward_code")}
     assert codes and codes <= SCOPE, codes
-    assert not any(other_name in v for r in rows for v in r.values() if v)
+    assert not any(other_name in str(v) for r in rows for v in r.values() if v)
+    assert not any(other_name in str(v) or OTHER in str(v) for v in about.values() if v)
+    assert any(k.startswith("Protection: ") for k in about) and "Area scope" in about
