@@ -146,6 +146,13 @@ def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: b
         if crime:
             h.run(user, "substance_drug_offences", {"area": area},
                   lambda r, ac=ac: [({**ac, "month": {r["month"]}, "crime_type": {"Drugs"}}, "drug_offences")])
+    if lsoa:  # Neighbourhood's LSOAs of a ward, latest 12 months
+        last = months[-1]
+        cur12 = _between(months, add_months(last, -11), last)
+        col = "crimes" if crime else "asb_incidents"
+        for ward in (wards or list(user.areas)):
+            h.run(user, "neighbourhood_lsoas", {"ward": ward},
+                  lambda r, cur12=cur12: [({"lsoa_code": {r["lsoa_code"]}, "month": cur12}, col)])
     if wards or lsoa:
         return h
     # views with no area filter: wards ranked, benchmarks, data quality, overview, neighbourhood
@@ -174,24 +181,20 @@ def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: b
         for ward in (areas if user.areas else areas[:3]):
             if ward is None or not ward.startswith("E05"):
                 continue
-            dist = rows.filter(pl.col("ward_code") == ward)["district_code"][0]
+            # The comparator: the partnership's districts, or a scoped user's other wards.
+            comp = ({"ward_code": set(user.areas) - {ward}} if user.areas
+                    else {"district_code": districts})
 
-            def summary(r, ward=ward, dist=dist):
+            def summary(r, ward=ward, comp=comp):
                 cat = r["category"]
                 if cat == "Anti-social behaviour" or (not crime and cat != "Anti-social behaviour"):
                     return []
                 tc = {} if cat in ("All crime", "Anti-social behaviour") else {"crime_type": {cat}}
                 return [({"ward_code": {ward}, "month": cur, **tc}, "ward_current"),
                         ({"ward_code": {ward}, "month": prev, **tc}, "ward_previous"),
-                        ({"district_code": {dist}, "month": cur, **tc}, "district_current"),
-                        ({"district_code": {dist}, "month": prev, **tc}, "district_previous")]
+                        ({**comp, "month": cur, **tc}, "comparator_current")]
             if crime:
                 h.run(user, "neighbourhood_summary", {"ward": ward}, summary)
-            col = "ward_crimes" if crime else "ward_asb"
-            dcol = "district_crimes" if crime else "district_asb"
-            h.run(user, "neighbourhood_monthly", {"ward": ward}, lambda r, ward=ward, dist=dist: [
-                ({"ward_code": {ward}, "month": {r["month"]}}, col),
-                ({"district_code": {dist}, "month": {r["month"]}}, dcol)])
     return h
 
 

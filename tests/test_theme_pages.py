@@ -1,4 +1,4 @@
-"""Overview, Reoffending, Substance misuse and Neighbourhood pages through AppTest on the
+"""Overview, Reoffending and Substance misuse pages through AppTest (Neighbourhood: test_neighbourhood.py) on the
 Fenmouth demo, for several roles. Expected figures come from csp.themes / the named queries run
 as the same user, and ward names from csp.demo, never from constants copied off the screen."""
 from __future__ import annotations
@@ -151,63 +151,3 @@ def test_substance_for_housing_shows_public_parts_only(demo):
     assert not any(m.label.startswith("Adults in treatment") for m in at.metric)
 
 
-# ---- neighbourhood ----------------------------------------------------------------------
-
-def test_neighbourhood_practitioner_scope_and_url_param_for_other_ward(demo):
-    from csp import demo as demo_mod
-    names = {c: n for n, c in demo_mod.WARD_CODES.items()}
-    at = open_page("officer.housing", "neighbourhood")
-    assert at.title[0].value == "Neighbourhood"
-    box = at.selectbox(key="ward")
-    assert sorted(box.options) == sorted(names[c] for c in HOUSING_WARDS)
-    # St Botolph's is outside the scope. The URL carries the option's label (as Streamlit binds
-    # a selectbox), so try the name as well as the code.
-    for other in ("St Botolph's", "E05999017"):
-        at2 = open_page("officer.housing", "neighbourhood", {"ward": other})
-        assert at2.selectbox(key="ward").value in HOUSING_WARDS
-        text = all_text(at2)
-        for code, name in other_wards().items():
-            assert name not in text and code not in text
-        assert "the 2 wards you may see" in text
-    # housing may see LSOA detail: the top LSOA table is there and only holds their LSOAs
-    lsoas = next(d.value for d in at2.dataframe if "lsoa_code" in d.value.columns)
-    assert len(lsoas) > 0
-
-
-def test_neighbourhood_ward_choice_goes_to_url_and_query_layer_refuses_other_wards(demo):
-    from csp import queries
-    at = open_page("officer.housing", "neighbourhood")
-    at.selectbox(key="ward").select("E05999002").run()
-    assert "Castle" in at.markdown[0].value
-    # Whatever reaches the queries, the scope filter holds: another ward's code returns nothing.
-    for name in ("neighbourhood_summary", "neighbourhood_monthly", "neighbourhood_top_lsoas"):
-        assert queries.run(user("officer.housing"), name, {"ward": "E05999017"}).frame.height == 0
-
-
-def test_neighbourhood_single_ward_and_ward_grant(demo):
-    at = open_page("officer.fire", "neighbourhood")
-    text = all_text(at)
-    assert "not available under your area scope" in text
-    assert "LSOA detail" in text  # the LSOA table is refused for a ward-level grant, with the reason
-    assert not any("lsoa_code" in d.value.columns for d in at.dataframe)
-    # with one ward there is no 'district' to show: no district columns at all
-    assert not any(c.startswith("district") for d in at.dataframe for c in d.value.columns)
-
-
-def test_neighbourhood_board_member_compares_with_district(demo):
-    from csp import queries, themes
-    from csp.ui.common import md_escape
-    at = open_page("board.council", "neighbourhood")
-    at.selectbox(key="ward").select("E05999009").run()
-    res = queries.run(user("board.council"), "neighbourhood_summary", {"ward": "E05999009"})
-    compared, label = themes.neighbourhood_comparison(user("board.council"), res)
-    assert label == "the district"
-    assert at.markdown[0].value == md_escape(themes.neighbourhood_sentence("Marsh End", compared, label))
-    table = next(d.value for d in at.dataframe if "against_district" in d.value.columns)
-    assert list(table["category"]) == compared.frame["category"].to_list()
-
-
-def test_neighbourhood_district_only_user_is_told(demo):
-    at = open_page("board.health", "neighbourhood")
-    assert "by district, not by ward" in all_text(at)
-    assert len(at.dataframe) == 0

@@ -150,56 +150,6 @@ def test_cohort_age_explains_the_18_month_lag():
         assert phrase in age["text"]
 
 
-# ---- neighbourhood ----------------------------------------------------------------------
-
-def _user(areas=()):
-    return access.User("u", "U", "practitioner" if areas else "board", "housing", tuple(areas))
-
-
-def test_benchmark_label_respects_scope():
-    assert themes.benchmark_label(_user(), 20) == "the district"
-    assert themes.benchmark_label(_user(["E05999001", "E05999002"]), 2) == "the 2 wards you may see"
-    assert themes.benchmark_label(_user(["E05999003"]), 1) is None
-
-
-def _summary(rows):
-    cols = ["category", "ward_current", "ward_previous", "district_current", "district_previous",
-            "ward_population", "district_population", "district_wards"]
-    frame = pl.DataFrame([dict(zip(cols, r)) for r in rows], schema={
-        "category": pl.String, "ward_current": pl.Int64, "ward_previous": pl.Int64,
-        "district_current": pl.Int64, "district_previous": pl.Int64, "ward_population": pl.Int64,
-        "district_population": pl.Int64, "district_wards": pl.Int64})
-    mask = frame.select([pl.col(c).is_null().alias(c) for c in cols[1:5]])
-    return themes.TableResult(frame, mask)
-
-
-def test_neighbourhood_comparison_rates_and_judgements():
-    # Ward: 60 crimes in 2,000 residents = 30.0 per 1,000; district: 1,000 in 100,000 = 10.0.
-    # The exact 95% interval for 60 (Garwood) is 45.8-77.2, i.e. 22.9-38.6 per 1,000: above 10.
-    res, label = themes.neighbourhood_comparison(_user(), _summary([
-        ("All crime", 60, 40, 1000, 1000, 2000, 100000, 20),
-        ("Drugs", 3, None, 300, 250, 2000, 100000, 20),
-        ("Bicycle theft", 2, 2, 100, 100, 2000, 100000, 20),
-    ]))
-    rows = {r["category"]: r for r in res.frame.to_dicts()}
-    lo, hi = stats.exact_poisson_ci(60)
-    assert rows["All crime"]["ward_rate_per_1000"] == 30.0 and rows["All crime"]["district_rate_per_1000"] == 10.0
-    assert rows["All crime"]["ward_rate_lower"] == pytest.approx(lo / 2, abs=0.15)
-    assert rows["All crime"]["ward_rate_upper"] == pytest.approx(hi / 2, abs=0.15)
-    assert rows["All crime"]["against_district"] == "worse"
-    # 1 per 1,000 (interval about 0.1-5) against 1.0: similar; a suppressed previous count
-    # leaves the change blank instead of guessing it.
-    assert rows["Bicycle theft"]["against_district"] == "similar"
-    assert rows["Drugs"]["ward_change"] is None and res.suppressed["ward_change"].to_list()[1]
-    sentence = themes.neighbourhood_sentence("Abbey", res, label)
-    assert sentence.startswith("Abbey had 30.0 recorded crimes per 1,000 residents")
-    assert "higher than the district (10.0)" in sentence
-    single, none_label = themes.neighbourhood_comparison(_user(["E05999003"]), _summary([
-        ("All crime", 60, 40, 60, 40, 2000, 2000, 1)]))
-    assert none_label is None and single.frame["district_rate_per_1000"].to_list() == [None]
-    assert "than" not in themes.neighbourhood_sentence("Fenside", single, none_label)
-
-
 # ---- figures ----------------------------------------------------------------------------
 
 def test_monthly_chart_draws_no_limits_over_suppressed_months():

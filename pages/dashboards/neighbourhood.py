@@ -1,34 +1,33 @@
-"""Neighbourhood: one ward (only wards in the user's scope), every theme for it against the
-district, recent months first, and its top LSOAs where the user may see LSOA detail."""
+"""Neighbourhood: one ward (only wards in the user's scope), for an officer with five minutes:
+the headline against a fair comparator, what changed most, the trend against the same month a
+year before, a labelled map of its LSOA hotspots, then the detail by type. Every figure comes from
+named queries through csp.neighbourhood; every name from data is escaped before it is drawn."""
 import streamlit as st
 
-from csp import themes
+from csp import access, disclosure, figures_neighbourhood, indicators, queries, themes
+from csp import neighbourhood as nb
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
-
 _col = st.column_config
-COMPARISON_COLUMNS = {  # pixel widths so all ten columns fit beside the sidebar at 1280 px
-    "category": _col.TextColumn("Type", width=185),
-    "ward_current": _col.NumberColumn("Ward", width=55),
-    "ward_change_pct": _col.NumberColumn("Change %", format="%+.1f", width=70),
-    "ward_change": _col.TextColumn("Tested change", width=140),
-    "ward_rate_per_1000": _col.NumberColumn("Rate", format="%.1f", width=55),
-    "ward_rate_lower": _col.NumberColumn("CI low", format="%.1f", width=60),
-    "ward_rate_upper": _col.NumberColumn("CI high", format="%.1f", width=60),
-    "district_rate_per_1000": _col.NumberColumn("District", format="%.1f", width=65),
-    "against_district": _col.TextColumn("Vs district", width=85),
-}
+TABLE_COLUMNS = ["category", "ward_current", "ward_change_pct", "ward_change", "ward_rate_per_1000",
+                 "ward_rate_ci", "comparator_rate_per_1000", "against_comparator"]
+CSV_COLUMNS = ["category", "last_month", "ward_current", "ward_previous", "ward_change_pct", "ward_change",
+               "ward_population", "ward_rate_per_1000", "ward_rate_lower", "ward_rate_upper",
+               "comparator_current", "comparator_population", "comparator_rate_per_1000",
+               "against_comparator", "population_year"]
 LSOA_COLUMNS = {
-    "lsoa_code": "LSOA", "lsoa_name": "Name", "population": "Residents", "crimes": "Crimes",
-    "crime_rate_per_1000": _col.NumberColumn("Crimes /1,000", format="%.1f"),
-    "asb_incidents": "ASB", "asb_rate_per_1000": _col.NumberColumn("ASB /1,000", format="%.1f"),
+    "lsoa_code": None, "population_year": None, "asb_rate_per_1000": None, "lower_95": None,
+    "upper_95": None, "lsoa_name": "LSOA", "population": "Residents", "crimes": "Crimes",
+    "rate_per_1000": _col.NumberColumn("Crimes per 1,000 a year", format="%.1f"),
+    "crime_rate_per_1000": None, "asb_incidents": "ASB incidents", "vs_benchmark": "Vs comparator",
 }
-MONTHLY_COLUMNS = {
-    "month": _col.DateColumn("Month", format="MMM YYYY"),
-    "ward_crimes": "Ward crimes", "ward_asb": "Ward ASB",
-    "district_crimes": "District crimes", "district_asb": "District ASB",
-}
+TREND_COLUMNS = {"month": _col.DateColumn("Month", format="MMM YYYY"),
+                 "same_month_last_year": "Same month a year before", "vs_last_year": "Against a year before",
+                 "signal": "Control chart", "rolling_12_months": "12 months to this month",
+                 "centre_line": None, "lower_limit": None, "upper_limit": None, "outside_limits": None,
+                 "exceptional": None, "seasonal": None, "shift_run": None, "phase": None, "phase_start": None}
+DELTA = {"significant fall": "blue", "significant rise": "orange"}  # colour-blind safe, as Overview
 
 
 def render() -> None:
@@ -37,79 +36,160 @@ def render() -> None:
     ward, ward_name = ui.ward_filter("crime", key="ward")
     if ward is None:
         return
+    page = nb.build(user, ward, ward_name)
+    if page.refused:
+        st.info(page.refused)
+        return
+    if page.compared is None:
+        st.info("No crime or ASB data is available for this ward.")
+        return
+    name = ui.md_escape(ward_name)
+    compared, cmp = page.compared, page.compared_with
+    st.markdown(ui.md_escape(nb.sentence(ward_name, compared, cmp)))
+    rows = {r["category"]: r for r in compared.frame.to_dicts()}
+    last = compared.frame["last_month"][0]
+    cols = st.columns(2)
+    for col, (cat, noun) in zip(cols, ((nb.CRIME, "Recorded crimes"), (nb.ASB, "ASB incidents"))):
+        r = rows.get(cat)
+        if r is None:
+            continue
+        rate = "" if r["ward_rate_per_1000"] is None else (
+            f"{r['ward_rate_per_1000']:.1f} per 1,000 residents a year (95% CI {r['ward_rate_ci']})")
+        against = "" if r["against_comparator"] is None else (
+            f"; {r['against_comparator']} than {cmp} ({r['comparator_rate_per_1000']:.1f})"
+            if r["against_comparator"] != "similar" else f"; similar to {cmp} ({r['comparator_rate_per_1000']:.1f})")
+        col.metric(
+            f"{noun}, 12 months to {themes.month_label(last)}",
+            ui.fmt_count(r["ward_current"], label=disclosure.withheld_label(compared)),
+            delta=None if r["ward_change_pct"] is None else f"{r['ward_change_pct']:+.1f}% on the year before ({r['ward_change']})",
+            delta_color=DELTA.get(r["ward_change"], "gray"), border=True,
+            help=ui.md_escape(rate + against) or None,
+        )
+    gap = nb.change_gap(page.summary)
+    if gap:
+        st.caption(gap)
+    if cmp is None:
+        st.caption(nb.no_comparator_reason(user))
+    else:
+        year = compared.frame["population_year"][0]
+        st.caption(f"Compared with {ui.md_escape(cmp)}. Rates are per 1,000 residents a year"
+                   + (f" (mid-{year} population)." if year else "."))
 
-    label = None
-    summary = ui.run("neighbourhood_summary", {"ward": ward})
-    if summary is not None:
-        if summary.frame.height == 0:
-            st.info("No crime or ASB data is available for this ward.")
-        else:
-            compared, label = themes.neighbourhood_comparison(user, summary)
-            st.markdown(ui.md_escape(themes.neighbourhood_sentence(ward_name, compared, label)))
-            rows = {r["category"]: r for r in compared.frame.to_dicts()}
-            last = compared.frame["last_month"][0]
-            cols = st.columns(2)
-            for col, (cat, noun) in zip(cols, (("All crime", "Recorded crimes"),
-                                               ("Anti-social behaviour", "ASB incidents"))):
-                r = rows.get(cat)
-                if r is None:
-                    continue
-                col.metric(
-                    f"{noun} in {ward_name}, 12 months to {themes.month_label(last)}",
-                    ui.fmt_count(r["ward_current"]),
-                    delta=None if r["ward_change_pct"] is None else f"{r['ward_change_pct']:+.1f}% ({r['ward_change']})",
-                    # blue/orange, not green/red: readable with colour-vision deficiencies
-                    delta_color={"significant fall": "blue", "significant rise": "orange"}.get(r["ward_change"], "gray"),
-                    border=True,
-                    help=None if r["ward_rate_per_1000"] is None else
-                    f"{r['ward_rate_per_1000']:.1f} per 1,000 residents (95% CI {r['ward_rate_lower']:.1f}–"
-                    f"{r['ward_rate_upper']:.1f}).",
-                )
-            st.subheader(f"{ward_name} against {label}, by type" if label else f"{ward_name} by type")
-            if label is None:
-                st.caption("The district comparison is not available under your area scope: you may "
-                           "see only this ward, so there is nothing to compare it with.")
-            elif user is not None and user.areas:
-                st.caption(f"You may see only the wards in your scope, so '{label}' stands in for the "
-                           "district: rows outside your scope are not visible to you.")
-            shown = themes.select_columns(compared, [
-                "category", "ward_current", "ward_change_pct", "ward_change",
-                "ward_rate_per_1000", "ward_rate_lower", "ward_rate_upper"]
-                + (["district_rate_per_1000", "against_district"] if label else []))
-            ui.table(shown, height="content", column_config=COMPARISON_COLUMNS)
-            ui.download(shown, "Download the comparison (CSV)", "neighbourhood_comparison.csv", key="dl_nb_cmp")
-            st.caption("Ward: count in the latest 12 months. Rate: per 1,000 residents, with its "
-                       "Byar 95% interval (CI low/high); District: the benchmark's rate. 'Vs district' "
-                       "compares the ward's interval with it (better/similar/worse). Tested change: "
-                       "exact Poisson test of the latest 12 months against the 12 before.")
+    st.subheader("What changed most")
+    changes = nb.biggest_changes(compared)
+    if changes:
+        st.markdown("\n".join(f"- {'▲' if c['direction'] == 'rise' else '▼'} "
+                              f"{ui.md_escape(nb.change_line(c))}" for c in changes))
+        st.caption("The largest changes on the 12 months before that are statistically significant "
+                   "(exact Poisson test, 5% level).")
+    elif gap:
+        st.markdown("No change on the year is tested: " + ui.md_escape(gap[0].lower() + gap[1:]))
+    else:
+        st.markdown("No crime type, and not ASB, changed significantly on the 12 months before.")
 
-    # One refusal is enough: a user who may not see ward detail may not see the views below either.
-    monthly = ui.run("neighbourhood_monthly", {"ward": ward}) if summary is not None else None
-    if monthly is not None and monthly.frame.height:
-        st.subheader("Month by month, most recent first")
-        if label is None:  # the 'district' would be this ward again
-            monthly = themes.select_columns(monthly, ["month", "ward_crimes", "ward_asb"])
-        ui.table(monthly, height="content", column_config=MONTHLY_COLUMNS)
-        ui.download(monthly, "Download monthly figures (CSV)", "neighbourhood_monthly.csv", key="dl_nb_month")
+    trend_section(ward, ward_name)
+    map_section(ward, ward_name, compared, cmp)
 
-    if summary is not None:
-        st.subheader(f"LSOAs in {ward_name} with the most recorded crime")
-    lsoas = ui.run("neighbourhood_top_lsoas", {"ward": ward}) if summary is not None else None
-    if lsoas is not None:
-        ui.table(lsoas, height="content", column_config=LSOA_COLUMNS)
-        ui.download(lsoas, "Download LSOA table (CSV)", "neighbourhood_lsoas.csv", key="dl_nb_lsoa")
+    st.subheader(f"{name} by type, against {ui.md_escape(cmp)}" if cmp else f"{name} by type")
+    shown = themes.select_columns(compared, [c for c in TABLE_COLUMNS if cmp or "comparator" not in c])
+    ui.table(shown, height="content", column_config={
+        "category": _col.TextColumn("Type", width=170),
+        "ward_current": _col.NumberColumn("Count", width=58),
+        "ward_change_pct": _col.NumberColumn("Change %", format="%+.1f", width=72),
+        "ward_change": _col.TextColumn("Tested change", width=140),
+        "ward_rate_per_1000": _col.NumberColumn("Rate", format="%.1f", width=50),
+        "ward_rate_ci": _col.TextColumn("95% CI", width=95),
+        "comparator_rate_per_1000": _col.NumberColumn("Comparator", format="%.1f", width=85),
+        "against_comparator": _col.TextColumn("Vs comparator", width=100),
+    })
+    st.caption("Count: latest 12 months. Rate: per 1,000 residents a year, with its Byar 95% "
+               "interval. 'Vs comparator' is better or worse only when the ward's interval lies "
+               "wholly below or above the comparator's rate. Tested change: exact Poisson test of "
+               "the latest 12 months against the 12 before.")
+    ui.download(themes.select_columns(compared, [c for c in CSV_COLUMNS if c in compared.frame.columns]),
+                "Download the comparison (Excel)", "neighbourhood_comparison.xlsx", key="dl_nb_cmp",
+                context={"Ward": f"{ward_name} ({ward})", "Comparator": cmp or "none"})
 
-    st.subheader("District-level themes")
-    st.caption("Reoffending and treatment data are held for the whole district only, not by ward.")
+    st.subheader("Reoffending and treatment (whole area only)")
+    st.caption("Reoffending and treatment figures are held for the whole area, not by ward.")
     for tile in (themes.reoffending_summary(user).tile, themes.substance_summary(user).tile):
         st.markdown(f"**{ui.md_escape(tile.title)}:** " + ui.md_escape(tile.sentence or tile.reason))
+    definition, caveats = indicators.NOTES["crime"]
+    ui.dataset_note("crime", definition + " Rates use the mid-year resident population.", caveats)
+    ui.dataset_note("asb", *indicators.NOTES["asb"])
 
-    ui.dataset_note(
-        "crime",
-        "Recorded crime (data.police.uk) in the ward and its district, by the month recorded; "
-        "rates use the mid-year resident population.",
-        "Locations are snapped to anonymous map points, so ward and LSOA counts are approximate. "
-        "Town-centre wards have high rates per resident because of visitors.",
-    )
-    ui.dataset_note("asb", "Anti-social behaviour incidents recorded by the police (data.police.uk).",
-                    "Incidents, not crimes; recording practice varies.")
+
+def trend_section(ward: str, ward_name: str) -> None:
+    user = current_user()
+    st.subheader("Month by month, against a year before")
+    parts = [("Crime", "crime", "crimes", "crimes"), ("Anti-social behaviour", "asb", "incidents", "ASB incidents")]
+    trends = {key: nb.trend(user, ward, key, count) for _, key, count, _ in parts}
+    tabs = st.tabs([title for title, *_ in parts] + ["Table"])
+    for tab, (title, key, count, noun) in zip(tabs, parts):
+        t = trends[key]
+        with tab:
+            if t.series is None:
+                st.info(t.refused or "No data is held.")
+                continue
+            label = f"{noun[:1].upper()}{noun[1:]} a month"
+            fig = indicators.per_result(t.series, ("nb_trend", count, label), lambda t=t, count=count, label=label:
+                                        figures_neighbourhood.year_on_year_chart(t.series.frame, count, label))
+            st.plotly_chart(fig, width="stretch", key=f"nb_trend_{key}")
+            st.caption(ui.md_escape(nb.latest_month_sentence(t, noun)))
+    with tabs[-1]:
+        for title, key, count, _ in parts:
+            t = trends[key]
+            if t.series is None:
+                continue
+            st.markdown(f"**{title}**")
+            ui.table(t.series, note=False, column_config=TREND_COLUMNS | {count: title})
+            ui.download(t.series, f"Download monthly {title.lower()} (Excel)", f"neighbourhood_{key}_monthly.xlsx",
+                        key=f"dl_nb_{key}_monthly", context={"Ward": f"{ward_name} ({ward})"})
+        shown = [trends[key].series for _, key, _, _ in parts if trends[key].series is not None]
+        for text in dict.fromkeys(disclosure.protection_note(r) for r in shown):
+            if text:
+                st.caption(text)
+
+
+def map_section(ward: str, ward_name: str, compared, cmp: str | None) -> None:
+    user = current_user()
+    name = ui.md_escape(ward_name)
+    st.subheader(f"Where in {name}: crime by LSOA")
+    try:
+        lsoas, refused = queries.run(user, "neighbourhood_lsoas", {"ward": ward}), ""
+    except (access.AccessDenied, queries.QueryError) as e:  # said plainly under the map
+        lsoas, refused = None, str(e)
+    rows = {r["category"]: r for r in compared.frame.to_dicts()}
+    ward_rate = (rows.get(nb.CRIME) or {}).get("ward_rate_per_1000")
+    if lsoas is None or lsoas.frame.height == 0:
+        fig = figures_neighbourhood.ward_map(ward, ward_name, None, "crimes", "Crimes", ward_rate=ward_rate)
+        if fig is not None:
+            st.plotly_chart(fig, width="stretch", key="nb_map")
+        st.caption(ui.md_escape(refused + " The map shows the ward as a whole.") if refused else
+                   "No LSOA figures are held for this ward.")
+        return
+    bench = nb.comparator_benchmark(compared, nb.CRIME, cmp, None)
+    ranked, _ = indicators.ranked_areas(lsoas, "crimes", bench)
+    hot = nb.hotspots(ranked, "crimes", ward_rate)
+    fig = indicators.per_result(ranked, ("nb_map", ward, tuple(h["lsoa_code"] for h in hot)),
+                                lambda: figures_neighbourhood.ward_map(
+                                    ward, ward_name, ranked.frame, "crimes", "Crimes",
+                                    hot=[h["lsoa_code"] for h in hot], withheld=disclosure.withheld_label(ranked)))
+    map_tab, table_tab = st.tabs(["Map", "Table"])
+    with map_tab:
+        if fig is None:
+            st.info("No boundaries are held to draw this map; see the table.")
+        else:
+            st.plotly_chart(fig, width="stretch", key="nb_map")
+    with table_tab:
+        ui.table(ranked, column_config=LSOA_COLUMNS)
+    if hot:
+        st.markdown(f"**Hotspots**: the LSOAs with more recorded crime per resident than {name} as a whole, "
+                    "highest first:\n"
+                    + "\n".join(f"{i}. {ui.md_escape(nb.hotspot_line(h, 'crimes'))}" for i, h in enumerate(hot, 1)))
+    st.caption("Darker areas have higher rates of recorded crime per 1,000 residents a year; the "
+               "numbered, outlined areas are the hotspots. LSOAs are small areas of about 1,500 "
+               "residents; town-centre LSOAs have high rates per resident because of visitors."
+               + (f" Compared with {ui.md_escape(cmp)}." if bench else ""))
+    ui.download(ranked, "Download LSOA table (Excel)", "neighbourhood_lsoas.xlsx", key="dl_nb_lsoa",
+                context={"Ward": f"{ward_name} ({ward})"})
