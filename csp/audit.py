@@ -119,7 +119,7 @@ def _canon(details) -> str:
 
 
 def record(actor: str | None, action: str, target: str = "", details: dict | None = None,
-           data_owner: str | list | tuple | set | None = None) -> int:
+           data_owner: str | list | tuple | set | None = None, con=None) -> int:
     """Append one entry; returns its sequence number.
 
     ``actor``: username (or "cli", "anonymous"); ``action``: a short verb such as login,
@@ -127,23 +127,33 @@ def record(actor: str | None, action: str, target: str = "", details: dict | Non
     user_add, user_change, revoke_sessions, view_as; ``target``: what it was done to (page, query,
     dataset version, username); ``details``: JSON-serialisable specifics (filters, versions, rows);
     ``data_owner``: the partner(s) whose data was involved, so owners can see who used it.
+    ``con``: append inside the caller's transaction (opened with ``state.connect(lock=audit.LOCK)``),
+    so a change and its audit entry are committed together or not at all.
     """
-    details_json = _canon(details)
+    if con is not None:
+        if hasattr(con, "lock"):
+            con.lock(LOCK)  # PostgreSQL: re-entrant within the transaction
+        return _record(con, actor, action, target, details, data_owner)
     with state.connect(lock=LOCK) as con:
-        key = config.audit_key()  # after connecting: a new database's migration makes the key
-        at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-        head = con.execute("SELECT seq, hash, key_id, mac FROM audit_head WHERE id=1").fetchone()
-        last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        prev, seq = (last["hash"], last["seq"] + 1) if last else (GENESIS, 1)
-        problem = _head_problem(head, last, key)
-        if problem:  # keep the evidence in the chain before carrying on
-            found = {"seq": head["seq"], "hash": head["hash"]} if head else None
-            prev = _append(con, prev, seq, at, "system", CHECKPOINT_FAILED, "audit_log",
-                           _canon({"problem": problem, "checkpoint": found}), "")
-            seq += 1
-        h = _append(con, prev, seq, at, actor, action, target, details_json, _owners(data_owner))
-        _sign_head(con, key, seq, h)
-        return seq
+        return _record(con, actor, action, target, details, data_owner)
+
+
+def _record(con, actor, action, target, details, data_owner) -> int:
+    details_json = _canon(details)
+    key = config.audit_key()  # after connecting: a new database's migration makes the key
+    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    head = con.execute("SELECT seq, hash, key_id, mac FROM audit_head WHERE id=1").fetchone()
+    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    prev, seq = (last["hash"], last["seq"] + 1) if last else (GENESIS, 1)
+    problem = _head_problem(head, last, key)
+    if problem:  # keep the evidence in the chain before carrying on
+        found = {"seq": head["seq"], "hash": head["hash"]} if head else None
+        prev = _append(con, prev, seq, at, "system", CHECKPOINT_FAILED, "audit_log",
+                       _canon({"problem": problem, "checkpoint": found}), "")
+        seq += 1
+    h = _append(con, prev, seq, at, actor, action, target, details_json, _owners(data_owner))
+    _sign_head(con, key, seq, h)
+    return seq
 
 
 @dataclass(frozen=True)
