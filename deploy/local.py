@@ -148,7 +148,9 @@ class HAProxy:
 
     def start(self) -> None:
         self.cfg.write_text(self.config())
-        subprocess.run(["haproxy", "-c", "-q", "-f", str(self.cfg)], check=True, capture_output=True, timeout=30)
+        check = subprocess.run(["haproxy", "-c", "-q", "-f", str(self.cfg)], capture_output=True, text=True, timeout=30)
+        if check.returncode:
+            raise RuntimeError(f"haproxy refuses {self.cfg}: {(check.stdout + check.stderr).strip()[:500]}")
         self._log = self.log.open("w")
         # -db: stay in the foreground, so it is our child and stops with us.
         self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(self.cfg)], stdout=self._log,
@@ -200,6 +202,34 @@ class Replica:
 
     def wait_healthy(self, timeout: float = 90) -> None:
         wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", timeout, self.proc, f"replica {self.name}")
+        self.warm_up(timeout)
+
+    def warm_up(self, timeout: float = 90) -> None:
+        """Run app.py once (a session at /) before the replica takes traffic. Streamlit leaves
+        its legacy pages/ mode only when app.py first calls st.navigation; until then the first
+        visitor to a deep link (/crime) of a fresh replica gets a "Page not found" dialog."""
+        import asyncio
+        import threading
+
+        from bench.wsclient import StreamlitSession
+
+        async def visit():
+            async with StreamlitSession("127.0.0.1", self.port) as s:
+                await s.visit("", timeout=timeout)
+
+        errors: list[BaseException] = []
+
+        def run():  # a thread of its own: the caller may already be running an event loop
+            try:
+                asyncio.run(visit())
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+        if errors:
+            raise RuntimeError(f"replica {self.name} did not complete a first run: {errors[0]}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
