@@ -284,3 +284,20 @@ def test_admin_adds_user_and_views_as_them_without_password(app_env):
     at.run()
     assert not any("Viewing as" in w.value for w in at.warning)
     assert audit.search(action="view_as_end")[0]["actor"] == "ada.admin"
+
+
+@pytest.mark.parametrize("key, accepted", [
+    ("a" * 32, False), ("ab" * 20, False), ("password" * 5, False), ("0123456789abcdef" * 2, False),
+    ("tooshort", False), ("9f86d081884c7d659a2feaa0c55ad015", True),  # 32 random hex characters
+    (KEY, True),
+])
+def test_cookie_key_must_be_random_not_just_long(data_dir, monkeypatch, key, accepted):
+    """Issue 14, finding 10: 32 x "a" was accepted as a cookie-signing key."""
+    from csp import config
+
+    monkeypatch.setenv("CSP_COOKIE_KEY", key)
+    if accepted:
+        assert config.cookie_settings().key == key
+    else:
+        with pytest.raises(config.ConfigError, match="too predictable|at least 32"):
+            config.cookie_settings()
