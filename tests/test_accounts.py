@@ -301,3 +301,19 @@ def test_cookie_key_must_be_random_not_just_long(data_dir, monkeypatch, key, acc
     else:
         with pytest.raises(config.ConfigError, match="too predictable|at least 32"):
             config.cookie_settings()
+
+
+def test_page_views_are_audited_under_one_name_per_page(app_env):
+    """Issue 14, finding 10: the landing page was audited by its title ("Neighbourhood") and the
+    same page opened by its link by its URL path ("neighbourhood")."""
+    from pages import PAGES
+
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "housing.officer", app_env["password"])
+    assert logged_in(at)  # a practitioner lands on Neighbourhood, the app root
+    for page in ("neighbourhood", "crime", "neighbourhood"):
+        at._page_hash = calc_hash(page)
+        at.run()
+        assert not at.exception, at.exception
+    targets = [r["target"] for r in audit.search(action="view", actor="housing.officer")]
+    assert targets[-1] == "neighbourhood" and set(targets) == {"neighbourhood", "crime"}
+    assert set(targets) <= {p.url_path for p in PAGES}

@@ -88,6 +88,9 @@ def sync_cookie(cookie: config.CookieSettings) -> None:
     if op is None:
         return
     key = f"csp_cookie_{op['n']}"
+    if st.session_state.get(key) is True:  # confirmed in the run this value came with: no redraw
+        st.session_state["csp_cookie_op"] = None
+        return
     if op["op"] == "set":
         done = _cookie_component(method="set", cookie=cookie.name, value=op["value"], key=key, default=False,
                                  options={"path": "/", "expires": op["expires"], "sameSite": "strict"})
