@@ -30,7 +30,10 @@ from extra_streamlit_components.CookieManager import _component_func as _cookie_
 from .. import access, accounts, audit, config, users
 
 _AUTH_KEYS = ("name", "username", "authentication_status", "email", "roles")
-_HIDE_EMPTY_FRAMES = "<style>.element-container:has(iframe[height=\"0\"]) { display: none; }</style>"
+# Static CSS (no data in it): the cookie component's frame is 0 px high; hide its container so it
+# leaves no gap. st.html with only a <style> draws nothing and takes no place in the page.
+_HIDE_EMPTY_FRAMES = ('<style>[data-testid="stElementContainer"]:has(iframe[height="0"]),'
+                      ' .element-container:has(iframe[height="0"]) { display: none; }</style>')
 
 
 def real_user() -> access.User | None:
@@ -96,7 +99,7 @@ def sync_cookie(cookie: config.CookieSettings) -> None:
                                  options={"path": "/", "expires": op["expires"], "sameSite": "strict"})
     else:
         done = _cookie_component(method="delete", cookie=cookie.name, key=key, default=False)
-    st.markdown(_HIDE_EMPTY_FRAMES, unsafe_allow_html=True)  # static CSS: no blank gap for it
+    st.html(_HIDE_EMPTY_FRAMES)
     if done is True:
         st.session_state["csp_cookie_op"] = None
 
