@@ -17,7 +17,6 @@ The schema is created and upgraded by versioned migrations the first time a proc
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -73,10 +72,3 @@ def reset() -> None:
     pg.reset()
     sqlite.reset()
 
-
-def pid_changed(pid: list[int]) -> bool:
-    """True once per fork: pools must not be shared with a parent process."""
-    if pid[0] != os.getpid():
-        pid[0] = os.getpid()
-        return True
-    return False
