@@ -137,7 +137,7 @@ def start_stack(data_dir: Path | None, replicas: int, cookie_key: str):
     os.chmod(work, 0o711)  # the private cluster's server runs as the postgres user
     stack = Stack(data_dir or work / "data", replicas=replicas, workdir=work, cookie_key=cookie_key)
     stack.start_database()
-    for k in ("CSP_DATABASE_URL", "CSP_AUDIT_KEY", "CSP_COOKIE_KEY"):
+    for k in ("CSP_DATABASE_URL", "CSP_COOKIE_KEY"):
         os.environ[k] = stack.env[k]  # prepare() adds the bench users to this database
     return stack
 

@@ -242,10 +242,13 @@ class Replica:
         self._log.close()
 
 
-def replica_env(data_dir: Path, database_url: str, cookie_key: str, audit_key: str) -> dict[str, str]:
+def replica_env(data_dir: Path, database_url: str, cookie_key: str, audit_key: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CSP_DEMO",)}
-    env.update(CSP_DATA_DIR=str(data_dir), CSP_DATABASE_URL=database_url, CSP_COOKIE_KEY=cookie_key,
-               CSP_AUDIT_KEY=audit_key)
+    env.update(CSP_DATA_DIR=str(data_dir), CSP_DATABASE_URL=database_url, CSP_COOKIE_KEY=cookie_key)
+    if audit_key:
+        env["CSP_AUDIT_KEY"] = audit_key
+    else:  # the key file the log started with, in the shared data directory
+        env.pop("CSP_AUDIT_KEY", None)
     return env
 
 
@@ -262,7 +265,7 @@ class Stack:
         self.pg = None if database_url else Postgres(pg_dir or self.workdir / "pg")
         self.database_url = database_url
         self.cookie_key = cookie_key or secrets.token_urlsafe(48)
-        self.audit_key = audit_key or secrets.token_urlsafe(48)
+        self.audit_key = audit_key  # None: <data dir>/.audit_key, made when the log starts
         self.replicas: list[Replica] = []
         self.haproxy: HAProxy | None = None
 
@@ -319,10 +322,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     ensure_packages()
-    for var in ("CSP_COOKIE_KEY", "CSP_AUDIT_KEY"):
-        if not os.environ.get(var):
-            print(f"note: {var} is not set; using a random one for this run (set it to keep logins and "
-                  "the audit log's key across restarts)", file=sys.stderr)
+    if not os.environ.get("CSP_COOKIE_KEY"):
+        print("note: CSP_COOKIE_KEY is not set; using a random one for this run (everyone logs in again "
+              "after a restart)", file=sys.stderr)
+    if not os.environ.get("CSP_AUDIT_KEY"):
+        print(f"note: CSP_AUDIT_KEY is not set; the audit log is signed with the key in "
+              f"{args.data_dir}/.audit_key (set CSP_AUDIT_KEY to keep the key off the data directory)",
+              file=sys.stderr)
     stack = Stack(args.data_dir.resolve(), args.replicas, args.port, args.database_url, args.pg_dir,
                   workdir=Path(tempfile.mkdtemp(prefix="csp-stack-")),
                   cookie_key=os.environ.get("CSP_COOKIE_KEY"), audit_key=os.environ.get("CSP_AUDIT_KEY"))
