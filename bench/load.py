@@ -393,7 +393,10 @@ async def drive_ws(port: int, sessions: int, seconds: float, timeout_s: float, r
     specs = {p.url_path: p for p in PAGES}
     titles = {k: specs[k].title for k in PAGE_ORDER if k in specs}
     urls = {k: specs[k].url_path for k in titles}
-    users = [USERS["unscoped"] if i % 2 == 0 else USERS["ward"] for i in range(sessions)]
+    # Half each user, in the order U W W U U W W U ...: a load balancer dealing sessions to two
+    # replicas in turn then gives each replica both kinds (U W U W would put all whole-area
+    # sessions, the heavier pages, on one replica).
+    users = [USERS["unscoped"] if (i + i // 2) % 2 == 0 else USERS["ward"] for i in range(sessions)]
     if jars is None:
         jars = await browser_cookies(port, sorted(set(users)), PASSWORD, cookie_name, timeout_s)
     # Behind the load balancer: each simulated user is a browser of its own, so none carries the
