@@ -19,6 +19,7 @@ from . import access, state
 MIN_PASSWORD = 10
 BCRYPT_ROUNDS = 12  # bcrypt's default cost; tests lower it to keep the suite fast
 
+
 class UserError(ValueError):
     pass
 
