@@ -16,7 +16,7 @@ APP = str(ROOT / "app.py")
 
 @pytest.fixture
 def app_env(tiny, monkeypatch):
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     return tiny
 
 
