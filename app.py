@@ -139,7 +139,7 @@ def audit_view(page) -> None:
     )
 
 
-page = st.navigation(pages)
+page = st.navigation(pages, expanded=True)  # every page listed: no "View more" to hide Admin pages
 try:
     page.run()
 finally:  # also when the page stops early (st.stop) or reruns
