@@ -16,8 +16,8 @@
 - ``polars``: the same with a ``pl.scan_parquet`` lazy query.
 
 Each figure is given the parameters the page uses on first view (the default named period: the
-latest 24 months held, or 12 when fewer are held; the monthly trend reads 11 months more for its
-rolling line). ``compare`` checks the floor's and the peers' answers against the access layer's,
+latest 24 months held, or 12 when fewer are held; the monthly trend also reads the year before,
+for its rolling line and same-month-last-year check: ``csp.indicators.history_start``). ``compare`` checks the floor's and the peers' answers against the access layer's,
 cell by cell: the same rows, the same published figures and the same cells withheld.
 
 The peers do what the queries do for the bench's setting: no partnership area and no comparator
@@ -61,7 +61,7 @@ class Context:
         return {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m")}
 
     def trend_params(self, dataset: str = "crime") -> dict:
-        """The monthly trend's parameters: 11 months before the period too (csp.ui.sections)."""
+        """The monthly trend's parameters: the months before the period it reads too (csp.ui.sections)."""
         p = self.period_params(dataset)
         first = self.held[dataset][0].strftime("%Y-%m")
         return p | {"from": indicators.history_start(p["from"], first)}
