@@ -49,6 +49,7 @@ PAGES: list[PageSpec] = [
              datasets=("crime", "asb"), default_for_roles=("practitioner",)),
     PageSpec("data.catalogue", "Catalogue", ":material/menu_book:", "catalogue", "Data"),
     PageSpec("data.upload", "Upload", ":material/upload_file:", "upload", "Data", action="upload"),
+    PageSpec("data.supply", "Data supply", ":material/event_available:", "data-supply", "Data"),
     PageSpec("data.data_quality", "Data quality", ":material/fact_check:", "data-quality", "Data", action="data_quality"),
     PageSpec("admin.access_log", "Use of our data", ":material/visibility:", "access_log", "Admin", action="access_log"),
     PageSpec("admin.admin_users", "Users", ":material/manage_accounts:", "admin_users", "Admin", action="manage_users"),
