@@ -35,6 +35,9 @@ MAX_BREAKDOWNS = 2
 MAX_FILTER_FIELDS = 8
 MAX_FILTER_VALUES = 20
 MAX_VALUE_LENGTH = 200
+# Rows a view may have: beyond this it is refused (narrow it), so no view holds memory for a
+# national LSOA x month table. The query asks for one more than this, cut after protection.
+MAX_ROWS = 50_000
 PERIOD_GRAINS = ("month", "quarter", "fy")
 GEO_KEYS = catalog.GEO_LEVELS  # lsoa, ward, district
 RESERVED = set(PERIOD_GRAINS) | set(GEO_KEYS)
@@ -637,6 +640,7 @@ def query_text(p: Plan) -> tuple[str, dict]:
         order = [f"-{p.count}"] + order
     if order:
         head.append(f"-- order: [{', '.join(order)}]")
+    head.append(f"-- limit: {MAX_ROWS + 1}")
     head.append("-- columns:")
     for name, kind, label in columns:
         head.append(f"--   {name}: {{type: {kind}, description: {json.dumps(label)}}}")
@@ -675,7 +679,11 @@ def compile(user: access.User | None, spec: Spec) -> tuple[Plan, queries.NamedQu
 def run(user: access.User | None, spec: Spec) -> tuple[Plan, queries.Result]:
     """Check, build and run a view as the user, through the same runner as every page."""
     p, q, params = compile(user, spec)
-    return p, queries.run_query(user, q, params)
+    result = queries.run_query(user, q, params)
+    if result.frame.height > MAX_ROWS:
+        raise SpecError(f"This view has more than {MAX_ROWS:,} rows, too many to show: choose a "
+                        "shorter period, one area, a filter or a coarser breakdown.")
+    return p, result
 
 
 def values(user: access.User | None, dataset: str, name: str) -> list[str]:

@@ -196,6 +196,17 @@ def test_the_sql_names_only_contract_identifiers(tiny, who):
     assert checked >= len(keys) ** 2 // 2
 
 
+def test_a_view_with_too_many_rows_is_refused(tiny, monkeypatch):
+    police = tiny["users"]["police"]
+    _, full = explore.run(police, spec(ds="crime", b1="lsoa", b2="month", p="all"))
+    assert full.frame.height > 3
+    monkeypatch.setattr(explore, "MAX_ROWS", 3)
+    with pytest.raises(explore.SpecError, match="more than 3 rows"):
+        explore.run(police, spec(ds="crime", b1="lsoa", b2="month", p="all"))
+    _, small = explore.run(police, spec(ds="crime", b1="district", p="all"))
+    assert small.frame.height <= 3
+
+
 def test_ward_scope_holds_in_explore(tiny):
     fire = tiny["users"]["fire"]  # ward W2 only
     _, result = explore.run(fire, spec(ds="crime", b1="ward", p="all"))
