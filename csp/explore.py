@@ -382,6 +382,8 @@ class Plan:
     def describe(self, area_label: str | None = None) -> str:
         """The view in plain words, e.g. 'Crimes by ward and crime type, latest 12 months'."""
         what = self.what()
+        for name, values in self.filters:  # data text: callers escape it for Markdown
+            what += f", {field_label(self.contract, name).lower()} {' or '.join(values)}"
         where = {None: "", "all": ", all data held"}.get(self.spec.area, f", {area_label or self.spec.area}")
         label = self.period.label
         if label.split(" ")[0] in ("Latest", "The", "Everything", "Financial"):

@@ -290,6 +290,27 @@ def test_a_narrowed_grant_turns_a_saved_view_into_a_plain_refusal(people, policy
     assert [p.view_id for p in saved_views.pinned(council)] == [v.id]  # kept, in case it returns
 
 
+PROBATION_CRIME = 'probation = { geography = "ward", protection = "perturb", threshold = 5, ptable = "ptable_t5", tiers = ["public"] }\nyouth_justice'
+
+
+def test_a_view_shared_with_someone_whose_grant_narrows_shows_them_a_refusal(people, policy_copy):
+    council, probation = people["council"], people["probation"]
+    v = saved_views.save(council, "Crime by ward", spec(ds="crime", b1="ward", p="all"), "partnership")
+    saved_views.pin(v.id, probation)
+    _, theirs = explore.run(probation, saved_views.get(v.id, probation).spec())
+    assert theirs.frame.height > 0
+    # Probation's crime grant is coarsened to districts, then withdrawn: the same pinned view is
+    # a plain refusal each time, and the owner's answer is unchanged.
+    edit_policy(policy_copy, PROBATION_CRIME, PROBATION_CRIME.replace('"ward"', '"district"', 1), 1)
+    with pytest.raises(access.AccessDenied, match="down to district level, so it cannot be broken down by ward"):
+        explore.run(probation, saved_views.pinned(probation)[0].view.spec())
+    edit_policy(policy_copy, PROBATION_CRIME.replace('"ward"', '"district"', 1), "youth_justice", 2)
+    with pytest.raises(access.AccessDenied, match="does not let probation analyst see the crime dataset"):
+        explore.run(probation, saved_views.pinned(probation)[0].view.spec())
+    _, mine = explore.run(council, v.spec())
+    assert mine.frame.height > 0
+
+
 # ---- My dashboard (AppTest, the demo area) ---------------------------------------------------------
 
 

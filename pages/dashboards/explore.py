@@ -43,12 +43,15 @@ def render() -> None:
         st.info("No dataset Explore can show is shared with you yet.")
         return
     url = url_params()
-    if st.session_state.get("x_url") != url:
+    arrived = st.session_state.get("x_url") != url
+    if arrived:
         # A link, back/forward or a first visit: the URL leads and the pickers follow it.
         _seed(user, url, offered)
     spec = _pickers(user, offered)
     params = normal(spec.to_params())
-    if params != url:
+    if params != url or arrived:
+        # Also when it came in unchanged: a page link to this same page runs it with the link's
+        # query string but leaves the browser's address bar as it was until the app sets it.
         st.query_params.from_dict({k: list(v) if len(v) > 1 else v[0] for k, v in params.items()})
     st.session_state["x_url"] = params
     if real_user() == user:
