@@ -26,6 +26,12 @@ class PageSpec:
     dataset: str | None = None  # for the incident dashboard: which dataset it draws (render(dataset))
 
 
+def explorable() -> tuple[str, ...]:
+    from csp import explore
+
+    return explore.explorable()
+
+
 def incident_pages() -> list[PageSpec]:
     """One dashboard per events dataset with a dashboard in its contract (csp.incidents): a new
     dataset gets its page from its contract, no page code."""
@@ -47,6 +53,8 @@ PAGES: list[PageSpec] = [
              datasets=("substance_misuse", "alcohol_admissions", "crime")),
     PageSpec("dashboards.neighbourhood", "Neighbourhood", ":material/home_pin:", "neighbourhood", "Dashboards",
              datasets=("crime", "asb"), default_for_roles=("practitioner",)),
+    PageSpec("dashboards.explore", "Explore", ":material/explore:", "explore", "Dashboards", datasets=explorable()),
+    PageSpec("dashboards.my_dashboard", "My dashboard", ":material/space_dashboard:", "my-dashboard", "Dashboards", datasets=explorable()),
     PageSpec("data.catalogue", "Catalogue", ":material/menu_book:", "catalogue", "Data"),
     PageSpec("data.upload", "Upload", ":material/upload_file:", "upload", "Data", action="upload"),
     PageSpec("data.supply", "Data supply", ":material/event_available:", "data-supply", "Data"),
