@@ -8,49 +8,21 @@ shows them a plain refusal.
 
 Sharing: ``private`` (the owner only), ``partner`` (everyone of the owner's partner when it was
 saved), ``partnership`` (every user of the app). Pins are per user (anyone may pin a view they can
-see), with an order. The SQL is plain (``?`` placeholders, ``ON CONFLICT`` upserts) so the module
-can move onto the app-state interface (SQLite or PostgreSQL) by swapping :func:`_db`.
+see), with an order. Stored through csp.state, so SQLite or PostgreSQL (schema: migration 3).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from . import access, config, explore
+from . import access, explore, state
 
 SHARING = ("private", "partner", "partnership")
 MAX_NAME = 80
 MAX_VIEWS = 200  # per owner: bounded storage whatever a client sends
 MAX_LAYOUT_BYTES = 16_384
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS saved_views (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    owner TEXT NOT NULL,
-    partner TEXT NOT NULL,
-    name TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    sharing TEXT NOT NULL CHECK (sharing IN ('private', 'partner', 'partnership')),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS saved_views_owner ON saved_views(owner);
-CREATE TABLE IF NOT EXISTS saved_view_pins (
-    username TEXT NOT NULL,
-    view_id INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    PRIMARY KEY (username, view_id)
-);
-CREATE TABLE IF NOT EXISTS dashboard_layouts (
-    username TEXT PRIMARY KEY,
-    layout TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
 _COLUMNS = "id, owner, partner, name, dataset, spec, sharing, created_at, updated_at"
 
 
@@ -88,18 +60,8 @@ class Pin:
     view: SavedView | None  # None: deleted, or no longer shared with this user
 
 
-@contextmanager
 def _db():
-    path = config.app_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=10)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(SCHEMA)
-        yield con
-        con.commit()
-    finally:
-        con.close()
+    return state.connect()
 
 
 def _now() -> str:
@@ -164,11 +126,11 @@ def save(user: access.User | None, name: str, spec: explore.Spec, sharing: str =
             (count,) = con.execute("SELECT count(*) FROM saved_views WHERE owner = ?", (user.username,)).fetchone()
             if count >= MAX_VIEWS:
                 raise ViewError(f"You have {MAX_VIEWS} saved views: delete some first.")
-            cur = con.execute(
+            row = con.execute(
                 "INSERT INTO saved_views (owner, partner, name, dataset, spec, sharing, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (user.username, user.partner, name, spec.dataset, text, sharing, now, now))
-            view_id, action = int(cur.lastrowid), "view_save"
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (user.username, user.partner, name, spec.dataset, text, sharing, now, now)).fetchone()
+            view_id, action = int(row[0]), "view_save"
         view = _row(con.execute(f"SELECT {_COLUMNS} FROM saved_views WHERE id = ?", (view_id,)).fetchone())
     _audit(user, action, view)
     return view
@@ -281,8 +243,9 @@ def move(view_id, user: access.User | None, offset: int) -> None:
         i = order.index(vid)
         j = max(0, min(len(order) - 1, i + int(offset)))
         order.insert(j, order.pop(i))
-        con.executemany("UPDATE saved_view_pins SET position = ? WHERE username = ? AND view_id = ?",
-                        [(k + 1, user.username, v) for k, v in enumerate(order)])
+        for k, v in enumerate(order):
+            con.execute("UPDATE saved_view_pins SET position = ? WHERE username = ? AND view_id = ?",
+                        (k + 1, user.username, v))
 
 
 def pinned(user: access.User | None) -> list[Pin]:

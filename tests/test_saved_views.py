@@ -80,6 +80,29 @@ def test_save_list_get_delete_and_the_audit_trail(people):
     assert audit.verify().intact
 
 
+def test_views_pins_and_layouts_on_both_state_backends(state_db, request):
+    """The same calls on SQLite and a real PostgreSQL (issue 16: saved views are app state), and
+    what was kept survives a new process's connection (state.reset)."""
+    from csp import state
+
+    people = request.getfixturevalue("people")  # after state_db: users land in that database
+    council, other = people["council"], people["council2"]
+    a = saved_views.save(council, "Crime by ward", spec(ds="crime", b1="ward", p="all"), "partner")
+    b = saved_views.save(council, "Crime by month", spec(ds="crime", b1="month", p="all"), "private")
+    assert b.id > a.id
+    saved_views.pin(a.id, council), saved_views.pin(b.id, council), saved_views.pin(a.id, council)
+    saved_views.move(b.id, council, -1)
+    saved_views.remember(council, columns=2)
+    state.reset()
+    assert [p.view_id for p in saved_views.pinned(council)] == [b.id, a.id]
+    assert saved_views.layout(council) == {"columns": 2}
+    assert [v.id for v in saved_views.list_visible(other)] == [a.id]  # partner-shared only
+    saved_views.delete(a.id, council)
+    assert [p.view_id for p in saved_views.pinned(council)] == [b.id]
+    with state.connect() as con:
+        assert con.dialect == state_db
+
+
 def test_shared_views_are_visible_to_exactly_the_right_users(people):
     owner = people["council"]
     views = {sharing: saved_views.save(owner, f"view {sharing}", spec(ds="crime", p="all"), sharing)
