@@ -26,22 +26,14 @@ from pathlib import Path
 
 import polars as pl
 
-from . import access, audit, catalog, config, ingest, pii, sandbox, store, users, validate
+from . import access, audit, catalog, config, ingest, pii, sandbox, state, store, users, validate
 from .validate import Problem, ReadError, check, check_formulas, parse_month, read_limited
 
 DEFAULT_MARGIN = 0.2  # "moved by more than" threshold in the preview: 20% of the published figure
 MIN_KEEP_DAYS = 1
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS upload_mappings (
-    partner TEXT NOT NULL, dataset TEXT NOT NULL, source_column TEXT NOT NULL,
-    target_column TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (partner, dataset, source_column)
-);
-CREATE TABLE IF NOT EXISTS upload_retention (
-    dataset TEXT PRIMARY KEY, days INTEGER NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL
-);
-"""
+# Remembered column mappings and retention settings live in the app state database
+# (tables upload_mappings and upload_retention, created by csp.state.migrations).
 
 POLICE_UK_MAP = {
     "Crime ID": "crime_id", "Month": "month", "Falls within": "falls_within", "Location": "location",
@@ -85,11 +77,8 @@ def require_upload(user: access.User | None, dataset: str) -> None:
 # ---- mapping memory (app state database) ----------------------------------------------------
 
 
-@contextmanager
 def _db():
-    with users.db() as con:
-        con.executescript(SCHEMA)
-        yield con
+    return state.connect()
 
 
 def remembered_mapping(partner: str, dataset: str) -> dict[str, str]:
@@ -103,7 +92,11 @@ def remember_mapping(partner: str, dataset: str, mapping: dict[str, str], by: st
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with _db() as con:
         for src, dst in mapping.items():
-            con.execute("INSERT OR REPLACE INTO upload_mappings VALUES (?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO upload_mappings (partner, dataset, source_column, target_column,"
+                        " updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (partner, dataset, source_column) DO UPDATE SET"
+                        " target_column=excluded.target_column, updated_by=excluded.updated_by,"
+                        " updated_at=excluded.updated_at",
                         (partner, dataset, src, dst, by, now))
 
 
@@ -588,7 +581,8 @@ def _period_label(name: str, key: str) -> pl.Expr:
 # ---- publishing -----------------------------------------------------------------------------
 
 
-def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Version]:
+def publish(plan: Plan, published_by: str, note: str = "",
+            now: dt.datetime | None = None) -> dict[str, store.Version]:
     """Publish a clean plan, merged with the published periods it does not replace. The datasets
     of one file (a police.uk file's crime and ASB) are served together or not at all (one atomic
     change). Refuses if anything was flagged or a dataset changed since the preview. store.publish
@@ -608,23 +602,24 @@ def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Ve
         if len(names) > 1 and len(groups) == 1 and None not in groups:  # a police.uk file
             with store.atomic(names, by=published_by) as change:
                 for name in names:
-                    _publish_one(plan, name, staged[name], published_by, note)
+                    _publish_one(plan, name, staged[name], published_by, note, now)
             out = change.versions
         else:
-            out = {name: _publish_one(plan, name, staged[name], published_by, note) for name in names}
+            out = {name: _publish_one(plan, name, staged[name], published_by, note, now) for name in names}
     finally:
         for f in staged.values():
             f.unlink(missing_ok=True)
     for name, v in out.items():
         store.record_event(name, {"event": "publish", "by": published_by, "version": v.version,
-                                  "file": plan.filename, "checksum": plan.checksum})
-        apply_retention(name, by=published_by)
+                                  "file": plan.filename, "checksum": plan.checksum}, at=now)
+        apply_retention(name, by=published_by, now=now)
     if plan.dataset == "geography":
         ingest.regeocode(published_by)
     return out
 
 
-def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: str) -> store.Version:
+def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: str,
+                 now: dt.datetime | None = None) -> store.Version:
     base = plan.diffs[name].base_version if name in plan.diffs else None
     key = catalog.contract(name).period_field
 
@@ -642,7 +637,7 @@ def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: s
         store.write_relation(cur, name, sql, params, path)
 
     return store.publish(name, write, published_by=published_by, source=plan.filename,
-                         source_checksum=plan.checksum, validation=plan.summary(), note=note)
+                         source_checksum=plan.checksum, validation=plan.summary(), note=note, now=now)
 
 
 def rollback_plan(dataset: str, vid: str) -> dict[str, tuple[str | None, str]]:
@@ -669,9 +664,11 @@ def changes_in(plan: dict[str, tuple[str | None, str | None]]) -> list[str]:
 
 
 def rollback(dataset: str, vid: str, by: str,
-             expect: dict[str, tuple[str | None, str]] | None = None) -> dict[str, store.Version]:
+             expect: dict[str, tuple[str | None, str]] | None = None,
+             at: dt.datetime | None = None) -> dict[str, store.Version]:
     """Roll back ``dataset`` (and what was published with that version) as one change. ``expect``
-    is the plan the person confirmed; refused if the published data changed since."""
+    is the plan the person confirmed; refused if the published data changed since. ``at``: the
+    time recorded in the history (default: the clock; the supply tracker reads it)."""
     plan = expect if expect is not None else rollback_plan(dataset, vid)
     try:
         done = store.rollback(dataset, vid, by=by, expect=plan)
@@ -679,7 +676,7 @@ def rollback(dataset: str, vid: str, by: str,
         raise UploadError(str(e)) from None
     for d, (now, to) in plan.items():
         if now != to:
-            store.record_event(d, {"event": "rollback", "by": by, "from": now, "to": to})
+            store.record_event(d, {"event": "rollback", "by": by, "from": now, "to": to}, at=at)
     return done
 
 
@@ -699,7 +696,9 @@ def set_retention(dataset: str, days: int, by: str) -> None:
         raise UploadError(f"Retention must be at least {MIN_KEEP_DAYS} day(s).")
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with _db() as con:
-        con.execute("INSERT OR REPLACE INTO upload_retention VALUES (?, ?, ?, ?)", (dataset, days, by, now))
+        con.execute("INSERT INTO upload_retention (dataset, days, set_by, set_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (dataset) DO UPDATE SET days=excluded.days, set_by=excluded.set_by,"
+                    " set_at=excluded.set_at", (dataset, days, by, now))
     store.record_event(dataset, {"event": "retention", "by": by, "days": days})
 
 

@@ -266,7 +266,7 @@ def test_ward_names_are_escaped_everywhere_on_the_page(tiny, monkeypatch):
     and chart labels only as literal text."""
     from csp.geography import areas
 
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     hostile = "**Abbey** [x](https://evil.example) <b>y</b>"
     geo = GEOGRAPHY.with_columns(ward_name=pl.when(pl.col("ward_code") == W1).then(pl.lit(hostile))
                                  .otherwise(pl.col("ward_name")))
