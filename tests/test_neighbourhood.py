@@ -251,6 +251,12 @@ def test_page_for_a_one_ward_officer_says_there_is_nothing_fair_to_compare(demo)
     assert not any("comparator" in c for d in at.dataframe for c in d.value.columns)
     assert "LSOA detail" in text and "The map shows the ward as a whole" in text
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    # the trend (crime and ASB, each against the same month a year before) and the ward's map
+    trends = [c for c in charts if "Same month a year before" in {t.get("name") for t in c["data"]}]
+    assert len(trends) == 2 and len(charts) == 3
+    t = nb.trend(user("officer.fire"), FIRE, "crime", "crimes")
+    drawn = next(tr for tr in trends[0]["data"] if tr.get("name") == "Crimes a month")
+    assert len(drawn["y"]) == t.series.frame.height == nb.TREND_MONTHS
     assert any("Eastfield" in a["text"] for c in charts for a in c["layout"].get("annotations", []))
 
 
