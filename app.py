@@ -44,8 +44,11 @@ def login_page() -> None:
         st.caption("After 5 failed attempts an account is locked for 15 minutes.")
     if config.demo_mode():
         st.info(
-            "Demo mode: fictional data for 'Fenmouth', demo logins listed in README.md, and a "
-            "cookie key generated for this data directory. Not for real data."
+            "Demo mode: fictional data for 'Fenmouth', and a cookie key generated for this data "
+            "directory. Not for real data. The demo logins are listed in README.md under \"Demo "
+            "logins\" (one password for all, `fenmouth-demo`): one for each role and partner, so "
+            "you can see what a board member, an analyst, a practitioner or an administrator of "
+            "each partner would see, for example `board.council` or `officer.housing`."
         )
 
 

@@ -153,3 +153,22 @@ def test_a_page_the_user_may_not_open_says_so_in_plain_words(app_env, tmp_path, 
     assert "does not share police recorded crime" in text and "with the health partner" in text
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), text  # no internal names such as crime_cube
     assert data_elements(at) == 0
+
+
+def test_login_page_in_demo_mode_says_where_the_demo_logins_are(app_env, monkeypatch):
+    import re
+
+    from csp import users
+
+    monkeypatch.setenv("CSP_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception, at.exception
+    note = " ".join(i.value for i in at.info)
+    assert '"Demo logins"' in note and f"`{users.DEMO_PASSWORD}`" in note
+    readme = (ROOT / "README.md").read_text()
+    assert f"### Demo logins (password for all: `{users.DEMO_PASSWORD}`)" in readme
+    named = re.findall(r"`([a-z]+\.[a-z]+)`", note)
+    demo = {u[0] for u in users.DEMO_USERS}
+    assert named and set(named) <= demo  # the examples are real demo logins
+    assert all(f"| `{u}` |" in readme for u in named)  # and the README lists them
+    assert data_elements(at) == 0
