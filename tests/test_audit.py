@@ -129,12 +129,35 @@ def test_audit_and_data_use_pages(tiny, monkeypatch):
     at = open_page("ada.admin", "audit_log")
     assert not at.exception, at.exception
     log = at.dataframe[0].value
-    assert {"download", "view", "login"} <= set(log["action"])
+    assert {"Download", "View", "Login"} <= set(log["Action"])
+    # readable: times as dates (no bare ISO), details in words (no JSON braces)
+    raw = audit.search(limit=5000)
+    assert list(log["#"]) == sorted(log["#"], reverse=True) and set(log["#"]) <= {r["seq"] for r in raw}
+    assert not any("{" in d for d in log["Details"]) and not any("T" in w[:12] for w in log["When"])
+    assert all(w.endswith("UTC") for w in log["When"])
     at = open_page("pc.owner", "access_log")  # police board: sees who used police data
     assert not at.exception, at.exception
     assert at.title[0].value == "Use of Police data"
     every = at.dataframe[1].value
     # the council user's download of police data is there; the view of health data is not
-    assert ("council.board", "download", "crime_by_ward.csv") in set(
-        zip(every["actor"], every["action"], every["target"]))
-    assert "<b>x</b>" not in set(every["target"])
+    assert ("council.board", "Download", "crime_by_ward.csv") in set(
+        zip(every["Who"], every["Action"], every["What"]))
+    assert "<b>x</b>" not in set(every["What"])
+
+
+def test_readable_times_details_and_scopes():
+    from csp.ui import readable
+
+    assert readable.when("2026-12-01T17:46:06.123456+00:00") == "01 Dec 2026 17:46:06 UTC"
+    assert readable.when("2026-12-01T18:46:06+01:00") == "01 Dec 2026 17:46:06 UTC"
+    assert readable.when("2026-12-01") == "01 Dec 2026"  # a date has no 00:00:00
+    assert readable.details('{"query": "crime_monthly_total", "rows": 12, "served": true, '
+                            '"filters": {"Ward": "Abbey (E05000901)"}}') == (
+        "Query: crime_monthly_total; Rows: 12; Served: yes; Filters: ward Abbey (E05000901)")
+    frame = readable.users_frame(
+        [{"username": "jo.smith", "name": "Jo", "email": None, "role": "practitioner", "partner": "youth_justice",
+          "areas": ("E05000901", "E05000999"), "disabled": False, "created_at": "2026-11-30T09:05:00+00:00"}],
+        {"E05000901": "Abbey (E05000901)"}, lambda u: "active")
+    row = frame.row(0, named=True)
+    assert row["Area scope"] == "Abbey (E05000901), E05000999"  # a code the lookup lacks stays a code
+    assert (row["Role"], row["Partner"], row["Created"]) == ("practitioner", "youth justice", "30 Nov 2026 09:05:00 UTC")

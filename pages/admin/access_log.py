@@ -2,11 +2,10 @@
 (from the audit trail)."""
 import datetime as dt
 
-import polars as pl
 import streamlit as st
 
 from csp import audit
-from csp.ui import auth
+from csp.ui import auth, readable
 
 USES = ("view", "download", "export", "board_pack")
 
@@ -23,8 +22,8 @@ def render() -> None:
     if not rows:
         st.info("No use of your data is recorded in this period.")
         return
-    frame = pl.DataFrame(rows).select("at", "actor", "action", "target", "details")
-    summary = frame.group_by("actor", "action").len("times").sort(["times", "actor"], descending=[True, False])
+    frame = readable.audit_frame(rows).select("When", "Who", "Action", "What", "Details")
+    summary = frame.group_by("Who", "Action").len("Times").sort(["Times", "Who"], descending=[True, False])
     st.subheader("By user")
     st.dataframe(summary, hide_index=True, width="stretch")
     st.subheader("Every entry")

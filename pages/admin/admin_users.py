@@ -1,12 +1,12 @@
 """Users (administrators): add, change role/partner/area scope, disable and re-enable, reset
 passwords, unlock, revoke sessions, and "view as" a user. Every change goes through
 csp.accounts, which records it in the audit trail."""
-import polars as pl
 import streamlit as st
 
 from csp import access, accounts, users
 from csp.ui import auth
 from csp.ui import common as ui
+from csp.ui import readable
 
 
 def _ward_options() -> dict[str, str]:
@@ -34,12 +34,8 @@ def render() -> None:
     wards = _ward_options()
 
     st.dataframe(
-        pl.DataFrame(
-            [{**u, "areas": ", ".join(u["areas"]) or "all areas",
-              "status": "disabled" if u["disabled"] else ("locked" if accounts.locked_until(u["username"]) else "active")}
-             for u in everyone],
-            schema_overrides={"areas": pl.String},
-        ).drop("disabled") if everyone else pl.DataFrame(),
+        readable.users_frame(everyone, wards, lambda u: "disabled" if u["disabled"] else (
+            "locked" if accounts.locked_until(u["username"]) else "active")),
         hide_index=True, width="stretch",
     )
 

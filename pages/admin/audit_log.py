@@ -1,21 +1,14 @@
 """Audit trail (administrators): search, check the hash chain, export as CSV."""
 import datetime as dt
 
-import polars as pl
 import streamlit as st
 
 from csp import access, audit
-from csp.ui import downloads
+from csp.ui import downloads, readable
 
 ACTIONS = ["", "login", "login_failed", "logout", "view", "download", "export", "board_pack", "upload",
            "publish", "rollback", "purge", "user_add", "user_change", "user_disable", "user_enable",
            "password_reset", "revoke_sessions", "user_unlock", "view_as", "view_as_end"]
-
-
-def entries_frame(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"seq": pl.Int64, "at": pl.String, "actor": pl.String,
-                                      "action": pl.String, "target": pl.String,
-                                      "details": pl.String, "data_owner": pl.String})
 
 
 def render() -> None:
@@ -32,7 +25,7 @@ def render() -> None:
                         text=text.strip() or None, since=since.isoformat(), until=until.isoformat(),
                         limit=5000)
     st.caption(f"{len(rows):,} entries (newest first, at most 5,000).")
-    st.dataframe(entries_frame(rows), hide_index=True, width="stretch")
+    st.dataframe(readable.audit_frame(rows), hide_index=True, width="stretch")
     filters = {"actor": actor, "action": action, "owner": owner, "text": text,
                "since": since.isoformat(), "until": until.isoformat()}
     downloads.offer("Download these entries (CSV)", audit.to_csv(rows).encode("utf-8"), "audit_log.csv",

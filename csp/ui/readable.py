@@ -1,0 +1,77 @@
+"""Admin tables a person can read: times as dates ("01 Dec 2026 17:46 UTC", never "00:00:00"),
+column names in words, area scopes by ward name, audit details as "query: …; rows: 12" instead
+of raw JSON. Pure functions (the pages draw what they return)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+
+ROLE_WORDS = {"board": "board member", "analyst": "analyst", "practitioner": "practitioner",
+              "admin": "administrator"}
+
+
+def when(value) -> str:
+    """An ISO timestamp (or date) as people write it, in UTC; the time only when it has one."""
+    if value in (None, ""):
+        return ""
+    try:
+        t = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc)
+    if (t.hour, t.minute, t.second) == (0, 0, 0) and len(str(value)) <= 10:
+        return t.strftime("%d %b %Y")
+    return t.strftime("%d %b %Y %H:%M:%S UTC")
+
+
+def words(key: str) -> str:
+    """'data_owner' -> 'Data owner'."""
+    return key.replace("_", " ").strip().capitalize()
+
+
+def details(text) -> str:
+    """An audit entry's JSON details as 'Key: value; Key: value' (nested dicts one level in)."""
+    if text in (None, ""):
+        return ""
+    try:
+        value = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return str(text)
+    if not isinstance(value, dict):
+        return str(value)
+
+    def show(v) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{words(k).lower()} {show(x)}" for k, x in v.items()) or "none"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(show(x) for x in v) or "none"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return str(v)
+
+    return "; ".join(f"{words(k)}: {show(v)}" for k, v in value.items())
+
+
+AUDIT_COLUMNS = {"seq": "#", "at": "When", "actor": "Who", "action": "Action", "target": "What",
+                 "details": "Details", "data_owner": "Whose data"}
+
+
+def audit_frame(rows: list[dict]) -> pl.DataFrame:
+    """Audit entries as a table a person reads (the download keeps the raw fields)."""
+    out = [{"#": r["seq"], "When": when(r["at"]), "Who": r["actor"], "Action": words(r["action"] or ""),
+            "What": r["target"] or "", "Details": details(r["details"]),
+            "Whose data": (r.get("data_owner") or "").replace("_", " ")} for r in rows]
+    return pl.DataFrame(out, schema={"#": pl.Int64, **{c: pl.String for c in list(AUDIT_COLUMNS.values())[1:]}})
+
+
+def users_frame(everyone: list[dict], ward_names: dict[str, str], status) -> pl.DataFrame:
+    """Accounts with their scope by ward name, role in words and the date each was created."""
+    out = [{"Username": u["username"], "Name": u["name"], "Email": u.get("email") or "",
+            "Role": ROLE_WORDS.get(u["role"], u["role"]), "Partner": u["partner"].replace("_", " "),
+            "Area scope": ", ".join(ward_names.get(c, c) for c in u["areas"]) or "the whole partnership area",
+            "Status": status(u), "Created": when(u.get("created_at"))} for u in everyone]
+    return pl.DataFrame(out, schema={c: pl.String for c in
+                                     ("Username", "Name", "Email", "Role", "Partner", "Area scope", "Status", "Created")})
