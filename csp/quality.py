@@ -7,7 +7,7 @@ the threshold, months missing from the expected schedule or late, categories tha
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -46,6 +46,20 @@ class Schedule:
     latest: str | None
     expected_latest: str
     periods_late: int  # how many periods the latest is behind the expected one (0 = on time)
+    missing_runs: list[str] = field(default_factory=list)  # the missing periods as runs, for people
+
+
+def runs(periods: list[dt.date], step: int) -> list[str]:
+    """Consecutive periods as runs a person reads: '2021-01 to 2021-03 (3 months)', '2022-06'."""
+    out: list[list[dt.date]] = []
+    for d in sorted(periods):
+        if out and _add_months(out[-1][-1], step) == d:
+            out[-1].append(d)
+        else:
+            out.append([d])
+    unit = {1: "months", 3: "quarters", 12: "years"}.get(step, "periods")
+    return [period_label(r[0], step) if len(r) == 1 else
+            f"{period_label(r[0], step)} to {period_label(r[-1], step)} ({len(r)} {unit})" for r in out]
 
 
 def schedule(dataset: str, periods: list[dt.date], today: dt.date | None = None) -> Schedule:
@@ -62,10 +76,11 @@ def schedule(dataset: str, periods: list[dt.date], today: dt.date | None = None)
     have = set(held)
     while d < held[-1]:
         if d not in have:
-            missing.append(period_label(d, step))
+            missing.append(d)
         d = _add_months(d, step)
     behind = ((due.year - held[-1].year) * 12 + due.month - held[-1].month) // step
-    return Schedule(step, missing, period_label(held[-1], step), period_label(due, step), max(0, behind))
+    return Schedule(step, [period_label(m, step) for m in missing], period_label(held[-1], step),
+                    period_label(due, step), max(0, behind), runs(missing, step))
 
 
 def period_label(d: dt.date, step: int) -> str:
@@ -99,11 +114,31 @@ def category_changes(frame: pl.DataFrame, category: str = "crime_type") -> pl.Da
         .then(pl.format("used only {} to {}", first_s, last_s))
         .when(pl.col("first_month") > start).then(pl.format("new from {}", first_s))
         .when(pl.col("last_month") < end).then(pl.format("last used {}", last_s))
-        .when(pl.col("months") < held).then(pl.lit("gaps"))
+        # Say how many months, not just "gaps": a small type missing from a few quiet months is
+        # ordinary, a type missing from half of them is worth a look.
+        .when(pl.col("months") < held).then(pl.format("not used in {} of {} months",
+                                                      (held - pl.col("months")).cast(pl.Int64), held))
         .otherwise(pl.lit("used throughout"))
     )
     return out.with_columns(change.alias("change")).sort("first_month", category).with_columns(
         pl.lit(span).alias("span_months"))
+
+
+def changes_summary(changes: pl.DataFrame) -> str:
+    """The category table in one sentence: how many types are used throughout, start later,
+    stop earlier or skip months (the table lists which)."""
+    if changes.height == 0:
+        return "No categories are held."
+    kinds = changes["change"].to_list()
+    counts = {
+        "used in every month": sum(k == "used throughout" for k in kinds),
+        "new during the period": sum(k.startswith("new from") for k in kinds),
+        "no longer used": sum(k.startswith("last used") for k in kinds),
+        "used for part of the period only": sum(k.startswith("used only") for k in kinds),
+        "missing from some months": sum(k.startswith("not used in") for k in kinds),
+    }
+    parts = [f"{n} {what}" for what, n in counts.items() if n]
+    return f"Of {changes.height} categories: " + ", ".join(parts) + "."
 
 
 def catalogue(user: access.User | None) -> list[dict]:

@@ -81,3 +81,18 @@ def test_catalogue_lists_access_per_user(tiny):
     assert council["crime"]["access"] == "to lsoa level, counts perturbed (under 5 shown as 'low')"
     assert cat["asb"]["latest_version"] is None and cat["crime"]["coverage"] == "2023-02 to 2024-02"
     assert "crime_id" in cat["crime"]["fields"]["field"].to_list()
+
+
+def test_missing_periods_read_as_runs_and_gaps_are_counted():
+    months = [D(2023, 1, 1), D(2023, 5, 1), D(2023, 7, 1)]
+    s = quality.schedule("crime", months, today=D(2023, 9, 1))
+    assert s.missing == ["2023-02", "2023-03", "2023-04", "2023-06"]
+    assert s.missing_runs == ["2023-02 to 2023-04 (3 months)", "2023-06"]
+    q = quality.schedule("substance_misuse", [D(2022, 1, 1), D(2023, 1, 1)], today=D(2023, 3, 1))
+    assert q.missing_runs == ["2022 Q2 to 2022 Q4 (3 quarters)"]
+    rows = [(D(2013, m, 1), "Burglary") for m in range(1, 7)] + [(D(2013, m, 1), "Robbery") for m in (1, 2, 6)]
+    frame = pl.DataFrame(rows, schema={"month": pl.Date, "crime_type": pl.String}, orient="row")
+    changes = quality.category_changes(frame)
+    got = {r["crime_type"]: r["change"] for r in changes.iter_rows(named=True)}
+    assert got == {"Burglary": "used throughout", "Robbery": "not used in 3 of 6 months"}
+    assert quality.changes_summary(changes) == "Of 2 categories: 1 used in every month, 1 missing from some months."

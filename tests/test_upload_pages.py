@@ -82,7 +82,10 @@ def test_data_quality_page(app_env):
     feb = table[table["Period"].astype(str).str.startswith("2024-02")].iloc[0]
     assert feb["Records"] == 15 and feb["With valid geography"] == 12 and bool(feb["Below 85%"])
     assert "below 85%" in texts(at)
-    assert "Periods with no data" in texts(at)  # 2023-03 .. 2023-12 are missing
+    # 2023-03 .. 2023-12 are missing: one run, not ten labels
+    assert "10 period(s) with no data: 2023-03 to 2023-12 (10 months)." in texts(at)
+    cats = json.loads(at.dataframe[-1].proto.columns)
+    assert cats["first_month"]["type_config"]["format"] == "MMM YYYY", cats  # no 00:00:00
     # Monthly periods read as months, not as midnight timestamps.
     period = json.loads(at.dataframe[0].proto.columns)["Period"]
     assert period["type_config"]["format"] == "MMM YYYY", period

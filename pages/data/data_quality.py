@@ -48,7 +48,7 @@ def render() -> None:
         st.warning(f"The latest period held is {sched.latest}; {sched.expected_latest} was due by now "
                    f"({sched.periods_late} period(s) late).")
     if sched.missing:
-        st.warning("Periods with no data: " + ", ".join(sched.missing))
+        st.warning(f"{len(sched.missing)} period(s) with no data: " + "; ".join(sched.missing_runs) + ".")
     if low.height:
         st.warning("Share of records with a valid geography is below "
                    f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: " + ", ".join(quality.period_label(d, sched.step) for d in low["month"]))
@@ -83,6 +83,10 @@ def render() -> None:
         if cats is not None and cats.frame.height:
             st.subheader("Category changes over time")
             changes = quality.category_changes(cats.frame)
+            st.caption(quality.changes_summary(changes))
+            month = "MMM YYYY"
             st.dataframe(changes.drop("span_months"), hide_index=True, width="stretch",
-                         column_config={"crime_type": "Crime type", "first_month": "First used",
-                                        "last_month": "Last used", "months": "Months used", "change": "Change"})
+                         column_config={"crime_type": "Crime type",
+                                        "first_month": st.column_config.DateColumn("First used", format=month),
+                                        "last_month": st.column_config.DateColumn("Last used", format=month),
+                                        "months": "Months used", "change": "Change"})
