@@ -478,3 +478,28 @@ def test_protected_views_fix_at_most_two_categories_and_the_owner_any(demo):
         explore.plan(council, three)
     assert explore.run(council, two)[1].frame.height > 0
     assert explore.run(probation, three)[1].frame.height > 0
+
+
+def test_page_offers_the_view_as_csv_with_the_published_figures(demo, monkeypatch):
+    """Issue 15's CSV: the table as published (withheld cells read 'low', never the hidden value),
+    next to the workbook that carries the filters and the protection note."""
+    import io
+
+    from csp.ui import downloads
+
+    files = {}
+    real = downloads.offer
+
+    def capture(label, data, filename, *args, **kwargs):
+        files[filename] = data
+        return real(label, data, filename, *args, **kwargs)
+
+    monkeypatch.setattr(downloads, "offer", capture)
+    open_explore("board.council", {"ds": "crime", "b1": "ward", "b2": "crime_type", "p": "fy2024"})
+    assert {"explore_crime.csv", "explore_crime.xlsx"} <= set(files)
+    got = pl.read_csv(io.BytesIO(files["explore_crime.csv"]), infer_schema=False)
+    _, want = explore.run(user("board.council"), spec(ds="crime", b1="ward", b2="crime_type", p="fy2024"))
+    expect = {(r["ward_code"], r["crime_type"]): ("low" if w else str(r["crimes"]))
+              for r, w in zip(want.frame.iter_rows(named=True), want.suppressed["crimes"])}
+    shown = {(r["ward_code"], r["crime_type"]): r["crimes"] for r in got.iter_rows(named=True)}
+    assert shown == expect and "low" in shown.values()

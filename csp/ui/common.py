@@ -43,7 +43,7 @@ def protection_caption(result) -> None:
 
 
 def download(result: queries.Result, label: str, filename: str, key: str,
-             context: dict | None = None) -> None:
+             context: dict | None = None, fmt: str = "xlsx") -> None:
     """Download exactly what the table shows (same scope and protection) as an Excel workbook:
     the table on its first sheet and, on a second, what the file needs to travel with: the
     filters (the page's, from the URL, plus ``context``), the source and as-at dates of each
@@ -60,11 +60,16 @@ def download(result: queries.Result, label: str, filename: str, key: str,
     user = current_user()
     filters = page_filters() | {k: str(v) for k, v in (context or {}).items() if v is not None}
     stem = filename.rsplit(".", 1)[0]
-    memo = ("xlsx", user.username if user else None, tuple(sorted(filters.items())))
-    data = indicators.per_result(
-        result, memo, lambda: export.to_xlsx(result, export.about(result, user=user, filters=filters)))
+    memo = (fmt, user.username if user else None, tuple(sorted(filters.items())))
+    if fmt == "csv":  # the table alone, for other tools (formula-safe); the workbook carries the context
+        data = indicators.per_result(result, memo, lambda: export.to_csv(result).encode())
+        mime = "text/csv"
+    else:
+        data = indicators.per_result(
+            result, memo, lambda: export.to_xlsx(result, export.about(result, user=user, filters=filters)))
+        mime = export.XLSX_MIME
     downloads.offer(
-        label, data, f"{stem}.xlsx", export.XLSX_MIME, key,
+        label, data, f"{stem}.{fmt}", mime, key,
         {"query": result.query.name, "versions": dict(result.versions), "rows": result.frame.height,
          "filters": filters},
         data_owner=audit.owners_of(result.versions), icon=":material/download:")

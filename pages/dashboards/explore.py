@@ -242,7 +242,13 @@ def draw(plan, result, key: str, mode: str = "both") -> None:
                 ui.table(result)
         if note and mode != "table":
             st.caption(note)
-    ui.download(result, "Download this view (Excel)", f"explore_{plan.dataset}.xlsx", key=f"{key}_dl")
+    left, right = st.columns(2)
+    with left:
+        ui.download(result, "Download this view (Excel, with its filters and protection)",
+                    f"explore_{plan.dataset}.xlsx", key=f"{key}_dl")
+    with right:
+        ui.download(result, "Download this view (CSV)", f"explore_{plan.dataset}.csv", key=f"{key}_csv",
+                    fmt="csv")
 
 
 def explore_label(result) -> str:
