@@ -129,7 +129,7 @@ def audit_view(page) -> None:
     spec = specs_by_title.get(page.title)
     audit.record(
         real.username, "view", target=page.url_path or page.title,
-        details={"filters": {k: list(v) if len(v) > 1 else v[0] for k, v in view[2]}}
+        details={"filters": {k: v[0] if len(v) == 1 else list(v) for k, v in view[2]}}
         | ({"view_as": user.username} if user != real else {}),
         data_owner=audit.owners_of(spec.datasets) if spec else None,
     )
