@@ -9,7 +9,7 @@ from . import access, config, queries
 
 
 CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable", "csp.protection.utility",
-               "csp.geography.cli", "csp.partnership")
+               "csp.geography.cli", "csp.partnership", "csp.upgrade")
 
 
 def _fail(msg: str, code: int = 2) -> int:
