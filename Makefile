@@ -28,9 +28,12 @@ run: demo
 	CSP_DEMO=1 $(BIN)/python -m streamlit run serve.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # Every test: unit, AppTest and the real-browser journeys (tests/e2e, marker `browser`), which
-# drive Debian's chromium; CI runs as root on Debian, so it is installed here when missing.
+# drive Debian's chromium; the app-state tests also run against a real PostgreSQL, and the
+# multi-replica tests behind HAProxy (both Debian packages; the tests start private instances).
+# CI runs as root on Debian, so missing packages are installed here.
 test: $(DEV_STAMP)
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	(command -v haproxy && ls /usr/lib/postgresql/*/bin/initdb) >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql haproxy)
 	$(BIN)/python -m pytest -q
 
 bench: $(DEV_STAMP)

@@ -17,11 +17,15 @@ from pages import PAGES
 st.set_page_config(page_title="CSP Insight", page_icon=":material/shield:", layout="wide")
 
 try:
-    authenticator = auth.authenticator()
     cookie = config.cookie_settings()
+    config.database_url()
 except config.ConfigError as e:
     st.error(f"CSP Insight cannot start: {e}")
     st.stop()
+
+# A pending write or delete of the re-login cookie is drawn first in every run, logged in or
+# not, until the browser confirms it (see csp.ui.auth.sync_cookie).
+auth.sync_cookie(cookie)
 
 
 def login_page() -> None:
@@ -34,7 +38,7 @@ def login_page() -> None:
         username = st.text_input("Username", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Log in")
-    if submitted and not auth.password_login(authenticator, username, password):
+    if submitted and not auth.password_login(cookie, username, password):
         # One message for unknown user, wrong password and locked account: no user enumeration.
         st.error("Username or password is incorrect.")
         st.caption("After 5 failed attempts an account is locked for 15 minutes.")
@@ -49,7 +53,6 @@ if st.session_state.get("authentication_status") is not True:
     # A re-login cookie is checked (signature, expiry, revocation, account state, idle) before
     # it may log anyone in; otherwise the form, and after a form login we start again at the
     # real navigation.
-    auth.write_pending_cookie(authenticator)
     if not auth.cookie_login(cookie):
         # The form answers at every page's URL (hidden), so a deep link such as
         # /crime?period=... survives logging in instead of hitting "Page not found".
@@ -63,10 +66,9 @@ if st.session_state.get("authentication_status") is not True:
         st.rerun()
     # Logged in by cookie: nothing drawn yet, so carry on in this run to the page the URL asks for.
 
-real = auth.check_session(authenticator)  # revoked, disabled or idle sessions end here
+real = auth.check_session()  # revoked, ended (on any replica), disabled or idle sessions end here
 if real is None:
     st.rerun()
-auth.write_pending_cookie(authenticator)
 user = auth.current_user()
 if user is None:  # viewing as an account that has since been disabled
     auth.view_as(None)
@@ -115,7 +117,7 @@ with st.sidebar:
     boardpack_button()  # draws nothing for roles without board_pack
     if st.button("Log out", key="logout_button"):
         # Ends every session and re-login cookie of this user, not just this browser's.
-        auth.end_session(authenticator, "logout", "You have logged out.", revoke=True)
+        auth.end_session("logout", "You have logged out.", revoke=True)
         st.rerun()
 
 
@@ -127,15 +129,17 @@ def audit_view(page) -> None:
         return
     st.session_state["csp_last_view"] = view
     spec = specs_by_title.get(page.title)
+    # The page's own url_path, also for the default page (whose URL is the app root), so one
+    # page is always one target in the audit trail.
     audit.record(
-        real.username, "view", target=page.url_path or page.title,
+        real.username, "view", target=spec.url_path if spec else (page.url_path or page.title),
         details={"filters": {k: v[0] if len(v) == 1 else list(v) for k, v in view[2]}}
         | ({"view_as": user.username} if user != real else {}),
         data_owner=audit.owners_of(spec.datasets) if spec else None,
     )
 
 
-page = st.navigation(pages)
+page = st.navigation(pages, expanded=True)  # every page listed: no "View more" to hide Admin pages
 try:
     page.run()
 finally:  # also when the page stops early (st.stop) or reruns

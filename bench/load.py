@@ -127,6 +127,21 @@ def start_server(data_dir: Path, port: int, cookie_key: str | None = None) -> su
     raise RuntimeError("the Streamlit server did not become healthy within 60 s")
 
 
+def start_stack(data_dir: Path | None, replicas: int, cookie_key: str):
+    """PostgreSQL for the app state (a private cluster), ready for prepare() to add the bench
+    users to; the replicas and HAProxy start after (Stack.start)."""
+    from deploy.local import Stack, ensure_packages
+
+    ensure_packages()
+    work = Path(tempfile.mkdtemp(prefix="csp-load-stack-"))
+    os.chmod(work, 0o711)  # the private cluster's server runs as the postgres user
+    stack = Stack(data_dir or work / "data", replicas=replicas, workdir=work, cookie_key=cookie_key)
+    stack.start_database()
+    for k in ("CSP_DATABASE_URL", "CSP_COOKIE_KEY"):
+        os.environ[k] = stack.env[k]  # prepare() adds the bench users to this database
+    return stack
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a process has used so far (from /proc)."""
     try:
@@ -328,7 +343,8 @@ async def ws_session(port: int, username: str, cookies: dict[str, str], titles: 
                         break  # the stream is out of step (or gone): reconnect
                     kind, detail = judge(run, titles[name])
                     log.append({"session": n, "page": name, "s": run.seconds, "kind": kind,
-                                "error": f"{kind}: {detail}" if kind else None, "charts": run.charts})
+                                "error": f"{kind}: {detail}" if kind else None, "charts": run.charts,
+                                "t": time.time()})
                     if think:
                         await asyncio.sleep(min(think, max(0.0, deadline - time.time())))
         except (SessionError, OSError, WebSocketException) as e:  # at connect or at the first page
@@ -377,9 +393,15 @@ async def drive_ws(port: int, sessions: int, seconds: float, timeout_s: float, r
     specs = {p.url_path: p for p in PAGES}
     titles = {k: specs[k].title for k in PAGE_ORDER if k in specs}
     urls = {k: specs[k].url_path for k in titles}
-    users = [USERS["unscoped"] if i % 2 == 0 else USERS["ward"] for i in range(sessions)]
+    # Half each user, in the order U W W U U W W U ...: a load balancer dealing sessions to two
+    # replicas in turn then gives each replica both kinds (U W U W would put all whole-area
+    # sessions, the heavier pages, on one replica).
+    users = [USERS["unscoped"] if (i + i // 2) % 2 == 0 else USERS["ward"] for i in range(sessions)]
     if jars is None:
         jars = await browser_cookies(port, sorted(set(users)), PASSWORD, cookie_name, timeout_s)
+    # Behind the load balancer: each simulated user is a browser of its own, so none carries the
+    # affinity cookie the login browser got; HAProxy assigns each new session a replica.
+    jars = {u: {k: v for k, v in jar.items() if k != "CSP_REPLICA"} for u, jar in jars.items()}
     log: list[dict] = []
     deadline = time.time() + ramp + seconds
     await asyncio.gather(*(ws_session(port, u, jars[u], titles, urls, deadline, timeout_s, log, i,
@@ -447,18 +469,33 @@ def main(argv=None) -> dict:
     p.add_argument("--timeout", type=float, default=60, help="seconds before a page view counts as an error (default 60)")
     p.add_argument("--think", type=float, default=0,
                    help="ws only: seconds each session looks at a page before the next click (default 0: click on at once)")
+    p.add_argument("--replicas", type=int, default=0,
+                   help="N > 0: run N app replicas behind HAProxy with the app state in a private PostgreSQL "
+                        "(deploy/local.py) and send every session through the load balancer (default 0: one "
+                        "server, SQLite, no load balancer)")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    data_dir = prepare(args.data_dir.resolve() if args.data_dir else None, args.rows)
-    port = free_port()
     cookie_key = secrets.token_urlsafe(48)
-    server = start_server(data_dir, port, cookie_key)
+    stack = None
+    if args.replicas > 0:
+        stack = start_stack(args.data_dir, args.replicas, cookie_key)
+    data_dir = prepare(args.data_dir.resolve() if args.data_dir else None, args.rows)
+    if stack is not None:
+        stack.data_dir = data_dir
+        stack.start()
+        port, pids = stack.port, [r.proc.pid for r in stack.replicas]
+        server = None
+    else:
+        port = free_port()
+        server = start_server(data_dir, port, cookie_key)
+        pids = [server.pid]
     load_before = os.getloadavg()
     try:
-        print(f"server on 127.0.0.1:{port}; {args.sessions} {args.client} sessions for {args.seconds:.0f} s ...",
-              file=sys.stderr)
-        cpu0, server_cpu0 = time.process_time(), cpu_seconds(server.pid)
+        print(f"{'haproxy' if stack else 'server'} on 127.0.0.1:{port}; {args.sessions} {args.client} sessions "
+              f"for {args.seconds:.0f} s ...", file=sys.stderr)
+        cpu0, server_cpu0 = time.process_time(), [cpu_seconds(pid) for pid in pids]
+        started = time.time()
         if args.client == "ws":
             os.environ["CSP_COOKIE_KEY"] = cookie_key  # the server's settings, to learn the cookie's name
             from csp import config
@@ -467,10 +504,14 @@ def main(argv=None) -> dict:
                                        config.cookie_settings().name, think=args.think))
         else:
             log = asyncio.run(drive(port, args.sessions, args.seconds, args.timeout, args.ramp))
-        client_cpu, server_cpu = time.process_time() - cpu0, cpu_seconds(server.pid)
-        rss = peak_rss_mb(server.pid)
+        client_cpu, server_cpu = time.process_time() - cpu0, [cpu_seconds(pid) for pid in pids]
+        rss_each = [peak_rss_mb(pid) for pid in pids]
+        rss = max((r for r in rss_each if r is not None), default=None)
     finally:
-        stop_server(server)
+        if stack is not None:
+            stack.stop()
+        else:
+            stop_server(server)
         if args.data_dir is None:  # a dataset made just for this run
             shutil.rmtree(data_dir, ignore_errors=True)
     res = summarise(log, args.sessions, args.seconds, args.ramp, rss, args.client)
@@ -479,7 +520,16 @@ def main(argv=None) -> dict:
     # CPU seconds over the run: the driving process (for ws, nearly all of the client side; for
     # browser, Chromium runs in other processes and is not counted) and the server.
     res["client_cpu_s"] = round(client_cpu, 1)
-    res["server_cpu_s"] = round(server_cpu - server_cpu0, 1) if server_cpu is not None and server_cpu0 is not None else None
+    res["server_cpu_s"] = (round(sum(b - a for a, b in zip(server_cpu0, server_cpu)), 1)
+                           if None not in server_cpu0 + server_cpu else None)
+    res["replicas"] = args.replicas
+    # Throughput once everyone has arrived: page views finished after the ramp, per second.
+    steady = [r for r in log if "t" in r and not r["error"] and r["t"] >= started + args.ramp]
+    res["steady_views_per_s"] = round(len(steady) / args.seconds, 2) if args.client == "ws" else None
+    if stack is not None:  # per replica: peak RSS and CPU seconds over the run
+        res["method"] += f"; through HAProxy (cookie affinity) to {args.replicas} replica(s), app state in PostgreSQL"
+        res["replica_peak_rss_mb"] = rss_each
+        res["replica_cpu_s"] = [round(b - a, 1) if None not in (a, b) else None for a, b in zip(server_cpu0, server_cpu)]
     res["load_average"] = {"before": [round(x, 2) for x in load_before],
                            "after": [round(x, 2) for x in os.getloadavg()]}
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -488,6 +538,9 @@ def main(argv=None) -> dict:
           f"{res['errors']} errors {res['errors_by_kind'] or ''}; page time p50 {res['p50_s']} s, p95 {res['p95_s']} s, "
           f"max {res['max_s']} s; login p95 {res['login_p95_s']} s; server peak RSS {res['server_peak_rss_mb']} MB; "
           f"CPU s client {res['client_cpu_s']} server {res['server_cpu_s']}; load average {res['load_average']}")
+    if res.get("steady_views_per_s") is not None:
+        print(f"  after the ramp: {res['steady_views_per_s']} page views/s; replicas {args.replicas or 'none (direct)'}; "
+              f"peak RSS per replica {res.get('replica_peak_rss_mb', [res['server_peak_rss_mb']])} MB")
     for name, v in res["pages"].items():
         print(f"  {name:9} views {v['views']:4}  errors {v['errors']:3}  p50 {v.get('p50_s')}  p95 {v.get('p95_s')}  max {v.get('max_s')}")
     for e in res["error_examples"]:

@@ -9,7 +9,8 @@ from . import access, config, queries
 
 
 CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable", "csp.protection.utility",
-               "csp.geography.cli", "csp.partnership", "csp.upgrade")
+               "csp.geography.cli", "csp.partnership",
+               "csp.settings", "csp.state.cli", "csp.upgrade")
 
 
 def _fail(msg: str, code: int = 2) -> int:
@@ -167,12 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error (2, already reported on one line)
         return int(e.code or 0)
-    from . import ingest, store, users
+    from . import ingest, state, store, users
 
     try:
         return args.fn(args)
     except (queries.QueryError, access.AccessDenied, ingest.IngestError, users.UserError,
-            store.StoreError, config.ConfigError, ValueError) as e:
+            store.StoreError, config.ConfigError, state.StateError, ValueError) as e:
         return _fail(str(e))
 
 

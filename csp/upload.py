@@ -26,22 +26,14 @@ from pathlib import Path
 
 import polars as pl
 
-from . import access, audit, catalog, config, ingest, pii, sandbox, store, users, validate
+from . import access, audit, catalog, config, ingest, pii, sandbox, state, store, users, validate
 from .validate import Problem, ReadError, check, check_formulas, parse_month, read_limited
 
 DEFAULT_MARGIN = 0.2  # "moved by more than" threshold in the preview: 20% of the published figure
 MIN_KEEP_DAYS = 1
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS upload_mappings (
-    partner TEXT NOT NULL, dataset TEXT NOT NULL, source_column TEXT NOT NULL,
-    target_column TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (partner, dataset, source_column)
-);
-CREATE TABLE IF NOT EXISTS upload_retention (
-    dataset TEXT PRIMARY KEY, days INTEGER NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL
-);
-"""
+# Remembered column mappings and retention settings live in the app state database
+# (tables upload_mappings and upload_retention, created by csp.state.migrations).
 
 POLICE_UK_MAP = {
     "Crime ID": "crime_id", "Month": "month", "Falls within": "falls_within", "Location": "location",
@@ -85,11 +77,8 @@ def require_upload(user: access.User | None, dataset: str) -> None:
 # ---- mapping memory (app state database) ----------------------------------------------------
 
 
-@contextmanager
 def _db():
-    with users.db() as con:
-        con.executescript(SCHEMA)
-        yield con
+    return state.connect()
 
 
 def remembered_mapping(partner: str, dataset: str) -> dict[str, str]:
@@ -103,7 +92,11 @@ def remember_mapping(partner: str, dataset: str, mapping: dict[str, str], by: st
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with _db() as con:
         for src, dst in mapping.items():
-            con.execute("INSERT OR REPLACE INTO upload_mappings VALUES (?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO upload_mappings (partner, dataset, source_column, target_column,"
+                        " updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (partner, dataset, source_column) DO UPDATE SET"
+                        " target_column=excluded.target_column, updated_by=excluded.updated_by,"
+                        " updated_at=excluded.updated_at",
                         (partner, dataset, src, dst, by, now))
 
 
@@ -703,7 +696,9 @@ def set_retention(dataset: str, days: int, by: str) -> None:
         raise UploadError(f"Retention must be at least {MIN_KEEP_DAYS} day(s).")
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with _db() as con:
-        con.execute("INSERT OR REPLACE INTO upload_retention VALUES (?, ?, ?, ?)", (dataset, days, by, now))
+        con.execute("INSERT INTO upload_retention (dataset, days, set_by, set_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (dataset) DO UPDATE SET days=excluded.days, set_by=excluded.set_by,"
+                    " set_at=excluded.set_at", (dataset, days, by, now))
     store.record_event(dataset, {"event": "retention", "by": by, "days": days})
 
 

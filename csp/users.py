@@ -1,4 +1,4 @@
-"""User accounts in the app state database (SQLite under the data directory).
+"""User accounts in the app state database (csp.state: SQLite by default, or PostgreSQL).
 
 Passwords are bcrypt hashes in exactly the form streamlit-authenticator's Hasher makes and its
 login widget checks (bcrypt.hashpw with a fresh salt); we call bcrypt directly so the CLI need not
@@ -6,60 +6,31 @@ import Streamlit. Users live in a database table, not a YAML file rewritten on e
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-import sqlite3
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import bcrypt
 
-from . import access, config
+from . import access, state
 
 MIN_PASSWORD = 10
 BCRYPT_ROUNDS = 12  # bcrypt's default cost; tests lower it to keep the suite fast
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    username TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT NOT NULL DEFAULT '',
-    password_hash TEXT NOT NULL,
-    role TEXT NOT NULL,
-    partner TEXT NOT NULL,
-    areas TEXT NOT NULL DEFAULT '[]',
-    disabled INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL DEFAULT (datetime('now'))
-);
-"""
 
 
 class UserError(ValueError):
     pass
 
 
-@contextmanager
 def db():
-    path = config.app_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=10)
-    con.row_factory = sqlite3.Row
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(SCHEMA)
-        yield con
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
-    finally:
-        con.close()
+    """One transaction on the app state (csp.state: SQLite by default, PostgreSQL when
+    CSP_DATABASE_URL says so)."""
+    return state.connect()
 
 
 def _valid_username(username: str) -> None:
-    import re
-
     if not re.fullmatch(r"[a-z][a-z0-9_.-]{2,39}", username or ""):
         raise UserError("Usernames are 3-40 characters: lower-case letters, digits, '.', '_' or '-'.")
 
@@ -77,9 +48,12 @@ def add_user(username: str, password: str, *, name: str | None = None, role: str
         if exists and not replace:
             raise UserError(f"User '{username}' already exists.")
         con.execute(
-            "INSERT OR REPLACE INTO users (username, name, email, password_hash, role, partner, areas)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (username, user.name, email, hashed, role, partner, json.dumps(list(areas))),
+            "INSERT INTO users (username, name, email, password_hash, role, partner, areas, disabled, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (username) DO UPDATE SET name=excluded.name,"
+            " email=excluded.email, password_hash=excluded.password_hash, role=excluded.role,"
+            " partner=excluded.partner, areas=excluded.areas, disabled=0",
+            (username, user.name, email, hashed, role, partner, json.dumps(list(areas)),
+             dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")),
         )
     return user
 

@@ -39,7 +39,7 @@ def demo_area(tmp_path_factory, name: str = "demo"):
         mp.setattr(users, "BCRYPT_ROUNDS", 4)
         mp.setenv("CSP_DATA_DIR", str(tmp_path_factory.mktemp(name)))
         mp.setenv("CSP_RECORD_KEY_SECRET", "test-record-key-secret")  # the same noise every run
-        mp.setenv("CSP_COOKIE_KEY", "k" * 40)
+        mp.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
         mp.delenv("CSP_DEMO", raising=False)
         queries.clear_cache()
         demo_mod.publish_demo()

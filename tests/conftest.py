@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -25,8 +29,46 @@ def data_dir(tmp_path, monkeypatch):
     # Record keys derive from a secret (csp.protection.record_keys); a fixed one keeps every
     # test's noise the same from run to run. Tests of the secret itself unset it.
     monkeypatch.setenv("CSP_RECORD_KEY_SECRET", "test-record-key-secret")
+    monkeypatch.delenv("CSP_DATABASE_URL", raising=False)  # app state: SQLite in d unless a test says
+    monkeypatch.delenv("CSP_AUDIT_KEY", raising=False)
     queries.clear_cache()
     return d
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL for this test run: Debian's package (installed when missing, as root),
+    a private cluster in a temporary folder on a free loopback port, stopped at the end."""
+    from deploy.local import Postgres, ensure_packages
+
+    ensure_packages()
+    root = Path(tempfile.mkdtemp(prefix="csp-test-pg-"))
+    os.chmod(root, 0o711)  # the postgres user runs the server and must reach its folder
+    pg = Postgres(root / "pg")
+    try:
+        pg.start()
+        yield pg
+    finally:
+        from csp import state
+
+        state.reset()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_db(request, data_dir, monkeypatch):
+    """Run the test once with the app state in SQLite and once in PostgreSQL (a fresh database)."""
+    from csp import state
+
+    if request.param == "postgresql":
+        pg = request.getfixturevalue("postgres")
+        monkeypatch.setenv("CSP_DATABASE_URL", pg.create_database(f"test_{os.getpid()}_{next(_databases)}"))
+    yield request.param
+    state.reset()
 
 
 # A tiny area with hand-countable figures: district D1 has wards W1 (LSOAs L1, L2) and W2 (L3);

@@ -13,13 +13,15 @@ from streamlit.util import calc_hash
 from csp import accounts, audit, users
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-KEY = "k" * 40
+KEY = "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE"
 PW = "correct-horse-battery"
 
 
 def token(username: str, issued: float, days: float = 1, key: str = KEY) -> str:
-    # Exactly what streamlit-authenticator 0.4.2's CookieModel._token_encode writes.
-    return jwt.encode({"username": username, "exp_date": issued + days * 86400}, key, algorithm="HS256")
+    """The re-login cookie the app writes after a password login at ``issued``: a new
+    server-side session and a JWT naming it, with its own issue time."""
+    sid = accounts.start_session(username, now=issued)
+    return accounts.issue_cookie(username, sid, key, days, now=issued)
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def test_four_failures_then_success_resets_the_count(jo):
 def test_lock_persists_in_the_database(jo, monkeypatch):
     for _ in range(5):
         accounts.authenticate("joe", "wrong-password")
-    # A "restart": nothing is held in memory, the state is read back from SQLite.
+    # A "restart": nothing is held in memory, the state is read back from the database.
     import importlib
 
     importlib.reload(accounts)
@@ -106,16 +108,63 @@ def test_cookie_accepted_until_logout_then_refused_even_if_replayed(jo):
     assert accounts.cookie_login(token("joe", time.time() + 1), KEY, 1) == "joe"  # a new login
 
 
+def test_lowering_the_cookie_lifetime_never_revives_a_logged_out_cookie(jo):
+    """Issue 14, finding 3: the issue time used to be inferred as exp_date - expiry setting, so a
+    30-day cookie refused after logout came back when the setting was lowered to 1 day."""
+    # The lifetime set now bounds cookies, counted from their own issue time.
+    old = token("joe", time.time() - 2 * 86400, days=30)
+    accounts.touch("joe", sid=jwt.decode(old, KEY, algorithms=["HS256"])["sid"])  # (idle is another rule)
+    assert accounts.cookie_login(old, KEY, 30) == "joe"
+    assert accounts.cookie_login(old, KEY, 1) is None
+    issued = time.time() - 120
+    t = token("joe", issued, days=30)
+    assert accounts.cookie_login(t, KEY, 30) == "joe"
+    accounts.end_sessions("joe", now=issued + 60)  # logged out a minute after logging in
+    for days in (30, 7, 1, 0.5):
+        assert accounts.cookie_login(t, KEY, days) is None
+    assert accounts.cookie_login(token("joe", time.time() - 30, days=30), KEY, 1) == "joe"
+
+
+def test_cookie_without_a_signed_issue_time_or_session_is_refused(jo):
+    """A cookie in the old form (what streamlit-authenticator writes: username and expiry only)
+    or naming a session the server never started is refused, even with the right key."""
+    now = time.time()
+    old = jwt.encode({"username": "joe", "exp_date": now + 86400}, KEY, algorithm="HS256")
+    assert accounts.cookie_login(old, KEY, 1) is None
+    made_up = jwt.encode({"username": "joe", "sid": "not-a-session", "iat": now, "exp_date": now + 86400},
+                         KEY, algorithm="HS256")
+    assert accounts.cookie_login(made_up, KEY, 1) is None
+    other = users.add_user("ann.other", PW, role="board", partner="council")
+    sid = accounts.start_session(other.username, now)  # someone else's session id
+    stolen = jwt.encode({"username": "joe", "sid": sid, "iat": now, "exp_date": now + 86400}, KEY, algorithm="HS256")
+    assert accounts.cookie_login(stolen, KEY, 1) is None
+    assert accounts.cookie_login(accounts.issue_cookie("ann.other", sid, KEY, 1, now), KEY, 1) == "ann.other"
+
+
+def test_idle_limit_is_kept_server_side_per_session(jo, monkeypatch):
+    monkeypatch.setenv("CSP_IDLE_MINUTES", "5")
+    now = time.time()
+    t = token("joe", now - 3600)  # session last active an hour ago
+    assert accounts.cookie_login(t, KEY, 1) is None
+    # Refused for good: the session was ended as idle, so later activity elsewhere cannot revive it.
+    accounts.touch("joe")
+    assert accounts.cookie_login(t, KEY, 1) is None
+    fresh = token("joe", now - 240)
+    assert accounts.cookie_login(fresh, KEY, 1) == "joe"
+
+
 def test_cookie_refused_when_forged_expired_disabled_revoked_or_idle(jo, monkeypatch):
     now = time.time()
     assert accounts.cookie_login(token("joe", now, key="x" * 40), KEY, 1) is None  # wrong key
     assert accounts.cookie_login(token("joe", now - 2 * 86400), KEY, 1) is None  # expired
     assert accounts.cookie_login("not-a-jwt", KEY, 1) is None
     monkeypatch.setenv("CSP_IDLE_MINUTES", "5")
-    accounts.touch("joe", now=now - 600)
-    assert accounts.cookie_login(token("joe", now - 599), KEY, 1) is None  # idle for 10 minutes
-    accounts.touch("joe")
-    assert accounts.cookie_login(token("joe", now - 599), KEY, 1) == "joe"
+    idle = token("joe", now - 599)
+    assert accounts.cookie_login(idle, KEY, 1) is None  # its session idle for 10 minutes
+    busy = token("joe", now - 599)
+    sid = jwt.decode(busy, KEY, algorithms=["HS256"])["sid"]
+    accounts.touch("joe", sid=sid)
+    assert accounts.cookie_login(busy, KEY, 1) == "joe"
     accounts.revoke_sessions("admin", "joe")
     assert accounts.cookie_login(token("joe", now - 1), KEY, 1) is None
     assert accounts.cookie_login(token("joe", now + 1), KEY, 1) == "joe"
@@ -235,3 +284,36 @@ def test_admin_adds_user_and_views_as_them_without_password(app_env):
     at.run()
     assert not any("Viewing as" in w.value for w in at.warning)
     assert audit.search(action="view_as_end")[0]["actor"] == "ada.admin"
+
+
+@pytest.mark.parametrize("key, accepted", [
+    ("a" * 32, False), ("ab" * 20, False), ("password" * 5, False), ("0123456789abcdef" * 2, False),
+    ("tooshort", False), ("9f86d081884c7d659a2feaa0c55ad015", True),  # 32 random hex characters
+    (KEY, True),
+])
+def test_cookie_key_must_be_random_not_just_long(data_dir, monkeypatch, key, accepted):
+    """Issue 14, finding 10: 32 x "a" was accepted as a cookie-signing key."""
+    from csp import config
+
+    monkeypatch.setenv("CSP_COOKIE_KEY", key)
+    if accepted:
+        assert config.cookie_settings().key == key
+    else:
+        with pytest.raises(config.ConfigError, match="too predictable|at least 32"):
+            config.cookie_settings()
+
+
+def test_page_views_are_audited_under_one_name_per_page(app_env):
+    """Issue 14, finding 10: the landing page was audited by its title ("Neighbourhood") and the
+    same page opened by its link by its URL path ("neighbourhood")."""
+    from pages import PAGES
+
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "housing.officer", app_env["password"])
+    assert logged_in(at)  # a practitioner lands on Neighbourhood, the app root
+    for page in ("neighbourhood", "crime", "neighbourhood"):
+        at._page_hash = calc_hash(page)
+        at.run()
+        assert not at.exception, at.exception
+    targets = [r["target"] for r in audit.search(action="view", actor="housing.officer")]
+    assert targets[-1] == "neighbourhood" and set(targets) == {"neighbourhood", "crime"}
+    assert set(targets) <= {p.url_path for p in PAGES}

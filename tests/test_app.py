@@ -16,7 +16,7 @@ APP = str(ROOT / "app.py")
 
 @pytest.fixture
 def app_env(tiny, monkeypatch):
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     return tiny
 
 
@@ -76,12 +76,12 @@ def test_crime_page_shows_expected_figures(app_env):
     wards = ward_table(at)
     got = dict(zip(wards["ward_name"], wards["crimes"].astype(str)))
     # The latest 12 months (2023-03..2024-02) by default: 24 months back is before the data
-    # starts. No location (3 crimes) is under the threshold, so it reads 'low' whatever its noise.
+    # starts. No location (3 crimes) is its own row, perturbed like any other cell.
     names = {"E05000901": "Abbey", "E05000902": "Bridge", "E05000903": "Canal", None: "No location given"}
     latest = rows.filter(pl.col("month") >= pl.date(2023, 3, 1))
     want = {names[k[0]]: ("low" if v is None else str(v))
             for k, v in ons_counts(latest, ["ward_code"], "ptable_t5", 5).items()}
-    assert got == want and got["No location given"] == "low"
+    assert got == want and got["No location given"] in ("low", "5", "6", "7", "8")  # 3 + noise
     # The trend and the by-type charts; no maps (the fixture has no boundaries) and no outcomes.
     assert len(at.get("plotly_chart")) == 2
 

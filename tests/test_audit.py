@@ -111,7 +111,7 @@ def test_audit_and_data_use_pages(tiny, monkeypatch):
 
     from csp import users
 
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     users.add_user("ada.admin", tiny["password"], role="admin", partner="council")
     audit.record("council.board", "download", target="crime_by_ward.csv", data_owner=["police"])
     audit.record("council.board", "view", target="<b>x</b>", data_owner=["health"])

@@ -9,7 +9,6 @@ import concurrent.futures
 import secrets
 import time
 
-import jwt
 import pytest
 
 def run_async(coro):
@@ -87,8 +86,11 @@ def test_cookie_session_sees_the_crime_page_and_each_user_their_own_scope(server
 
 
 def forged(username: str, key: str) -> str:
-    """A re-login cookie with valid claims, signed as streamlit-authenticator does."""
-    return jwt.encode({"username": username, "exp_date": time.time() + 86400}, key, algorithm="HS256")
+    """A re-login cookie with valid claims (a session the server has started), signed with ``key``
+    as the app signs its cookies."""
+    from csp import accounts
+
+    return accounts.issue_cookie(username, accounts.start_session(username), key, 1)
 
 
 @pytest.mark.parametrize("case", ["none", "junk", "wrong key"])

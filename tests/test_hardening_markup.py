@@ -85,7 +85,7 @@ def test_every_figure_builder_escapes_its_text():
         figures_themes.bars(cats.drop_nulls(), "outcome", "crimes", LINK, horizontal=True),
         figures_themes.benchmark_lines(rates, "q", "rate", "group", LINK),
         figures_themes.sparkline([1, 2], [3, 4], label=LINK),
-        figures_themes.monthly_with_limits([str(m) for m in range(12)], [5] * 12, LINK)[0],
+        figures_themes.monthly_with_limits([f"2024-{m:02d}" for m in range(1, 13)], [5] * 12, LINK)[0],
     ]
     assert months  # (the dates above are real months)
     for fig in built:
@@ -99,7 +99,7 @@ def test_every_figure_builder_escapes_its_text():
 def hostile_area(tiny, monkeypatch):
     """The tiny area with a ward named as a link and outcomes holding markup, ward boundaries
     so the map is drawn, and a crime version whose source file name is a Markdown link."""
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     geo = GEOGRAPHY.with_columns(ward_name=pl.when(pl.col("ward_code") == W1).then(pl.lit(LINK))
                                  .otherwise(pl.col("ward_name")))
     publish_frame("geography", geo)

@@ -16,7 +16,7 @@ from csp import catalog, store, users
 
 @pytest.fixture
 def app_env(tiny, monkeypatch):
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     users.add_user("analyst.police", tiny["password"], role="analyst", partner="police")
     users.add_user("analyst.probation", tiny["password"], role="analyst", partner="probation")
     return tiny

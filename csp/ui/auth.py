@@ -1,41 +1,39 @@
 """Login gate and session rules for the Streamlit app.
 
-The password check, lockout and revocation rules live in csp.accounts (testable without
-Streamlit); this module ties them to a browser session:
+The password check, lockout, sessions and revocation rules live in csp.accounts (testable
+without Streamlit); this module ties them to a browser session:
 
-- the login form is our own and checks passwords through ``accounts.authenticate``;
-- the streamlit-authenticator re-login cookie is checked here BEFORE it can log anyone in
-  (``accounts.cookie_login``: signature, expiry, account active, not revoked, not idle). We never
-  call ``Authenticate.login``, which would accept any validly signed unexpired cookie; the
-  library is used only to write and delete that cookie;
-- every run re-checks that the session was not revoked, the account is still active, and the
-  session has not been idle longer than the limit;
+- the login form is our own and checks passwords through ``accounts.authenticate``; a good
+  login starts a server-side session (``accounts.start_session``);
+- the re-login cookie is a JWT we sign (``accounts.issue_cookie``: username, session id, issue
+  time) and is checked BEFORE it can log anyone in (``accounts.cookie_session``: signature,
+  lifetime from its own issue time, account active, session not ended or revoked, not idle);
+- every run re-checks that the session was not revoked or ended (on any replica), the account is
+  still active, and the session has not been idle longer than the limit;
 - an administrator may "view as" another user: ``current_user`` then returns that user, so every
   query runs with their permissions, while ``real_user`` stays the administrator for the audit.
+
+Writing and deleting the cookie needs the browser: streamlit-authenticator's cookie manager
+(extra-streamlit-components) does it from a hidden component. We render that component only
+while a write or delete is pending, and keep rendering it on every run until the browser reports
+it done. Rendering it once is not enough: the run that drew it can be superseded (another rerun)
+before the browser has loaded it, and then the cookie is never written or deleted.
 """
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import streamlit as st
-import streamlit_authenticator as stauth
+from extra_streamlit_components.CookieManager import _component_func as _cookie_component
 
 from .. import access, accounts, audit, config, users
 
 _AUTH_KEYS = ("name", "username", "authentication_status", "email", "roles")
-
-
-def authenticator() -> stauth.Authenticate:
-    """Build the authenticator for this script run (used to set and delete the cookie).
-
-    Credentials are read fresh from the database (never cached across sessions).
-    ``login_sleep_time=0``: the cookie is read from the HTTP request (st.context.cookies).
-    """
-    cookie = config.cookie_settings()
-    return stauth.Authenticate(
-        users.credentials(), cookie.name, cookie.key, cookie.expiry_days,
-        auto_hash=False, login_sleep_time=0,
-    )
+# Static CSS (no data in it): the cookie component's frame is 0 px high; hide its container so it
+# leaves no gap. st.html with only a <style> draws nothing and takes no place in the page.
+_HIDE_EMPTY_FRAMES = ('<style>[data-testid="stElementContainer"]:has(iframe[height="0"]),'
+                      ' .element-container:has(iframe[height="0"]) { display: none; }</style>')
 
 
 def real_user() -> access.User | None:
@@ -70,92 +68,121 @@ def view_as(username: str | None) -> None:
         audit.record(real.username, "view_as_end")
 
 
-def _start_session(user: access.User) -> None:
+# ---- the re-login cookie in the browser -----------------------------------------------------
+
+
+def _queue_cookie(op: str, value: str = "", expires: dt.datetime | None = None) -> None:
+    """Ask the browser to set or delete the re-login cookie; a later request replaces an
+    earlier one that has not been done yet (log in, then out at once: only the delete)."""
+    n = st.session_state.get("csp_cookie_n", 0) + 1
+    st.session_state["csp_cookie_n"] = n
+    st.session_state["csp_cookie_op"] = {"op": op, "value": value, "n": n,
+                                         "expires": (expires or dt.datetime.now()).isoformat()}
+
+
+def cookie_pending() -> bool:
+    return st.session_state.get("csp_cookie_op") is not None
+
+
+def sync_cookie(cookie: config.CookieSettings) -> None:
+    """Draw the cookie component while a write or delete is pending; drop the request once the
+    browser has reported it done (the component returns True). Call early in every run."""
+    op = st.session_state.get("csp_cookie_op")
+    if op is None:
+        return
+    key = f"csp_cookie_{op['n']}"
+    if st.session_state.get(key) is True:  # confirmed in the run this value came with: no redraw
+        st.session_state["csp_cookie_op"] = None
+        return
+    if op["op"] == "set":
+        done = _cookie_component(method="set", cookie=cookie.name, value=op["value"], key=key, default=False,
+                                 options={"path": "/", "expires": op["expires"], "sameSite": "strict"})
+    else:
+        done = _cookie_component(method="delete", cookie=cookie.name, key=key, default=False)
+    st.html(_HIDE_EMPTY_FRAMES)
+    if done is True:
+        st.session_state["csp_cookie_op"] = None
+
+
+# ---- logging in and out ---------------------------------------------------------------------
+
+
+def _start_session(user: access.User, sid: str) -> None:
+    now = time.time()
     st.session_state.update({
         "authentication_status": True, "username": user.username, "name": user.name,
-        "roles": [user.role], "email": "", "csp_login_at": time.time(),
-        "csp_last_activity": time.time(), "csp_touched": time.time(), "csp_notice": None,
+        "roles": [user.role], "email": "", "csp_login_at": now, "csp_sid": sid,
+        "csp_last_activity": now, "csp_touched": now, "csp_notice": None,
         "csp_cookie_refused": False,
     })
-    accounts.touch(user.username)
+    accounts.touch(user.username, now, sid=sid)
 
 
-def password_login(auth: stauth.Authenticate, username: str, password: str) -> bool:
-    """Check a login form submission; start the session and set the re-login cookie if good."""
+def password_login(cookie: config.CookieSettings, username: str, password: str) -> bool:
+    """Check a login form submission; start the session and queue the re-login cookie if good."""
     user = accounts.authenticate(username, password)
     if user is None:
         return False
-    _start_session(user)
-    # The cookie is written by a browser component, which needs a run that completes: the
-    # login run ends in st.rerun(), so write it on the next run (write_pending_cookie).
-    st.session_state["csp_set_cookie"] = True
+    now = time.time()
+    sid = accounts.start_session(user.username, now)
+    _start_session(user, sid)
+    if cookie.expiry_days > 0:
+        token = accounts.issue_cookie(user.username, sid, cookie.key, cookie.expiry_days, now)
+        _queue_cookie("set", token, dt.datetime.now() + dt.timedelta(days=cookie.expiry_days))
     return True
 
 
-def write_pending_cookie(auth: stauth.Authenticate) -> None:
-    """Write (after a password login) or delete (after logout) the re-login cookie."""
-    if st.session_state.pop("csp_set_cookie", False) and st.session_state.get("authentication_status"):
-        auth.cookie_controller.set_cookie()  # signs {username, exp_date} for the session user
-    if st.session_state.pop("csp_delete_cookie", False):
-        try:
-            auth.cookie_controller.delete_cookie()
-        except Exception:  # the browser may hold none; deleting is a courtesy, refusal is the rule
-            pass
-
-
 def cookie_login(cookie: config.CookieSettings) -> bool:
-    """Log in from the re-login cookie if accounts.cookie_login accepts it. A refused cookie is
+    """Log in from the re-login cookie if accounts.cookie_session accepts it. A refused cookie is
     ignored for the rest of this browser session, so replaying it cannot get past the form."""
     if st.session_state.get("csp_cookie_refused"):
         return False
     token = st.context.cookies.get(cookie.name)
     if not token:
         return False
-    username = accounts.cookie_login(token, cookie.key, cookie.expiry_days)
-    user = users.get_user(username) if username else None
+    found = accounts.cookie_session(token, cookie.key, cookie.expiry_days)
+    user = users.get_user(found[0]) if found else None
     if user is None:
         st.session_state["csp_cookie_refused"] = True
-        st.session_state["logout"] = True  # the library's own get_cookie() will ignore it too
         return False
-    _start_session(user)
+    _start_session(user, found[1])
     audit.record(user.username, "login", details={"method": "cookie"})
     return True
 
 
-def end_session(auth: stauth.Authenticate | None, reason: str, notice: str | None = None,
-                revoke: bool = False) -> None:
-    """Log this browser session out; with ``revoke`` also refuse every earlier cookie and
-    session of the user server-side (what the Log out button does)."""
+def end_session(reason: str, notice: str | None = None, revoke: bool = False) -> None:
+    """Log this browser session out and delete its re-login cookie; with ``revoke`` also end
+    every session and cookie of the user server-side (what the Log out button does)."""
     username = st.session_state.get("username")
     if username:
         if revoke:
-            accounts.end_sessions(username)
+            accounts.end_sessions(username, reason=reason)
         audit.record(username, "logout", details={"reason": reason})
     for key in _AUTH_KEYS:
         st.session_state[key] = None
-    for key in ("csp_login_at", "csp_last_activity", "csp_view_as", "csp_last_view"):
+    for key in ("csp_login_at", "csp_sid", "csp_last_activity", "csp_view_as", "csp_last_view"):
         st.session_state.pop(key, None)
-    st.session_state["logout"] = True
     st.session_state["csp_cookie_refused"] = True
     st.session_state["csp_notice"] = notice
-    st.session_state["csp_delete_cookie"] = auth is not None
+    _queue_cookie("delete")
 
 
-def check_session(auth: stauth.Authenticate) -> access.User | None:
+def check_session() -> access.User | None:
     """Called on every run while logged in: enforce revocation, disabling and the idle limit.
     Returns the real user, or None after ending the session."""
     username = st.session_state.get("username") or ""
     now = time.time()
-    if not accounts.session_ok(username, st.session_state.get("csp_login_at", 0), now):
-        end_session(auth, "revoked", "Your session has ended. Please log in again.")
+    sid = st.session_state.get("csp_sid")
+    if not accounts.session_ok(username, st.session_state.get("csp_login_at", 0), now, sid=sid):
+        end_session("revoked", "Your session has ended. Please log in again.")
         return None
     if now - st.session_state.get("csp_last_activity", now) > accounts.idle_seconds():
         minutes = int(accounts.idle_seconds() // 60)
-        end_session(auth, "idle", f"You were logged out after {minutes} minutes without activity.")
+        end_session("idle", f"You were logged out after {minutes} minutes without activity.")
         return None
     # Server-side last activity is written at most once a minute to keep reruns cheap.
     if now - st.session_state.get("csp_touched", 0) > 60:
-        accounts.touch(username, now)
+        accounts.touch(username, now, sid=sid)
         st.session_state["csp_touched"] = now
     st.session_state["csp_last_activity"] = now
     return real_user()

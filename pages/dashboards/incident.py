@@ -111,15 +111,9 @@ def _not_shared(title: str, d: dict) -> None:
 def _period(dataset: str, c: catalog.Contract) -> tuple[str, str]:
     """The period of the page's totals: the named periods (csp.protection.periods), shown in
     quarters for quarterly data."""
-    if c.grain_months == 1:
-        start, end, _ = ui.period_filter(dataset)
-        return start, end
-    options = {p.key: p for p in incidents.period_options(dataset)}
-    default = "latest24" if "latest24" in options else "latest12"
-    choice = st.selectbox("Period", options=list(options), index=list(options).index(default),
-                          format_func=lambda k: options[k].label, key="period", bind="query-params")
-    p = options.get(choice) or options[default]
-    return p.start.strftime("%Y-%m"), p.end.strftime("%Y-%m")
+    choices = None if c.grain_months == 1 else incidents.period_options(dataset)
+    start, end, _ = ui.period_filter(dataset, choices=choices)
+    return start, end
 
 
 def _quarterly_trend(dataset: str, params: dict, count: str, label: str, definition: str,

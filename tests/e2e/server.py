@@ -16,7 +16,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = os.environ.get("CSP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-COOKIE_KEY = "e2e-cookie-key-" + "x" * 40  # fixed, so a restarted server accepts the same cookies
+COOKIE_KEY = "e2e-cookie-key-Wq7Zr2Nv8Lp4Xt6Bm1Kd9Hs3Gf5Jc0Ya"  # fixed, so a restarted server accepts the same cookies
 PASSWORD = "fenmouth-demo"
 # A user of our own for the lockout journey, so locking it cannot break another test's login.
 LOCKOUT_USER = ("e2e.lockout", "e2e-lockout-password-1")

@@ -39,9 +39,10 @@ def next_month(label: str) -> str:
 
 
 def crime_period_end(page) -> str:
-    end = page.get_by_role("slider", name=re.compile("end"))
-    expect(end).to_be_visible()
-    return end.get_attribute("aria-valuetext")
+    """The latest month the Crime page's headline covers ("Crimes, 12 months to Sep 2026")."""
+    label = page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(r"12 months to"))
+    expect(label.first).to_be_visible()
+    return re.search(r"12 months to (\w{3} \d{4})", label.first.inner_text()).group(1)
 
 
 def test_upload_fix_publish_and_roll_back(base_url, page, app_data, tmp_path):

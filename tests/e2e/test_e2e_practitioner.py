@@ -28,8 +28,8 @@ def wards(app_data) -> pl.DataFrame:
         "lsoa_code", "ward_code", "ward_name").unique()
 
 
-def area_options(page) -> list[str]:
-    box = page.get_by_role("combobox", name="Area")
+def area_options(page, name: str = "Area") -> list[str]:
+    box = page.get_by_role("combobox", name=name)
     box.click()
     options = page.get_by_role("option")
     expect(options.first).to_be_visible()
@@ -59,7 +59,7 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
     login(page, base_url, USER)
     has_login_cookie(page)  # the deep links below log in by cookie
     open_page(page, title)
-    offered = [o for o in area_options(page) if o != "Everywhere you may see"]
+    offered = area_options(page, "Ward")
     assert sorted(offered) == scope_names
     snap(page, title.lower())
 
@@ -67,13 +67,14 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
     # URL): the value is dropped and nothing of that ward shows. Crime last, for the CSV below.
     paths = ["/neighbourhood", "/crime"]
     for path in paths:
+        box, param = ("Ward", "ward") if path == "/neighbourhood" else ("Area", "area")
         for value in (OTHER, quote_plus(other_name)):
-            page.goto(f"{base_url}{path}?area={value}")
+            page.goto(f"{base_url}{path}?{param}={value}")
             logged_in(page)
             if path == "/crime":  # a practitioner's default page may be served at the root instead
                 expect(heading(page, "Crime")).to_be_visible()
-            shown = page.get_by_role("combobox", name="Area").input_value()
-            assert shown in scope_names + ["Everywhere you may see"], shown
+            shown = page.get_by_role("combobox", name=box).input_value()
+            assert shown in scope_names + ["Your wards"], shown
             text = main_text(page)
             assert other_name not in text and OTHER not in text
     # Pages outside their role are not in their navigation, and their URLs do not open them.

@@ -42,3 +42,40 @@ def test_reload_keeps_session_and_logout_ends_it_in_every_tab(base_url, context)
         tab.reload()
         login_form(tab)
         expect(data_elements(tab)).to_have_count(0)
+
+
+# The browser component that writes and deletes the re-login cookie, as Streamlit names its frame.
+COOKIE_FRAME = 'iframe[title*="cookie_manager"]'
+DEEP_LINK_USER = "board.health"  # never logged out by a journey
+
+
+def test_deep_link_reloads_land_on_their_page(base_url, context):
+    """Issue 14, finding 10: about 3 in 30 full reloads of a deep link while logged in landed on
+    the default page. The cause was a cookie component drawn on every run: its value arriving
+    made the browser ask for one more run, and when that request went out before the browser
+    knew which page it was on (a slow first run), it named no page and got the default one. The
+    component is now drawn only while a cookie write or delete is pending."""
+    page = context.new_page()
+    login(page, base_url, DEEP_LINK_USER, path="/asb?period_from=2024-01")
+    expect(page.locator(COOKIE_FRAME)).to_have_count(0)  # the write was confirmed: nothing pending
+    for _ in range(10):
+        page.goto(base_url + "/asb?period_from=2024-01")
+        logged_in(page)
+        expect(heading(page, "Anti-social behaviour")).to_be_visible()
+        assert "/asb" in page.url
+        expect(page.locator(COOKIE_FRAME)).to_have_count(0)  # so no run of its asking
+
+
+def test_logout_deletes_the_cookie_even_when_another_run_follows_at_once(base_url, context):
+    """The cookie is deleted by a browser component; a run that followed the logout at once used
+    to remove that component before it had loaded, leaving the cookie behind (the e2e session
+    journey failed so once). The delete is now repeated on every run until the browser confirms."""
+    page = context.new_page()
+    login(page, base_url, DEEP_LINK_USER)
+    page.get_by_role("button", name="Log out").click()
+    login_form(page)
+    page.get_by_role("textbox", name="Username").fill("nobody-at-all")
+    page.get_by_role("textbox", name="Password").fill("not-a-password")
+    page.get_by_role("button", name="Log in").click()  # at once: no wait for the delete
+    login_cookie_gone(page)
+    expect(page.locator(COOKIE_FRAME)).to_have_count(0)
