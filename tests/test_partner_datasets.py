@@ -522,3 +522,62 @@ def _path(f):
     from pathlib import Path
 
     return Path(f)
+
+
+# ---- a contract that grew: `python -m csp upgrade` -------------------------------------------
+
+
+@pytest.fixture
+def legacy(tmp_path_factory, monkeypatch):
+    """A demo whose crime version was published under the contract as it was before the
+    domestic-abuse and hate-crime flags: a copy of config/datasets.toml without them."""
+    from csp import config as cfg
+
+    with demo_area(tmp_path_factory, "legacy"):
+        real = cfg.contracts_path()
+        old = tmp_path_factory.mktemp("contract") / "datasets.toml"
+        text = "".join(line for line in real.read_text().splitlines(keepends=True)
+                       if not line.lstrip().startswith(('{ name = "domestic_abuse"', '{ name = "hate_crime"',
+                                                        "filters = [\"domestic_abuse\"", "filter_labels = { domestic_abuse")))
+        flags = '["crime_type", "crime_category", "domestic_abuse", "hate_crime"]'
+        assert flags in text  # the crime contract as this test knows it
+        old.write_text(text.replace(flags, '["crime_type", "crime_category"]'))
+        rows = pl.read_parquet(store.current("crime").files)
+        monkeypatch.setattr(cfg, "contracts_path", lambda: old)
+        catalog._load.cache_clear()
+        assert "domestic_abuse" not in catalog.contract("crime").field_names  # the old contract
+        store.publish("crime", write=lambda cur, out: rows.drop("domestic_abuse", "hate_crime").write_parquet(out),
+                      published_by="test", source="before the flags")
+        monkeypatch.setattr(cfg, "contracts_path", lambda: real)
+        catalog._load.cache_clear()
+        queries.clear_cache()
+        yield rows
+    catalog._load.cache_clear()
+
+
+def test_upgrade_republishes_data_from_before_its_contract_grew(legacy):
+    from csp import upgrade
+
+    rows = legacy
+    before = store.current("crime")
+    assert upgrade.stale("crime") == ["domestic_abuse", "hate_crime"]
+    code, out, err = cli_run("upgrade", "--by", "admin")
+    assert code == 0, err
+    after = store.current("crime")
+    assert after.version != before.version and f"crime {after.version}" in out
+    assert after.meta["published_by"] == "admin" and before.version in after.meta.get("note", "")
+    assert upgrade.stale("crime") == []
+    # The same records, the flags blank (the old extract never said).
+    keys = [f for f in catalog.contract("crime").field_names if f not in ("domestic_abuse", "hate_crime")]
+    got = pl.read_parquet(after.files)
+    assert got["domestic_abuse"].null_count() == got.height and got["hate_crime"].null_count() == got.height
+    assert got.select(keys).sort(keys, nulls_last=True).equals(rows.select(keys).sort(keys, nulls_last=True))
+    # Queries read it again: the owner's headline counts the records of its 12 months.
+    queries.clear_cache()
+    head = queries.run(users.get_user("analyst.police"), "crime_headline", {"area": "all"}).frame.row(0, named=True)
+    last = got["month"].max()
+    first = _minus(dt.date(last.year, last.month, 1), 11)
+    assert head["current"] == got.filter(pl.col("month") >= first).height
+    # Nothing left to do: a second run publishes nothing.
+    code, out, err = cli_run("upgrade")
+    assert code == 0 and "matches its contract" in out and store.current("crime").version == after.version
