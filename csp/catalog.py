@@ -43,6 +43,7 @@ class Contract:
     breakdowns: tuple[str, ...] = ()  # events: finer splits, each with a cube of its own
     dashboard: dict | None = None  # events: how its dashboard names things (csp.incidents)
     row_scope: bool = True  # a user's ward scope filters its rows (false: public reference figures)
+    supply: dict | None = None  # when each period is due from the owner (csp.supply.rule)
     period_grain: str | None = None  # month | quarter: what one period of period_field covers
     legal_basis: str = ""  # the sharing agreement's legal basis
     review_date: str = ""  # when the sharing agreement is next reviewed (YYYY-MM-DD)
@@ -160,7 +161,7 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             period_field=spec.get("period_field"),
             kind=kind, measures=measures, base_dims=base_dims, categories=categories,
             breakdowns=breakdowns, dashboard=spec.get("dashboard"),
-            row_scope=bool(spec.get("row_scope", True)),
+            row_scope=bool(spec.get("row_scope", True)), supply=spec.get("supply"),
             period_grain=grain, legal_basis=str(spec.get("legal_basis", "")),
             review_date=str(spec.get("review_date", "")),
         )
