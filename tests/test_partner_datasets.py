@@ -20,7 +20,7 @@ import pytest
 from apptest_helpers import demo_area, go, login
 from protection_oracle import ons_counts, suppressed_base
 from csp import __main__ as cli
-from csp import catalog, config, incidents, queries, store, users
+from csp import catalog, config, explore, incidents, queries, store, users
 
 PARTNER_DATASETS = ("fires", "council_asb", "environmental_crime", "ae_assaults", "ambulance_assaults",
                     "housing_asb", "youth_first_time_entrants", "youth_reoffending")
@@ -465,6 +465,7 @@ def test_fire_analyst_uploads_and_the_council_board_member_sees_it(trimmed, tmp_
         got = queries.run(council, "fires_monthly_total", {"from": f"{quarter['month'].min():%Y-%m}",
                                                            "to": f"{newest:%Y-%m}"}).frame
         assert got.height == 3
+        wanted = {}
         series = next(x.value for x in board.dataframe if "rolling_12_months" in x.value.columns)
         shown = dict(zip(series["month"].astype(str).str[:7], series["incidents"].astype(str)))
         for r in got.iter_rows(named=True):
@@ -472,6 +473,17 @@ def test_fire_analyst_uploads_and_the_council_board_member_sees_it(trimmed, tmp_
             want = ons_counts(month_rows, ["m"], "ptable_t5", 5)[("m",)]
             assert r["incidents"] == want
             assert shown[f"{r['month']:%Y-%m}"] == (str(want) if want is not None else "low")
+            wanted[f"{r['month']:%Y-%m}"] = str(want) if want is not None else "low"
+        # ...and in Explore (fires by month, everything held), the same figures.
+        ex = go(login("board.council"), "explore")
+        for k, val in {"ds": "fires", "b1": "month", "p": "all"}.items():
+            ex.query_params[k] = val
+        ex.run()
+        assert not ex.exception, ex.exception
+        col = explore.count_column(catalog.contract("fires"), "n")
+        table = next(x.value for x in ex.dataframe if "month" in x.value.columns and col in x.value.columns)
+        in_explore = dict(zip(table["month"].astype(str).str[:7], table[col].astype(str)))
+        assert {m: in_explore.get(m) for m in wanted} == wanted
         # ...and the page says which version, published by whom, it shows.
         assert v.version in "\n".join(m.value for m in board.markdown)
 
