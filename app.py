@@ -140,7 +140,7 @@ def audit_view(page) -> None:
     # page is always one target in the audit trail.
     audit.record(
         real.username, "view", target=spec.url_path if spec else (page.url_path or page.title),
-        details={"filters": {k: list(v) if len(v) > 1 else v[0] for k, v in view[2]}}
+        details={"filters": {k: v[0] if len(v) == 1 else list(v) for k, v in view[2]}}
         | ({"view_as": user.username} if user != real else {}),
         data_owner=audit.owners_of(spec.datasets) if spec else None,
     )

@@ -10,7 +10,7 @@ from . import access, config, queries
 
 CLI_MODULES = ("csp.upload", "csp.audit", "csp.accounts", "csp.protection.ptable", "csp.protection.utility",
                "csp.geography.cli", "csp.partnership",
-               "csp.settings", "csp.state.cli")
+               "csp.settings", "csp.state.cli", "csp.upgrade")
 
 
 def _fail(msg: str, code: int = 2) -> int:

@@ -18,6 +18,11 @@ class Field:
     tier: str
     description: str
     geo: str | None = None
+    # A field added to a contract after data was first published (e.g. flags police.uk files
+    # lack): it may be blank, and sources without it are published with it blank.
+    optional: bool = False
+    values: tuple[str, ...] | None = None  # the categories it may hold, where the contract lists them
+    at_most: str | None = None  # a count that can never exceed this other field (checked on upload)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,32 @@ class Contract:
     dashboard: dict | None = None  # events: how its dashboard names things (csp.incidents)
     row_scope: bool = True  # a user's ward scope filters its rows (false: public reference figures)
     supply: dict | None = None  # when each period is due from the owner (csp.supply.rule)
+    period_grain: str | None = None  # month | quarter: what one period of period_field covers
+    legal_basis: str = ""  # the sharing agreement's legal basis
+    review_date: str = ""  # when the sharing agreement is next reviewed (YYYY-MM-DD)
+
+    @property
+    def grain_months(self) -> int:
+        """Months one period covers: 3 for quarterly data (dated by the quarter's first month)."""
+        return 3 if self.period_grain == "quarter" else 1
+
+    @property
+    def measure(self) -> str | None:
+        """The single count a dashboard shows: ``n`` for events, else the dashboard's ``measure``
+        or the only measure."""
+        if self.kind == "events":
+            return "n"
+        chosen = (self.dashboard or {}).get("measure")
+        if chosen:
+            return chosen
+        return self.measures[0] if len(self.measures) == 1 else None
+
+    @property
+    def layout(self) -> str | None:
+        """Which dashboard layout the contract asks for (incident or cohort), if any."""
+        if not self.dashboard:
+            return None
+        return self.dashboard.get("layout", "incident")
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -93,7 +124,10 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
         if "cube_of" in spec:
             continue
         fields = tuple(
-            Field(f["name"], f["type"], f["tier"], f.get("description", ""), f.get("geo"))
+            Field(f["name"], f["type"], f["tier"], f.get("description", ""), f.get("geo"),
+                  bool(f.get("optional", False)),
+                  tuple(str(v) for v in f["values"]) if f.get("values") is not None else None,
+                  f.get("at_most"))
             for f in spec["fields"]
         )
         kind = spec.get("kind", "reference")
@@ -109,8 +143,14 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
         categories, breakdowns = tuple(spec.get("categories", ())), tuple(spec.get("breakdowns", ()))
         if not (set(categories) | set(breakdowns)) <= names:
             raise ValueError(f"dataset {name}: categories and breakdowns must be fields")
-        if (categories or breakdowns or "dashboard" in spec) and kind != "events":
-            raise ValueError(f"dataset {name}: categories, breakdowns and dashboards are for events")
+        if (categories or breakdowns or "dashboard" in spec) and kind == "reference":
+            raise ValueError(f"dataset {name}: categories, breakdowns and dashboards are for counts")
+        _check_dashboard(name, spec, kind, measures, categories, names)
+        grain = spec.get("period_grain")
+        if grain is None and spec.get("period_field") and kind != "reference":
+            grain = "quarter" if spec.get("update_frequency") == "quarterly" else "month"
+        if grain not in (None, "month", "quarter"):
+            raise ValueError(f"dataset {name}: period_grain must be month or quarter")
         out[name] = Contract(
             name=name,
             owner=spec["owner"],
@@ -122,9 +162,11 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             kind=kind, measures=measures, base_dims=base_dims, categories=categories,
             breakdowns=breakdowns, dashboard=spec.get("dashboard"),
             row_scope=bool(spec.get("row_scope", True)), supply=spec.get("supply"),
+            period_grain=grain, legal_basis=str(spec.get("legal_basis", "")),
+            review_date=str(spec.get("review_date", "")),
         )
     for parent in out.values():
-        if parent.kind != "events":
+        if parent.kind != "events":  # counts are read as they are: their rows are cells already
             continue
         for name, dims, what in _cube_specs(parent):
             cubes[name] = Contract(
@@ -138,6 +180,31 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
                 base_dims=tuple(d for d in parent.base_dims if d in dims),
             )
     return out, cubes
+
+
+def _check_dashboard(name: str, spec: dict, kind: str, measures: tuple, categories: tuple,
+                     names: set) -> None:
+    """A dashboard must name things the contract has: its filters are categories other than the
+    main one; a counts dataset's incident dashboard shows one measure; a cohort dashboard names
+    the measures its rate is made of."""
+    d = spec.get("dashboard")
+    if d is None:
+        return
+    layout = d.get("layout", "incident")
+    if layout not in ("incident", "cohort"):
+        raise ValueError(f"dataset {name}: dashboard layout must be incident or cohort")
+    filters = tuple(d.get("filters", ()))
+    if not set(filters) <= set(categories[1:]):
+        raise ValueError(f"dataset {name}: dashboard filters must be categories after the first")
+    if layout == "cohort":
+        cohort = d.get("cohort") or {}
+        if kind != "counts" or not {"size", "outcome"} <= set(cohort) or not set(cohort.values()) <= set(measures):
+            raise ValueError(f"dataset {name}: a cohort dashboard needs cohort = {{size, outcome[, events]}} "
+                             "naming its measures")
+    elif kind == "counts":
+        chosen = d.get("measure") or (measures[0] if len(measures) == 1 else None)
+        if chosen not in measures:
+            raise ValueError(f"dataset {name}: an incident dashboard of counts needs measure = one of its measures")
 
 
 def _cube_specs(parent: Contract) -> list[tuple[str, tuple[str, ...], str]]:
@@ -159,9 +226,10 @@ def _cube_specs(parent: Contract) -> list[tuple[str, tuple[str, ...], str]]:
     return out
 
 
-def dashboards() -> dict[str, Contract]:
-    """The events datasets that have a dashboard (each gets the incident pages and queries)."""
-    return {n: c for n, c in contracts().items() if c.dashboard}
+def dashboards(layout: str | None = None) -> dict[str, Contract]:
+    """The datasets that have a dashboard (each gets its layout's pages and queries from its
+    contract), optionally only those of one layout (incident or cohort)."""
+    return {n: c for n, c in contracts().items() if c.dashboard and (layout is None or c.layout == layout)}
 
 
 def contracts() -> dict[str, Contract]:

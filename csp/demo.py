@@ -47,7 +47,10 @@ DEFAULT_END_MONTH = "2026-09"
 DEFAULT_MONTHS = 48
 
 DATASETS = ("geography", "population", "areas", "crime", "asb", "reoffending", "substance_misuse",
-            "alcohol_admissions")
+            "alcohol_admissions",
+            # the other partners' datasets (csp.demo_partners)
+            "fires", "council_asb", "environmental_crime", "ae_assaults", "ambulance_assaults",
+            "housing_asb", "youth_first_time_entrants", "youth_reoffending")
 POPULATION_YEAR = 2024  # the demo's populations are "ONS mid-2024 estimates"
 BOUNDARY_LEVELS = ("lsoa", "ward", "district")
 
@@ -364,10 +367,13 @@ def _ward_index() -> np.ndarray:
 
 
 def _frame(name: str, data: dict) -> pl.DataFrame:
-    """Build a frame with exactly the contract's columns, order and types."""
+    """Build a frame with exactly the contract's columns, order and types (optional fields not
+    given are blank)."""
     types = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int32, "DATE": pl.Date, "DOUBLE": pl.Float64}
     fields = catalog.contract(name).fields
-    return pl.DataFrame({f.name: pl.Series(f.name, data[f.name], dtype=types[f.type]) for f in fields})
+    n = max((len(v) for v in data.values()), default=0)
+    return pl.DataFrame({f.name: pl.Series(f.name, data[f.name] if f.name in data or not f.optional
+                                           else [None] * n, dtype=types[f.type]) for f in fields})
 
 
 def _codes(vocab, idx: np.ndarray) -> pl.Series:
@@ -826,15 +832,20 @@ def build_frames(seed: int = DEFAULT_SEED, end_month: str = DEFAULT_END_MONTH,
     geography = build_geography(seed)
     population = build_population(seed)
     pop = geography["population"].to_numpy()
+    from . import demo_partners
+
     return {
         "geography": geography,
         "population": population,
         "areas": build_areas(geography, population),
-        "crime": build_crime(seed, end_month, months, pop),
+        # The police extract as the police analyst uploads it: with the domestic-abuse and
+        # hate-crime flags police.uk files lack.
+        "crime": demo_partners.add_crime_flags(build_crime(seed, end_month, months, pop), seed),
         "asb": build_asb(seed, end_month, months, pop),
         "reoffending": build_reoffending(seed, end_month, months),
         "substance_misuse": build_substance_misuse(seed, end_month, months),
         "alcohol_admissions": build_alcohol_admissions(seed, end_month, population=int(pop.sum())),
+        **demo_partners.build_partner_frames(seed, end_month, months, pop),
     }
 
 
@@ -891,6 +902,8 @@ def publish_demo(published_by: str = "demo", *, seed: int = DEFAULT_SEED,
     with (root / ".demo.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            from . import upgrade
+            upgrade.upgrade_all(published_by)  # data published before its contract grew
             if not force and demo_present():
                 return {n: store.current_version_id(n) for n in DATASETS}
             frames = build_frames(seed, end_month, months)

@@ -152,6 +152,8 @@ def catalogue(user: access.User | None) -> list[dict]:
         out.append({
             "dataset": name, "title": c.title, "owner": c.owner, "description": c.description,
             "update_frequency": c.update_frequency,
+            "period_grain": c.period_grain or "",
+            "legal_basis": c.legal_basis, "review_date": c.review_date,
             "latest_version": v.version if v else None,
             "as_at": v.meta["published_at"][:10] if v else None,
             "coverage": f"{cov.get('first')} to {cov.get('last')}" if cov.get("first") else ("all" if v else None),

@@ -280,7 +280,18 @@ def contract_select(name: str, source: str = "src") -> str:
     cols = ", ".join(
         f'CAST("{f.name}" AS {f.type}) AS "{f.name}"' for f in catalog.contract(name).fields
     )
-    return f"SELECT {cols} FROM {source}"
+    return f"SELECT {cols} FROM {with_optional(name, source)}"
+
+
+def with_optional(name: str, source: str) -> str:
+    """``source`` with the contract's optional fields it lacks added, blank: a field added to a
+    contract later (the crime extract's flags) is absent from police.uk files and from versions
+    published before it. UNION BY NAME with no rows adds exactly the missing columns."""
+    optional = [f for f in catalog.contract(name).fields if f.optional]
+    if not optional:
+        return source
+    blanks = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in optional)
+    return f"(SELECT * FROM {source} UNION ALL BY NAME SELECT {blanks} WHERE false)"
 
 
 def _order_by(name: str) -> str:
@@ -639,16 +650,20 @@ def _ensure_record_keys(cur: duckdb.DuckDBPyConnection, name: str, out: Path) ->
     if not cols:
         return
     have = {r[0] for r in cur.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(out)}).fetchall()}
-    if set(cols) <= have:
+    if set(cols) <= have and {f.name for f in catalog.contract(name).fields if f.optional} <= have:
         return
     raw = out.with_name("raw-" + out.name)
     os.rename(out, raw)
-    _rewrite_with_keys(cur, name, raw, out)
+    _rewrite_with_keys(cur, name, raw, out, drop=[c for c in cols if c in have])
     raw.unlink()
 
 
-def _rewrite_with_keys(cur: duckdb.DuckDBPyConnection, name: str, raw: Path, out: Path) -> None:
-    keyed = record_keys.select_with_keys(name, "(SELECT * FROM read_parquet($raw))")
+def _rewrite_with_keys(cur: duckdb.DuckDBPyConnection, name: str, raw: Path, out: Path,
+                       drop: list[str] = ()) -> None:
+    src = "read_parquet($raw)"
+    if drop:  # keys derived before an optional field was added: derived again, with it
+        src = f"(SELECT * EXCLUDE ({', '.join(chr(34) + c + chr(34) for c in drop)}) FROM {src})"
+    keyed = record_keys.select_with_keys(name, with_optional(name, src))
     rel = cur.sql(f"{keyed}{_order_by(name)}", params={"raw": str(raw), **_key_params(name)})
     rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
 

@@ -491,11 +491,15 @@ def _typed(name: str, frame: pl.DataFrame, lookup: pl.DataFrame | None, police_u
     if name == "crime" and "crime_type" in out.columns:
         out = out.with_columns(pl.coalesce(pl.col("crime_category"),
                                            pl.col("crime_type").replace(ingest.CATEGORY_RENAMES)).alias("crime_category"))
-    if name in ("crime", "asb") and lookup is not None:
-        # Wards and districts always come from the published lookup (as the police.uk importer does).
-        out = out.drop("ward_code", "district_code").join(
-            lookup.select("lsoa_code", "ward_code", "district_code"), on="lsoa_code", how="left"
-        ).select(contract.field_names)
+    derived = [f for f in validate.derived_fields(name) if contract.field(f).geo]
+    if derived and lookup is not None:
+        # Coarser areas always come from the published lookup (as the police.uk importer does):
+        # wards and districts from the LSOA, or a ward-level extract's districts from the ward.
+        key = contract.geo_field(contract.finest_geo)
+        level = contract.finest_geo
+        places = lookup.select([f"{level}_code", *[contract.field(f).geo + "_code" for f in derived]]).unique(
+            f"{level}_code").rename({f"{level}_code": key, **{contract.field(f).geo + "_code": f for f in derived}})
+        out = out.drop(derived).join(places, on=key, how="left").select(contract.field_names)
     return out
 
 

@@ -180,6 +180,11 @@ DEMO_USERS = [
     ("officer.housing", "Lee Officer (Housing)", "practitioner", "housing", ["E05999001", "E05999002"]),
     ("officer.fire", "Ray Officer (Fire)", "practitioner", "fire", ["E05999003"]),
     ("admin", "Ada Admin (Council)", "admin", "council", []),
+    # The other partners' analysts, who upload their own data (issue 15).
+    ("analyst.fire", "Fran Analyst (Fire)", "analyst", "fire", []),
+    ("analyst.council", "Cal Analyst (Council)", "analyst", "council", []),
+    ("analyst.housing", "Hal Analyst (Housing)", "analyst", "housing", []),
+    ("analyst.youth", "Yas Analyst (Youth justice)", "analyst", "youth_justice", []),
 ]
 
 

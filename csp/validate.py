@@ -471,8 +471,34 @@ MONTH_RE = r"^([0-9]{4})-(0[1-9]|1[0-2])(?:-01(?:[ T]00:00(?::00(?:\.0+)?)?)?)?$
 FORMULA_RE = r"^[=+@\-][A-Za-z(=@\"'!$]|^=|^[+\-]=|^\t="
 
 
+def nullable_fields(dataset: str) -> frozenset[str]:
+    """Fields that may be blank: listed above, or declared optional in the contract."""
+    c = catalog.contract(dataset)
+    return NULLABLE.get(dataset, frozenset()) | {f.name for f in c.fields if f.optional}
+
+
+def derived_fields(dataset: str) -> frozenset[str]:
+    """Fields filled in on publishing: listed above, or for any events dataset located by LSOA
+    (or by ward), the coarser geography codes, which come from the published lookup."""
+    c = catalog.contract(dataset)
+    out = set(DERIVED.get(dataset, frozenset()))
+    if c.kind == "events" and c.finest_geo in ("lsoa", "ward"):
+        levels = catalog.GEO_LEVELS
+        out |= {c.geo_field(lv) for lv in levels[levels.index(c.finest_geo) + 1:] if c.geo_field(lv)}
+    return frozenset(out)
+
+
+def categories(dataset: str, field: str) -> frozenset[str] | None:
+    """The values a category field may hold: listed above, or the contract's ``values``."""
+    known = CATEGORIES.get((dataset, field))
+    if known is not None:
+        return known
+    values = catalog.contract(dataset).field(field).values
+    return frozenset(values) if values is not None else None
+
+
 def optional_fields(dataset: str) -> frozenset[str]:
-    return NULLABLE.get(dataset, frozenset()) | DERIVED.get(dataset, frozenset())
+    return nullable_fields(dataset) | derived_fields(dataset)
 
 
 def required_fields(dataset: str) -> list[str]:
@@ -536,13 +562,14 @@ def check(dataset: str, frame: pl.DataFrame, *, first_row: int = 2, lookup: pl.D
         problems.append(Problem("error", "missing_columns",
                                 f"Missing required column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
                                 + _other_dataset_hint(dataset, source_columns or frame.columns)))
-    nullable = NULLABLE.get(dataset, frozenset())
+    nullable = nullable_fields(dataset)
+    derived = derived_fields(dataset)
     for f in contract.fields:
         if f.name not in frame.columns:
             continue
         s = frame.get_column(f.name)
         present = s.is_not_null()
-        if f.name not in nullable and f.name not in DERIVED.get(dataset, ()):
+        if f.name not in nullable and f.name not in derived:
             _add(problems, "error", "blank_required", f"Column '{f.name}' is blank in {{n}} row{{s}}; a value is required",
                  f.name, ~present, first_row)
         if f.type == "DATE":
@@ -557,7 +584,7 @@ def check(dataset: str, frame: pl.DataFrame, *, first_row: int = 2, lookup: pl.D
                  f"{_examples(s.filter((parsed > this_month).fill_null(False)))}", f.name, parsed > this_month, first_row)
             _add(problems, "error", "old_month", f"Column '{f.name}' has {{n}} row{{s}} dated before 2000",
                  f.name, parsed < dt.date(2000, 1, 1), first_row)
-            if contract.update_frequency == "quarterly" and f.name == contract.period_field:
+            if contract.period_grain == "quarter" and f.name == contract.period_field:
                 _add(problems, "error", "not_quarter_start",
                      f"Column '{f.name}' has {{n}} value{{s}} that {{are}} not the first month of a quarter (01, 04, 07, 10)",
                      f.name, parsed.dt.month().is_in([1, 4, 7, 10]).not_(), first_row)
@@ -587,7 +614,7 @@ def check(dataset: str, frame: pl.DataFrame, *, first_row: int = 2, lookup: pl.D
                      f"Column '{f.name}' has {{n}} code{{s}} not in the published geography lookup, e.g. "
                      f"{_examples(s.filter(unknown.fill_null(False)))}"
                      + (" (kept as 'Unknown area')" if lenient_geography else ""), f.name, unknown, first_row)
-        cats = CATEGORIES.get((dataset, f.name))
+        cats = categories(dataset, f.name)
         if cats is not None:
             unknown = present & ~s.is_in(list(cats))
             _add(problems, "error", "unknown_category",
@@ -610,7 +637,7 @@ def _duplicates(dataset: str, frame: pl.DataFrame, first_row: int) -> list[Probl
         s = frame.get_column("lsoa_code")
         _add(out, "error", "duplicate_key", "LSOA code appears again on {n} row{s}: each LSOA must be listed once",
              "lsoa_code", s.is_not_null() & s.is_duplicated() & ~s.is_first_distinct(), first_row)
-    elif dataset not in ("crime", "asb"):
+    elif contract.kind != "events":  # events: two identical rows are two incidents
         keys = [f.name for f in contract.fields if f.type == "VARCHAR" or f.type == "DATE"]
         keys = [k for k in keys if k in frame.columns and k not in ("area_name", "significance")]
         if keys:
@@ -623,9 +650,9 @@ def _duplicates(dataset: str, frame: pl.DataFrame, first_row: int) -> list[Probl
 
 def _consistency(dataset: str, frame: pl.DataFrame, first_row: int) -> list[Problem]:
     out: list[Problem] = []
-    pairs = {"reoffending": [("reoffenders", "offenders")],
-             "substance_misuse": [("successful_completions", "in_treatment"), ("representations", "successful_completions")]}
-    for part, whole in pairs.get(dataset, []):
+    # A count that can never exceed another (the contract's at_most): reoffenders <= offenders.
+    pairs = [(f.name, f.at_most) for f in catalog.contract(dataset).fields if f.at_most]
+    for part, whole in pairs:
         if part in frame.columns and whole in frame.columns:
             p = frame.get_column(part).cast(pl.Int64, strict=False)
             w = frame.get_column(whole).cast(pl.Int64, strict=False)

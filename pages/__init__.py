@@ -33,11 +33,12 @@ def explorable() -> tuple[str, ...]:
 
 
 def incident_pages() -> list[PageSpec]:
-    """One dashboard per events dataset with a dashboard in its contract (csp.incidents): a new
-    dataset gets its page from its contract, no page code."""
+    """One dashboard per dataset with a dashboard in its contract (csp.incidents), drawn by its
+    layout's page (incident or cohort): a new dataset gets its page from its contract, no page
+    code."""
     from csp import catalog
 
-    return [PageSpec("dashboards.incident", c.dashboard.get("title", c.title),
+    return [PageSpec(f"dashboards.{c.layout}", c.dashboard.get("title", c.title),
                      c.dashboard.get("icon", ":material/bar_chart:"), c.dashboard.get("url", name),
                      "Dashboards", datasets=(name,), dataset=name)
             for name, c in catalog.dashboards().items()]

@@ -15,7 +15,7 @@ import itertools
 import polars as pl
 
 from attack_lib import Harvest, Space, add_months, months_of, published_rows, rule_for, ym
-from csp import access, explore
+from csp import access, catalog, explore, incidents
 
 LENGTHS = (1, 2, 3, 6, 12, 24)  # window lengths in months for period differencing
 RARE_TYPES = 3  # crime types (rarest first) whose own headlines and totals are also asked for
@@ -35,10 +35,10 @@ def _space(name: str, rows: pl.DataFrame, grid: pl.DataFrame, dims: tuple[str, .
     return Space(name, dims, cells)
 
 
-def _windows(months: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+def _windows(months: list[dt.date], lengths=LENGTHS) -> list[tuple[dt.date, dt.date]]:
     out = []
     for i, a in enumerate(months):
-        for n in LENGTHS:
+        for n in lengths:
             if i + n - 1 < len(months):
                 out.append((a, months[i + n - 1]))
     return out
@@ -54,104 +54,126 @@ def _area_cond(area: str | None) -> dict:
     return {"ward_code": {area}} if area.startswith(("E05", "W05")) else {"district_code": {area}}
 
 
-# ---- crime or ASB by month, place and category ---------------------------------------------
+# ---- incident data by period, place and category (crime, ASB, fires, partners' datasets) ------
 
 
-def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: bool = False) -> Harvest | None:
-    """Crime (or ASB) for one user. Target cells: month x ward x crime type (district x month x
-    type for a district-level grant; with ``lsoa``, month x LSOA x type within ``wards``)."""
+def _space_of(name: str, rows: pl.DataFrame, grid: pl.DataFrame, dims: tuple[str, ...],
+              measure: str | None) -> Space:
+    """Like _space, counting a pre-counted dataset's measure instead of its rows."""
+    if measure is None:
+        return _space(name, rows, grid, dims)
+    counts = rows.group_by(list(dims)).agg(pl.col(measure).sum().alias("truth"))
+    cells = grid.join(counts, on=list(dims), how="left", nulls_equal=True).with_columns(
+        pl.col("truth").fill_null(0).cast(pl.Int64))
+    return Space(name, dims, cells)
+
+
+def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: bool = False,
+                     quick: bool = False) -> Harvest | None:
+    """Any dataset with the incident dashboard, for one user, through its generated queries
+    (csp.incidents). Target cells: period x ward x main category (district x period x category
+    for a district-level grant or district-only data; with ``lsoa``, period x LSOA x category
+    within ``wards``). ``quick``: the families on a lighter grid (window lengths of 1, 3 and 12
+    months over the latest 24, one ward), for the partners' datasets, so the suite stays short."""
     rule = rule_for(user, dataset)
     if rule is None or rule.method == "none":
         return None
-    crime = dataset == "crime"
-    cube = "crime_ward_cube" if crime else "asb_ward_cube"
+    c = catalog.contract(dataset)
+    cat = c.categories[0] if c.categories else None
+    count = incidents.count_column(c)
+    measure = None if c.kind == "events" else c.measure
+    has_ward = c.geo_field("ward") is not None
     g = access.grant(user, dataset)
     rows = published_rows(dataset)
-    if user.areas:
+    if c.period_field != "month":
+        rows = rows.rename({c.period_field: "month"})
+    if user.areas and has_ward:
         rows = rows.filter(pl.col("ward_code").is_in(list(user.areas)))
     if wards:
         rows = rows.filter(pl.col("ward_code").is_in(wards))
     months = months_of(rows)
-    district_only = g.geography == "district"
+    if quick:
+        months = months[-24:] if c.grain_months == 1 else months[-8:]
+        rows = rows.filter(pl.col("month").is_in(months))
+    district_only = g.geography == "district" or not has_ward
     chosen = None
     if not user.areas and not wards and not district_only:
         # A partnership-wide user: the attacker targets a few wards (busiest, quietest, middle);
         # the other wards' cells enter district totals only, so they are one unknown per month
         # and type ("OTHER"), which keeps the least-squares solve small without losing a total.
         busy = rows.group_by("ward_code").len().drop_nulls().sort("len")["ward_code"].to_list()
-        chosen = [busy[-1], busy[0], busy[len(busy) // 2]]
+        chosen = [busy[-1]] if quick else [busy[-1], busy[0], busy[len(busy) // 2]]
         rows = rows.with_columns(pl.when(pl.col("ward_code").is_null() | pl.col("ward_code").is_in(chosen))
                                  .then(pl.col("ward_code")).otherwise(pl.lit("OTHER")).alias("ward_code"))
     place_cols = ["district_code"] if district_only else ["ward_code", "district_code"]
     if lsoa:
         place_cols = ["lsoa_code", "ward_code", "district_code"]
     places = rows.select(place_cols).unique()
-    cats = ["crime_type"] if crime else []
+    cats = [cat] if cat else []
     parts = [pl.DataFrame({"month": months}, schema={"month": pl.Date}), places]
-    if crime:
-        parts.append(rows.select("crime_type").unique())
+    if cat:
+        parts.append(rows.select(cat).unique())
     dims = ("month", *place_cols, *cats)
-    space = _space(f"{dataset} by month, {'LSOA' if lsoa else 'district' if district_only else 'ward'}"
-                   + (" and type" if crime else ""), rows, _cross(*parts), dims)
+    space = _space_of(f"{dataset} by period, {'LSOA' if lsoa else 'district' if district_only else 'ward'}"
+                      + (f" and {cat}" if cat else ""), rows, _cross(*parts), dims, measure)
     h = Harvest(space, rule)
-    c = "crimes" if crime else "incidents"
-    q = "crime" if crime else "asb"
-    types = (rows.group_by("crime_type").len().sort("len")["crime_type"].to_list()[:RARE_TYPES]
-             if crime else [])
+    q = dataset
+    weight = pl.len() if measure is None else pl.col(measure).sum()
+    types = (rows.group_by(cat).agg(weight.alias("len")).sort("len")[cat].to_list()[:RARE_TYPES]
+             if cat else [])
+    if quick:
+        types = types[:1]
     type_opts = [None, *types]
     if wards:
         areas = list(wards)
-    elif user.areas:
+    elif user.areas and has_ward:
         areas = [*user.areas, None]
     elif district_only:
         areas = [*sorted(d for d in rows["district_code"].unique().to_list() if d), None]
     else:  # the chosen wards, the district and everywhere
         areas = [*chosen, *sorted(d for d in rows["district_code"].unique().to_list() if d), None]
+    lengths = (1, 3, 12) if quick else LENGTHS
 
     def tcond(t):
-        return {"crime_type": {t}} if t is not None else {}
+        return {cat: {t}} if t is not None else {}
 
     for area in areas:
         ac = _area_cond(area)
         # monthly figures, by type and in total
-        if crime:
-            h.run(user, "crime_monthly", {"area": area},
-                  lambda r, ac=ac: [({**ac, "month": {r["month"]}, "crime_type": {r["crime_type"]}}, c)])
+        if cat:
+            h.run(user, f"{q}_monthly", {"area": area},
+                  lambda r, ac=ac: [({**ac, "month": {r["month"]}, cat: {r[cat]}}, count)])
         for t in type_opts:
-            h.run(user, f"{q}_monthly" if not crime else "crime_monthly_total",
-                  {"area": area, **({"crime_type": t} if t else {})},
-                  lambda r, ac=ac, t=t: [({**ac, **tcond(t), "month": {r["month"]}}, c)])
-            if crime:
-                h.run(user, "overview_crime_monthly", {"area": area, **({"crime_type": t} if t else {})},
-                      lambda r, ac=ac, t=t: [({**ac, **tcond(t), "month": {r["month"]}}, c)])
+            h.run(user, f"{q}_monthly_total", {"area": area, **({cat: t} if t else {})},
+                  lambda r, ac=ac, t=t: [({**ac, **tcond(t), "month": {r["month"]}}, count)])
         # 12-month headlines ending at every month, against the monthly figures
         for m in months:
             for t in type_opts:
                 cur = _between(months, add_months(m, -11), m)
                 prev = _between(months, add_months(m, -23), add_months(m, -12))
-                h.run(user, f"{q}_headline", {"to": ym(m), "area": area, **({"crime_type": t} if t else {})},
+                h.run(user, f"{q}_headline", {"to": ym(m), "area": area, **({cat: t} if t else {})},
                       lambda r, ac=ac, t=t, cur=cur, prev=prev: [
                           ({**ac, **tcond(t), "month": cur}, "current"),
                           ({**ac, **tcond(t), "month": prev}, "previous")])
         # every window of several lengths: period differencing
-        for a, b in _windows(months):
+        for a, b in _windows(months, lengths):
             span = _between(months, a, b)
-            if crime:
-                h.run(user, "crime_by_type", {"area": area, "from": ym(a), "to": ym(b)},
-                      lambda r, ac=ac, span=span: [({**ac, "month": span, "crime_type": {r["crime_type"]}}, c)])
+            if cat:
+                h.run(user, f"{q}_by_type", {"area": area, "from": ym(a), "to": ym(b)},
+                      lambda r, ac=ac, span=span: [({**ac, "month": span, cat: {r[cat]}}, count)])
             elif not district_only and not lsoa:
-                h.run(user, "asb_by_ward", {"area": area, "from": ym(a), "to": ym(b)},
-                      lambda r, span=span: [({"ward_code": {r["ward_code"]}, "month": span}, c)])
+                h.run(user, f"{q}_by_ward", {"area": area, "from": ym(a), "to": ym(b)},
+                      lambda r, span=span: [({"ward_code": {r["ward_code"]}, "month": span}, count)])
             if lsoa and area is not None:
                 h.run(user, f"{q}_by_lsoa", {"area": area, "from": ym(a), "to": ym(b)},
-                      lambda r, span=span: [({"lsoa_code": {r["lsoa_code"]}, "month": span}, c)])
-        if crime:
+                      lambda r, span=span: [({"lsoa_code": {r["lsoa_code"]}, "month": span}, count)])
+        if dataset == "crime":
             h.run(user, "substance_drug_offences", {"area": area},
                   lambda r, ac=ac: [({**ac, "month": {r["month"]}, "crime_type": {"Drugs"}}, "drug_offences")])
-    if lsoa:  # Neighbourhood's LSOAs of a ward, latest 12 months
+    if lsoa and dataset in ("crime", "asb"):  # Neighbourhood's LSOAs of a ward, latest 12 months
         last = months[-1]
         cur12 = _between(months, add_months(last, -11), last)
-        col = "crimes" if crime else "asb_incidents"
+        col = "crimes" if dataset == "crime" else "asb_incidents"
         for ward in (wards or list(user.areas)):
             h.run(user, "neighbourhood_lsoas", {"ward": ward},
                   lambda r, cur12=cur12: [({"lsoa_code": {r["lsoa_code"]}, "month": cur12}, col)])
@@ -159,17 +181,18 @@ def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: b
         return h
     # views with no area filter: wards ranked, benchmarks, data quality, overview, neighbourhood
     districts = {d for d in rows["district_code"].unique().to_list() if d}
-    for a, b in _windows(months):
+    for a, b in _windows(months, lengths):
         if (b.year - a.year) * 12 + b.month - a.month + 1 not in (1, 12):
             continue
         span = _between(months, a, b)
         for t in type_opts:
             if not district_only:
-                h.run(user, f"{q}_by_ward", {"from": ym(a), "to": ym(b), **({"crime_type": t} if t else {})},
-                      lambda r, span=span, t=t: [({"ward_code": {r["ward_code"]}, "month": span, **tcond(t)}, c)])
-            h.run(user, f"{q}_benchmark", {"from": ym(a), "to": ym(b), **({"crime_type": t} if t else {})},
-                  lambda r, span=span, t=t, districts=districts: [
-                      ({"district_code": districts, "month": span, **tcond(t)}, c)])
+                h.run(user, f"{q}_by_ward", {"from": ym(a), "to": ym(b), **({cat: t} if t else {})},
+                      lambda r, span=span, t=t: [({"ward_code": {r["ward_code"]}, "month": span, **tcond(t)}, count)])
+            if has_ward:
+                h.run(user, f"{q}_benchmark", {"from": ym(a), "to": ym(b), **({cat: t} if t else {})},
+                      lambda r, span=span, t=t, districts=districts: [
+                          ({"district_code": districts, "month": span, **tcond(t)}, count)])
     h.run(user, f"quality_{q}", {}, lambda r: [
         ({"month": {r["month"]}}, "records"),
         ({"month": {r["month"]}, "district_code": districts}, "located")])
@@ -180,6 +203,8 @@ def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: b
         h.run(user, f"overview_{q}_wards", {}, lambda r: [
             ({"ward_code": {r["ward_code"]}, "month": cur}, "current"),
             ({"ward_code": {r["ward_code"]}, "month": prev}, "previous")])
+    if not district_only and dataset in ("crime", "asb"):
+        crime = dataset == "crime"
         for ward in (areas if user.areas else areas[:3]):
             if ward is None or not ward.startswith("E05"):
                 continue
@@ -300,4 +325,42 @@ def substance_harvest(user, measure: str) -> Harvest | None:
              **({} if r["substance_group"] == "all" else {"substance_group": {r["substance_group"]}})}, measure)])
     if measure == "in_treatment":
         h.run(user, "quality_substance_misuse", {}, lambda r: [({"quarter": {r["month"]}}, "in_treatment")])
+    return h
+
+
+def cohort_harvest(user, dataset: str, measure: str) -> Harvest | None:
+    """A cohort dataset (youth reoffending) through its generated queries (csp.incidents): the
+    quarterly series for every single-value filter of each category, the latest year against
+    the year before, and the latest year by each category. Target cells: period x every category."""
+    rule = rule_for(user, dataset)
+    if rule is None or rule.method == "none":
+        return None
+    c = catalog.contract(dataset)
+    period = c.period_field
+    rows = published_rows(dataset)
+    dims = (period, *c.categories)
+    grid = _cross(*[rows.select(d).unique() for d in dims])
+    counts = rows.group_by(list(dims)).agg(pl.col(measure).sum().alias("truth"))
+    cells = grid.join(counts, on=list(dims), how="left", nulls_equal=True).with_columns(
+        pl.col("truth").fill_null(0).cast(pl.Int64))
+    h = Harvest(Space(f"{dataset} {measure} by quarter and category", dims, cells), rule)
+    quarters = sorted(rows[period].unique().to_list())
+    latest, before = set(quarters[-4:]), set(quarters[-8:-4])
+    size, outcome = c.dashboard["cohort"]["size"], c.dashboard["cohort"]["outcome"]
+    for f in (None, *c.categories):
+        for v in ([None] if f is None else rows[f].unique().sort().to_list()):
+            params = {f: v} if f else {}
+            base = {f: {v}} if f else {}
+            h.run(user, f"{dataset}_quarterly", params,
+                  lambda r, base=base: [({**base, period: {r[period]}}, measure)])
+            prev = [({**base, period: before}, f"prev_{measure}")] if measure in (size, outcome) else []
+            h.run(user, f"{dataset}_headline", params,
+                  lambda r, base=base, prev=prev: [({**base, period: latest}, measure), *prev])
+    for f in c.categories:
+        def by(r, f=f):
+            out = [({f: {r[f]}, period: latest}, measure)]
+            if measure in (size, outcome):
+                out.append(({f: {r[f]}, period: before}, f"prev_{measure}"))
+            return out
+        h.run(user, f"{dataset}_by_{f}", {}, by)
     return h

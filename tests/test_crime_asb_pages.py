@@ -54,8 +54,9 @@ def test_crime_owner_sees_everything_unsuppressed(demo):
     assert len(wards) >= 20 and "suppressed" not in set(wards["crimes"].astype(str))
     lsoas = frame_with(at, "lsoa_name")
     assert len(lsoas) == 113
-    # trend, type breakdown, ward map, LSOA map, outcomes
-    assert len(at.get("plotly_chart")) == 5
+    # trend, type breakdown, the domestic-abuse and hate-crime flags (the demo's police extract
+    # carries them), ward map, LSOA map, outcomes
+    assert len(at.get("plotly_chart")) == 7
     assert any("statistically significant" in c.value or "normal variation" in c.value
                for c in at.caption)
 

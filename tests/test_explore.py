@@ -100,8 +100,10 @@ def test_geography_finer_than_the_grant_is_refused_in_plain_words(tiny):
     assert explore.plan(u["police"], spec(ds="crime", b1="lsoa")).grain == "lsoa"
     offered, held = explore.breakdowns(u["health"], "crime")
     assert {o.key for o in offered} >= {"month", "district", "crime_type"}
-    assert not {"ward", "lsoa", "outcome"} & {o.key for o in offered}
-    assert {h.label for h in held} == {"LSOA", "Ward", "Outcomes"} and all(h.why for h in held)
+    assert not {"ward", "lsoa", "outcome", "domestic_abuse", "hate_crime"} & {o.key for o in offered}
+    # The crime extract's flags (issue 15) are outside health's protected base, like outcomes.
+    assert {h.label for h in held} == {"LSOA", "Ward", "Outcomes", "Domestic abuse", "Hate crime"} \
+        and all(h.why for h in held)
 
 
 def test_the_runner_refuses_a_grain_below_the_grant_even_if_explore_did_not(tiny):
@@ -439,7 +441,10 @@ def test_page_fire_officer_sees_only_their_ward(demo):
     at = open_explore("officer.fire", {"ds": "crime", "b1": "ward", "p": "all"})
     table = at.dataframe[0].value
     assert list(table["ward_code"]) == list(user("officer.fire").areas)
-    assert set(at.selectbox(key="x_ds").options) == {"Crime", "Anti-social behaviour"}
+    # Crime and ASB, and the fire service's own data and what the council and housing share with
+    # it (config/sharing_policy.toml, issue 15).
+    assert set(at.selectbox(key="x_ds").options) == {"Crime", "Anti-social behaviour", "Fires", "Council ASB reports",
+                                                     "Environmental crime", "Housing ASB cases"}
 
 
 def test_page_owner_sees_exact_reoffending(demo):

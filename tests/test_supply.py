@@ -9,6 +9,8 @@ the end of the following quarter; a month by the end of the following month), no
 code's output."""
 from __future__ import annotations
 
+from html import escape as html_escape
+
 import dataclasses
 import datetime as dt
 import json
@@ -416,7 +418,7 @@ def test_board_pack_has_a_supply_section_as_at_its_date(demo):
             continue
         colour = supply.STATUS_COLOURS.get(s.status)
         cell = (f"<td style='background:{colour};color:#000;font-weight:600'>" if colour else "<td>") + s.status
-        row = section[section.index(f"<td>{s.title}</td>"):]
+        row = section[section.index(f"<td>{html_escape(s.title)}</td>"):]  # "A&amp;E assault attendances"
         assert cell in row[:row.index("</tr>")]
     # The same pack on the demo's publication day judges fewer periods missing.
     today = supply.all_supply(supply.utc_today())

@@ -191,15 +191,18 @@ def label_month(value: str) -> str:
 # reproduces the view and back/forward/reload keep it; values not among the options are
 # dropped by Streamlit before they reach any query.
 
-def period_filter(dataset: str, key: str = "period") -> tuple[str, str, str]:
+def period_filter(dataset: str, key: str = "period", choices: list | None = None) -> tuple[str, str, str]:
     """The period of the page's totals, from the named periods (csp.protection.periods: the
     windows totals may cover under the sharing agreement), built from the months the dataset
     holds: the same list for everyone. The URL holds the period's key (latest12, fy2025,
     2026q3, 2026-08), which means the same window after new data arrives only where it should
-    (the latest 12 months move on; a financial year does not). Returns (from, to, label) with
-    months as YYYY-MM."""
-    first, last = periods.held([dataset])
-    options = {p.key: p for p in periods.named_periods(first, last)}
+    (the latest 12 months move on; a financial year does not). ``choices``: the periods to offer
+    instead (anything with key, label, start and end: quarterly data's, csp.incidents). Returns
+    (from, to, label) with months as YYYY-MM."""
+    if choices is None:
+        first, last = periods.held([dataset])
+        choices = periods.named_periods(first, last)
+    options = {p.key: p for p in choices}
     default = "latest24" if "latest24" in options else "latest12"
     wanted = st.query_params.get(key)
     if wanted not in options:  # an unknown key, or a label from an older link

@@ -1,7 +1,10 @@
-"""The incident dashboard, one layout for every events dataset with a dashboard in its contract
-(crime, ASB, fires ...): 12-month headline with an exact Poisson test, monthly control chart with
-a rolling 12-month line, breakdown by category, ward and LSOA maps and ranked tables (rates per
-1,000 residents a year with 95% intervals against the partnership), and any finer breakdowns.
+"""The incident dashboard, one layout for every dataset whose contract asks for it (crime, ASB,
+fires, council and housing ASB, A&E and ambulance assaults, first-time entrants ...): headline
+(12 months against the 12 before, exact Poisson test), trend (monthly control chart with a
+rolling 12-month line; quarterly data by quarter), breakdown by the main category and by each
+extra filter, ward and LSOA maps and ranked tables where the data has them (rates per 1,000
+residents a year with 95% intervals against the partnership), and any finer breakdowns. Which
+sections appear follows from the contract: data held by district has no ward or LSOA view.
 
 Pages are modules with a render() function, run only through app.py's navigation: executed as a
 script on its own (Streamlit's legacy pages/ mode) this file draws nothing."""
@@ -9,19 +12,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from csp import access, catalog, indicators
+from csp import access, catalog, figures, incidents, indicators
 from csp.ui import common as ui
 from csp.ui import sections
 from csp.ui.auth import current_user
+
+LEVEL_WORDS = {"lsoa": "LSOA", "ward": "ward", "district": "district"}
 
 
 def render(dataset: str) -> None:
     c = catalog.contract(dataset)
     d = c.dashboard
+    user = current_user()
     st.title(d.get("title", c.title))
     definition, caveats = d.get("definition", c.description), d.get("caveats", "")
     noun, label = d.get("noun", dataset), d.get("label", "Count")
-    count = label.lower().replace(" ", "_")
+    count = incidents.count_column(c)
 
     facets = ui.run(f"{dataset}_facets")
     if facets is None or facets.frame.height == 0:
@@ -29,40 +35,112 @@ def render(dataset: str) -> None:
         return
     months = ui.months_held(facets.frame["first_month"], facets.frame["last_month"])
     cat = c.categories[0] if c.categories else None
+    cat_label = incidents.label_of(c, cat) if cat else ""
+    extra = [f for f in incidents.filters(c) if access.shares_field(user, dataset, f)]
+    defaults = d.get("defaults") or {}
     with st.container(horizontal=True):
-        start, end, _ = ui.period_filter(dataset)
+        start, end = _period(dataset, c)
         area = ui.area_filter(dataset)
         chosen = None
         if cat:
-            chosen = st.multiselect(d.get("category_label", "Category"), options=facets.frame[cat].to_list(),
-                                    placeholder=f"All {d.get('category_label', 'categories').lower()}s",
-                                    key="type", bind="query-params") or None
-
-    params = {"from": start, "to": end, "area": area, **({cat: chosen} if cat else {})}
+            options = facets.frame[cat].drop_nulls().to_list()
+            chosen = st.multiselect(cat_label, options=options,
+                                    default=[v for v in defaults.get(cat, []) if v in options] or None,
+                                    placeholder=f"All {cat_label.lower()}s", key="type",
+                                    bind="query-params") or None
+        picked = {}
+        for f in extra:
+            values = list(c.field(f).values or ())
+            picked[f] = st.multiselect(incidents.label_of(c, f), options=values,
+                                       placeholder="All", key=f, bind="query-params") or None
+    cats = {**({cat: chosen} if cat else {}), **{f: v for f, v in picked.items()}}
+    params = {"from": start, "to": end, "area": area, **cats}
     sections.headline(f"{dataset}_headline", {"to": indicators.headline_end(end, dataset), "area": area,
-                                              **({cat: chosen} if cat else {})}, noun)
-    sections.trend_section(f"{dataset}_monthly_total", params, months[0], count, label, dataset,
-                           definition, caveats, dataset, shifts=indicators.documented_shifts(dataset, chosen))
+                                              **cats}, noun)
+    if c.grain_months == 1:
+        sections.trend_section(f"{dataset}_monthly_total", params, months[0], count, label, dataset,
+                               definition, caveats, dataset,
+                               shifts=indicators.documented_shifts(dataset, chosen))
+    else:
+        _quarterly_trend(dataset, params, count, label, definition, caveats)
     if cat:
         sections.breakdown_section(f"{dataset}_by_type", params, cat, count, label,
-                                   f"{label} by {d.get('category_label', cat).lower()}", dataset,
-                                   definition + f" {d.get('category_label', cat)}s are as published.",
-                                   caveats, f"{dataset}_by_type")
+                                   f"{label} by {cat_label.lower()}", dataset,
+                                   definition + f" {cat_label}s are as published.", caveats,
+                                   f"{dataset}_by_type")
     else:
         st.caption(f"No breakdown by category: the data holds none. {caveats}")
+    for f in incidents.filters(c):
+        title = f"{label} by {incidents.label_of(c, f).lower()}"
+        if f not in extra:
+            _not_shared(title, d)
+            continue
+        sections.breakdown_section(f"{dataset}_by_{f}", params, f, count, label, title, dataset,
+                                   definition, caveats, f"{dataset}_by_{f}",
+                                   empty=f"The {noun} you may see carry no {incidents.label_of(c, f).lower()} "
+                                         "for these filters (not every extract records it).")
     bench_params = {k: v for k, v in params.items() if k != "area"}
-    for level in ("ward", "lsoa"):
+    levels = [lv for lv in ("ward", "lsoa") if incidents.query_name(dataset, f"by_{lv}")]
+    for level in levels:
         sections.areas_section(level, f"{dataset}_by_{level}", f"{dataset}_benchmark", params, bench_params,
                                count, label, dataset, definition, caveats, f"{dataset}_by_{level}", noun=noun)
+    if not levels:
+        st.caption(f"{d.get('title', c.title)} is held by {LEVEL_WORDS[c.finest_geo or 'district']} only, "
+                   "so there is no ward or LSOA view.")
     for b in c.breakdowns:
-        title = (d.get("breakdown_labels") or {}).get(b, b.replace("_", " ").capitalize())
-        if not access.shares_field(current_user(), dataset, b):
-            st.subheader(title)
-            st.info(f"{title} are not shared with you: under your sharing agreement these figures come "
-                    f"from one protected table of counts by month, area and "
-                    f"{d.get('category_label', 'category').lower()}, and this would split it finer.")
+        title = incidents.label_of(c, b)
+        if not access.shares_field(user, dataset, b):
+            _not_shared(title, d)
             continue
+        notes = indicators.NOTES.get(f"{dataset}_{b}") or (
+            indicators.NOTES["outcomes"] if b == "outcome" else (definition, caveats))
         sections.breakdown_section(f"{dataset}_by_{b}", params, b, count, label, title, dataset,
-                                   *indicators.NOTES.get(f"{dataset}_{b}", indicators.NOTES.get("outcomes")),
-                                   f"{dataset}_by_{b}",
+                                   *notes, f"{dataset}_by_{b}",
                                    empty=f"The {noun} you may see hold no {title.lower()} for these filters.")
+
+
+def _not_shared(title: str, d: dict) -> None:
+    st.subheader(title)
+    # "Outcomes are not shared", "Time of call: not shared": a plural label reads as a sentence.
+    lead = f"{title} are not shared with you: u" if title.endswith("s") else f"{title}: not shared with you. U"
+    st.info(f"{lead}nder your sharing agreement these figures come "
+            f"from one protected table of counts by period, area and "
+            f"{d.get('category_label', 'category').lower()}, and this would split it finer.")
+
+
+def _period(dataset: str, c: catalog.Contract) -> tuple[str, str]:
+    """The period of the page's totals: the named periods (csp.protection.periods), shown in
+    quarters for quarterly data."""
+    choices = None if c.grain_months == 1 else incidents.period_options(dataset)
+    start, end, _ = ui.period_filter(dataset, choices=choices)
+    return start, end
+
+
+def _quarterly_trend(dataset: str, params: dict, count: str, label: str, definition: str,
+                     caveats: str) -> None:
+    result = ui.run(f"{dataset}_monthly_total", params | {"from": None})
+    if result is None:
+        return
+    st.subheader("Trend by quarter")
+    if result.frame.height == 0:
+        st.info("Nothing matches these filters.")
+        return
+    series, note = indicators.per_result(result, ("quarterly_series", count, params["to"]),
+                                         lambda: incidents.quarterly_series(result, count, None, params["to"]))
+    chart, table = st.tabs(["Chart", "Table"])
+    with chart:
+        fig = indicators.per_result(series, ("monthly_chart", count, label),
+                                    lambda: figures.monthly_chart(series.frame, count, label))
+        st.plotly_chart(fig, width="stretch", key=f"{dataset}_trend_chart")
+    with table:
+        shown = indicators.per_result(series, ("table_columns",), lambda: _columns(series, count))
+        ui.table(shown)
+    st.caption(note)
+    ui.download(shown, "Download quarterly figures (CSV)", f"{dataset}_quarterly.csv", key=f"dl_{dataset}_quarterly")
+    ui.dataset_note(dataset, definition, caveats)
+
+
+def _columns(series, count: str):
+    from csp import themes
+
+    return themes.select_columns(series, ["quarter", count, "rolling_4_quarters"])

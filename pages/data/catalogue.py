@@ -24,5 +24,8 @@ def render() -> None:
                         f"**Updated:** {ui.md_escape(e['update_frequency'])} · "
                         f"**As at:** {ui.md_escape(e['as_at'] or 'not published yet')} · "
                         f"**Coverage:** {ui.md_escape(e['coverage'] or '-')} · "
-                        f"**Latest version:** {ui.md_escape(e['latest_version'] or '-')}")
+                        f"**Latest version:** {ui.md_escape(e['latest_version'] or '-')}"
+                        + (f"\n\n**Counted by:** {ui.md_escape(e['period_grain'])}" if e["period_grain"] else "")
+                        + (f"\n\n**Legal basis for sharing:** {ui.md_escape(e['legal_basis'])}" if e["legal_basis"] else "")
+                        + (f" · **Agreement review date:** {ui.md_escape(e['review_date'])}" if e["review_date"] else ""))
             st.dataframe(e["fields"], hide_index=True, width="stretch")

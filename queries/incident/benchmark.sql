@@ -5,6 +5,7 @@
 --   each of its districts when it has more than one, and the comparator area an administrator set
 --   (e.g. the force or the county). Rates are for the districts' residents, so the counts are the
 --   rows located in those districts.
+-- requires: [ward]
 -- datasets: [{{ward_cube}}, areas]
 -- system: [partnership, held, scope, comparator]
 -- held_of: {{ds}}
@@ -12,6 +13,7 @@
 --   from: {type: month, period: start, description: "First month, YYYY-MM"}
 --   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   {{cat}}: {type: text_list, description: "{{cat_label}}s to include (default: all)"} {{?cat}}
+--   {{f}}: {type: text_list, description: "{{f_label}} to include (default: all)", choices_from: {{ds}}_by_{{f}}.{{f}}} {{*f}}
 -- order: [sort, label]
 -- columns:
 --   comparator: {type: dimension, description: "partnership, your wards, a district code, or comparator"}
@@ -27,10 +29,11 @@
 WITH bounds AS (
     SELECT coalesce($from, CAST($held_first AS DATE)) AS first_month, coalesce($to, CAST($held_last AS DATE)) AS last_month
 ), cells AS (
-    SELECT c.{{ward}} AS ward, c.{{district}} AS district, c.n
+    SELECT c.{{ward}} AS ward, c.{{district}} AS district, c.{{measure}} AS n
     FROM {{ward_cube}} c, bounds b
     WHERE c.{{period}} BETWEEN b.first_month AND b.last_month
       AND (${{cat}} IS NULL OR list_contains(${{cat}}, c.{{cat}})) {{?cat}}
+      AND (${{f}} IS NULL OR list_contains(${{f}}, c.{{f}})) {{*f}}
 ), held AS (
     SELECT list(DISTINCT district) AS districts FROM cells WHERE district IS NOT NULL
 ), groups AS (
@@ -69,6 +72,6 @@ SELECT k.comparator,
                          ELSE coalesce((SELECT any_value(area_name) FROM areas WHERE area_level = 'district' AND area_code = k.comparator), k.comparator) END AS label,
        k.sort, CASE WHEN k.districts IS NULL THEN NULL ELSE len(k.districts) END AS districts, p.wards,
        k.{{count}}, p.population, p.population_year,
-       (SELECT date_diff('month', first_month, last_month) + 1 FROM bounds) AS months
+       (SELECT {{months_between}} FROM bounds) AS months
 FROM counted k JOIN people p USING (comparator)
 ORDER BY k.sort, k.comparator

@@ -13,6 +13,7 @@
 --   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code, or all (default: the partnership)"}
 --   {{cat}}: {type: text_list, description: "{{cat_label}}s to include (default: all)"} {{?cat}}
+--   {{f}}: {type: text_list, description: "{{f_label}} to include (default: all)", choices_from: {{ds}}_by_{{f}}.{{f}}} {{*f}}
 -- order: [-rate_per_1000, lsoa_name]
 -- columns:
 --   lsoa_code: {type: dimension, description: "Current LSOA code"}
@@ -26,13 +27,14 @@
 WITH bounds AS (
     SELECT coalesce($from, CAST($held_first AS DATE)) AS first_month, coalesce($to, CAST($held_last AS DATE)) AS last_month
 ), counts AS (
-    SELECT coalesce(g.current_lsoa_code, c.{{lsoa}}) AS lsoa_code, total(c.n) AS {{count}}
+    SELECT coalesce(g.current_lsoa_code, c.{{lsoa}}) AS lsoa_code, total(c.{{measure}}) AS {{count}}
     FROM {{cube}} c
     LEFT JOIN geography g ON g.lsoa_code = c.{{lsoa}}, bounds b
     WHERE c.{{lsoa}} IS NOT NULL
       AND c.{{period}} BETWEEN b.first_month AND b.last_month
       AND in_area(c.{{ward}}, c.{{district}}, $area, $partnership)
       AND (${{cat}} IS NULL OR list_contains(${{cat}}, c.{{cat}})) {{?cat}}
+      AND (${{f}} IS NULL OR list_contains(${{f}}, c.{{f}})) {{*f}}
     GROUP BY 1
 ), places AS (
     SELECT a.area_code AS lsoa_code, a.area_label AS lsoa_name, w.area_label AS ward_name,
@@ -43,6 +45,6 @@ WITH bounds AS (
       AND ($scope_wards IS NULL OR list_contains($scope_wards, a.ward_code))
 )
 SELECT p.lsoa_code, p.lsoa_name, p.ward_name, or_none(c.{{count}}) AS {{count}}, p.population,
-       p.population_year, (SELECT date_diff('month', first_month, last_month) + 1 FROM bounds) AS months
+       p.population_year, (SELECT {{months_between}} FROM bounds) AS months
 FROM places p LEFT JOIN counts c USING (lsoa_code)
 ORDER BY p.lsoa_code

@@ -10,15 +10,17 @@
 --   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code, or all (default: the partnership)"}
 --   {{cat}}: {type: text_list, description: "{{cat_label}}s to include (default: all)"}
+--   {{f}}: {type: text_list, description: "{{f_label}} to include (default: all)", choices_from: {{ds}}_by_{{f}}.{{f}}} {{*f}}
 -- order: [-{{count}}, {{cat}}]
 -- columns:
 --   {{cat}}: {type: dimension, description: "{{cat_label}}"}
 --   {{count}}: {type: count, description: "{{label}} in the period"}
-SELECT {{cat}}, total(n) AS {{count}}
+SELECT {{cat}}, total({{measure}}) AS {{count}}
 FROM {{ward_cube}}
 WHERE ($from IS NULL OR {{period}} >= $from)
   AND ($to IS NULL OR {{period}} <= $to)
   AND in_area({{ward}}, {{district}}, $area, $partnership)
   AND (${{cat}} IS NULL OR list_contains(${{cat}}, {{cat}}))
+  AND (${{f}} IS NULL OR list_contains(${{f}}, {{f}})) {{*f}}
 GROUP BY {{cat}}
 ORDER BY {{cat}}

@@ -3,6 +3,7 @@
 --   {{label}} per ward over the chosen period, with the ward's population and the rate per 1,000
 --   residents a year. With no area chosen: the partnership's wards, then the {{noun}} in districts
 --   outside the partnership together, then those with no location; with area = all, every ward held.
+-- requires: [ward]
 -- datasets: [{{ward_cube}}, areas]
 -- grain: ward
 -- system: [partnership, held]
@@ -12,6 +13,7 @@
 --   to: {type: month, period: end, description: "Last month, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code, or all (default: the partnership)"}
 --   {{cat}}: {type: text_list, description: "{{cat_label}}s to include (default: all)"} {{?cat}}
+--   {{f}}: {type: text_list, description: "{{f_label}} to include (default: all)", choices_from: {{ds}}_by_{{f}}.{{f}}} {{*f}}
 -- order: [row_order, -rate_per_1000, ward_name]
 -- columns:
 --   ward_code: {type: dimension, description: "Ward code (blank for the rows outside the partnership and with no location)"}
@@ -30,11 +32,12 @@ WITH bounds AS (
     SELECT CASE WHEN c.{{ward}} IS NULL THEN '~none'
                 WHEN $area IS NULL AND $partnership IS NOT NULL
                      AND NOT list_contains($partnership, c.{{district}}) THEN '~outside'
-                ELSE c.{{ward}} END AS place, c.n
+                ELSE c.{{ward}} END AS place, c.{{measure}} AS n
     FROM {{ward_cube}} c, bounds b
     WHERE c.{{period}} BETWEEN b.first_month AND b.last_month
       AND ($area IS NULL OR in_area(c.{{ward}}, c.{{district}}, $area, $partnership))
       AND (${{cat}} IS NULL OR list_contains(${{cat}}, c.{{cat}})) {{?cat}}
+      AND (${{f}} IS NULL OR list_contains(${{f}}, c.{{f}})) {{*f}}
 ), counts AS (
     -- Counted per place first, then named: naming every cube row costs far more.
     SELECT place, total(n) AS {{count}} FROM cells GROUP BY place
@@ -47,7 +50,7 @@ SELECT CASE WHEN k.place LIKE '~%' THEN NULL ELSE k.place END AS ward_code,
        CASE k.place WHEN '~none' THEN 'no location' WHEN '~outside' THEN 'outside' ELSE 'ward' END AS row_kind,
        CASE k.place WHEN '~none' THEN 2 WHEN '~outside' THEN 1 ELSE 0 END AS row_order,
        k.{{count}}, a.population, a.population_year,
-       (SELECT date_diff('month', first_month, last_month) + 1 FROM bounds) AS months
+       (SELECT {{months_between}} FROM bounds) AS months
 FROM counts k
 LEFT JOIN areas a ON a.area_level = 'ward' AND a.area_code = k.place
 ORDER BY k.place

@@ -11,6 +11,7 @@
 --   to: {type: month, period: end12, description: "Last month of the current 12 months, YYYY-MM"}
 --   area: {type: area, description: "Ward or district code, or all (default: the partnership)"}
 --   {{cat}}: {type: text_list, description: "{{cat_label}}s to include (default: all)"} {{?cat}}
+--   {{f}}: {type: text_list, description: "{{f_label}} to include (default: all)", choices_from: {{ds}}_by_{{f}}.{{f}}} {{*f}}
 -- columns:
 --   last_month: {type: date, description: "Last month of the current 12 months"}
 --   current: {type: count, description: "{{label}} in the 12 months to last_month"}
@@ -24,16 +25,22 @@ WITH bounds AS (
            CAST(last_month - INTERVAL 24 MONTH AS DATE) AS cut24
     FROM (SELECT coalesce($to, CAST($held_last AS DATE)) AS last_month)
 ), scoped AS (
-    SELECT c.{{period}} AS month, c.n, b.cut12
+    SELECT c.{{period}} AS month, c.{{measure}} AS n, b.cut12
     FROM {{ward_cube}} c, bounds b
     WHERE in_area(c.{{ward}}, c.{{district}}, $area, $partnership)
       AND (${{cat}} IS NULL OR list_contains(${{cat}}, c.{{cat}})) {{?cat}}
+      AND (${{f}} IS NULL OR list_contains(${{f}}, c.{{f}})) {{*f}}
       AND c.{{period}} > b.cut24 AND c.{{period}} <= b.last_month
 )
 SELECT
-    (SELECT last_month FROM bounds) AS last_month,
+    (SELECT last_month FROM bounds) AS last_month, {{!quarter}}
+    -- Quarterly data are dated by each quarter's first month: the 12 months are the 4 quarters {{?quarter}}
+    -- starting after cut12 and end with the last month of the quarter holding last_month. {{?quarter}}
+    (SELECT CAST(date_trunc('quarter', last_month) + INTERVAL 2 MONTH AS DATE) FROM bounds) AS last_month, {{?quarter}}
     total_if(n, month > cut12) AS current,
     total_if(n, month <= cut12) AS previous,
-    (SELECT date_diff('month', greatest(cut12 + INTERVAL 1 MONTH, CAST($held_first AS DATE)), least(last_month, CAST($held_last AS DATE))) + 1 FROM bounds) AS current_months_held,
-    (SELECT greatest(0, date_diff('month', greatest(cut24 + INTERVAL 1 MONTH, CAST($held_first AS DATE)), least(cut12, CAST($held_last AS DATE))) + 1) FROM bounds) AS previous_months_held
+    (SELECT date_diff('month', greatest(cut12 + INTERVAL 1 MONTH, CAST($held_first AS DATE)), least(last_month, CAST($held_last AS DATE))) + 1 FROM bounds) AS current_months_held, {{!quarter}}
+    (SELECT greatest(0, date_diff('month', greatest(cut24 + INTERVAL 1 MONTH, CAST($held_first AS DATE)), least(cut12, CAST($held_last AS DATE))) + 1) FROM bounds) AS previous_months_held {{!quarter}}
+    (SELECT date_diff('month', greatest(date_trunc('quarter', cut12) + INTERVAL 3 MONTH, CAST($held_first AS DATE)), date_trunc('quarter', least(last_month, CAST($held_last AS DATE))) + INTERVAL 2 MONTH) + 1 FROM bounds) AS current_months_held, {{?quarter}}
+    (SELECT greatest(0, date_diff('month', greatest(date_trunc('quarter', cut24) + INTERVAL 3 MONTH, CAST($held_first AS DATE)), date_trunc('quarter', least(cut12, CAST($held_last AS DATE))) + INTERVAL 2 MONTH) + 1) FROM bounds) AS previous_months_held {{?quarter}}
 FROM scoped

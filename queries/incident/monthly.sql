@@ -10,15 +10,17 @@
 --   to: {type: month, description: "Last month, YYYY-MM (default: the latest month held)"}
 --   area: {type: area, description: "Ward or district code, or all (default: the partnership)"}
 --   {{cat}}: {type: text_list, description: "{{cat_label}}s to include, comma-separated (default: all)"}
+--   {{f}}: {type: text_list, description: "{{f_label}} to include (default: all)", choices_from: {{ds}}_by_{{f}}.{{f}}} {{*f}}
 -- columns:
 --   month: {type: date, description: "Month (first day)"}
 --   {{cat}}: {type: dimension, description: "{{cat_label}}"}
 --   {{count}}: {type: count, description: "{{label}}"}
-SELECT {{period}} AS month, {{cat}}, total(n) AS {{count}}
+SELECT {{period}} AS month, {{cat}}, total({{measure}}) AS {{count}}
 FROM {{ward_cube}}
 WHERE ($from IS NULL OR {{period}} >= $from)
   AND ($to IS NULL OR {{period}} <= $to)
   AND in_area({{ward}}, {{district}}, $area, $partnership)
   AND (${{cat}} IS NULL OR list_contains(${{cat}}, {{cat}}))
+  AND (${{f}} IS NULL OR list_contains(${{f}}, {{f}})) {{*f}}
 GROUP BY {{period}}, {{cat}}
 ORDER BY {{period}}, {{cat}}

@@ -12,8 +12,8 @@
 --   in_partnership: {type: count, description: "Records in the partnership's districts"}
 --   pct_located: {type: derived, from: [records, located], expr: "round(100.0 * located / nullif(records, 0), 1)", description: "Share of records with a valid geography (%)"}
 --   categories: {type: number, description: "{{cat_label}}s used that month"} {{?cat}}
-SELECT {{period}} AS month, total(n) AS records, total_if(n, {{district}} IS NOT NULL) AS located,
-       total_if(n, $partnership IS NULL OR list_contains($partnership, {{district}})) AS in_partnership,
+SELECT {{period}} AS month, total({{measure}}) AS records, total_if({{measure}}, {{district}} IS NOT NULL) AS located,
+       total_if({{measure}}, $partnership IS NULL OR list_contains($partnership, {{district}})) AS in_partnership,
        count(DISTINCT {{cat}}) AS categories {{?cat}}
 FROM {{ward_cube}}
 GROUP BY {{period}}

@@ -7,7 +7,7 @@
 --   month: {type: date, description: "Month (first day)"}
 --   {{cat}}: {type: dimension, description: "{{cat_label}} as published that month"}
 --   records: {type: count, description: "Records"}
-SELECT {{period}} AS month, {{cat}}, total(n) AS records
+SELECT {{period}} AS month, {{cat}}, total({{measure}}) AS records
 FROM {{ward_cube}}
 GROUP BY {{period}}, {{cat}}
 ORDER BY {{period}}, {{cat}}
