@@ -29,12 +29,14 @@ auth.sync_cookie(cookie)
 
 
 def login_page() -> None:
-    st.title("CSP Insight")
+    st.set_page_config(page_title="Log in · CSP Insight")
+    # No heading anchors (anchor=False): they were links Tab reached before the username field.
+    st.title("CSP Insight", anchor=False)
     st.caption("Community Safety Partnership evidence, shared safely.")
     if st.session_state.get("csp_notice"):
         st.info(st.session_state["csp_notice"])
     with st.form("login"):
-        st.subheader("Log in")
+        st.header("Log in", anchor=False)
         username = st.text_input("Username", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Log in")
@@ -75,13 +77,15 @@ if user is None:  # viewing as an account that has since been disabled
     st.rerun()
 
 def page_function(module, spec):
-    """The page's render(), or for a dataset's dashboard render(dataset) under its own name."""
-    if spec.dataset is None:
-        return module.render
-
+    """The page's render(), or for a dataset's dashboard render(dataset) under its own name,
+    with the browser tab titled for the page (WCAG 2.4.2: one title per page, not the app's)."""
     def render():
-        module.render(spec.dataset)
-    render.__name__ = f"render_{spec.dataset}"
+        st.set_page_config(page_title=f"{spec.title} · CSP Insight")
+        if spec.dataset is None:
+            module.render()
+        else:
+            module.render(spec.dataset)
+    render.__name__ = f"render_{spec.dataset or spec.url_path}"
     return render
 
 
@@ -103,7 +107,18 @@ for spec in PAGES:
 if not pages:
     pages["CSP Insight"] = [st.Page(lambda: st.info("Nothing is shared with you yet."), title="Home")]
 
+# Streamlit's own sidebar navigation puts its section names inside the links' list (<ul>), which
+# screen readers announce as broken list markup (axe: list, listitem). The navigation is hidden
+# and drawn here instead: a label per section and a link per page, in the same order.
+page = st.navigation(pages, position="hidden")
+
 with st.sidebar:
+    with st.container(key="csp_nav", gap=None):
+        for section, section_pages in pages.items():
+            st.caption(section)
+            for p in section_pages:
+                st.page_link(p, label=p.title, icon=p.icon, width="stretch")
+    st.divider()
     if user != real:
         st.warning(f"Viewing as **{ui_escape(user.username)}**: you see exactly what they see.")
         if st.button("Stop viewing as", key="stop_view_as"):
@@ -139,7 +154,6 @@ def audit_view(page) -> None:
     )
 
 
-page = st.navigation(pages)
 try:
     page.run()
 finally:  # also when the page stops early (st.stop) or reruns

@@ -18,7 +18,7 @@ from csp.ui.auth import current_user
 def render(dataset: str) -> None:
     c = catalog.contract(dataset)
     d = c.dashboard
-    st.title(d.get("title", c.title))
+    st.title(d.get("title", c.title), anchor=False)
     definition, caveats = d.get("definition", c.description), d.get("caveats", "")
     noun, label = d.get("noun", dataset), d.get("label", "Count")
     count = label.lower().replace(" ", "_")
@@ -40,7 +40,8 @@ def render(dataset: str) -> None:
 
     params = {"from": start, "to": end, "area": area, **({cat: chosen} if cat else {})}
     sections.headline(f"{dataset}_headline", {"to": indicators.headline_end(end, dataset), "area": area,
-                                              **({cat: chosen} if cat else {})}, noun)
+                                              **({cat: chosen} if cat else {})}, noun,
+                      polarity=d.get("polarity", "lower_is_better"))
     sections.trend_section(f"{dataset}_monthly_total", params, months[0], count, label, dataset,
                            definition, caveats, dataset, shifts=indicators.documented_shifts(dataset, chosen))
     if cat:
@@ -57,7 +58,7 @@ def render(dataset: str) -> None:
     for b in c.breakdowns:
         title = (d.get("breakdown_labels") or {}).get(b, b.replace("_", " ").capitalize())
         if not access.shares_field(current_user(), dataset, b):
-            st.subheader(title)
+            st.header(title, anchor=False)
             st.info(f"{title} are not shared with you: under your sharing agreement these figures come "
                     f"from one protected table of counts by month, area and "
                     f"{d.get('category_label', 'category').lower()}, and this would split it finer.")
