@@ -74,10 +74,9 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
             alt, summary = indicators.per_result(series, ("monthly_text", count_col, label),
                                                  lambda: chart_text.monthly(series.frame, count_col, label))
             charts.chart(fig, f"{key}_trend_chart", alt, summary)
-    else:
-        with table:
-            ui.table(series, column_config={"month": st.column_config.DateColumn("Month", format="MMM YYYY",
-                                                                                  pinned=True)})
+    with table:  # the table is cheap to draw; only the hidden chart is skipped
+        ui.table(series, column_config={"month": st.column_config.DateColumn("Month", format="MMM YYYY",
+                                                                              pinned=True)})
     if note:
         st.caption(note)
     ui.download(series, "Download monthly figures (CSV)", f"{key}_monthly.csv", key=f"dl_{key}_monthly")
@@ -105,9 +104,8 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
                                                  lambda: chart_text.bars(result.frame, category_col, count_col,
                                                                          label, withheld=word))
             charts.chart(fig, f"{key}_chart", alt, summary)
-    else:
-        with table:
-            ui.table(result, column_config={category_col: st.column_config.Column(pinned=True)})
+    with table:
+        ui.table(result, column_config={category_col: st.column_config.Column(pinned=True)})
     ui.download(result, "Download this breakdown (CSV)", f"{key}.csv", key=f"dl_{key}")
     ui.dataset_note(dataset, definition, caveats)
 
@@ -159,9 +157,8 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
                     lambda: chart_text.areas(ranked.frame, name_col, count_col, unit, label,
                                              bench_words if bench is not None else None, word))
                 charts.chart(fig, f"{key}_map", alt, summary)
-    else:
-        with table_tab:
-            ui.table(ranked, column_config=columns)
+    with table_tab:
+        ui.table(ranked, column_config=columns)
     if bench is not None:
         others = "; ".join(f"{lbl}: {r:.1f} (95% CI {lo:.1f} to {hi:.1f})" for lbl, r, lo, hi, _ in
                            bench["comparators"][1:] if r is not None)
