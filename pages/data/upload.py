@@ -224,7 +224,8 @@ def _preview(d: upload.Diff) -> None:
     ])
     fig.update_layout(height=300, margin=dict(t=10, b=10), legend=dict(orientation="h", y=-0.25),
                       xaxis=dict(type="category", nticks=12))
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False},
+                    alt=f"Line chart: published totals and totals after this upload, {len(periods)} periods")
     changed = t.filter(pl.col("change") != 0)
     st.caption(f"{changed.height} period(s) change; the table lists them (all periods are in the chart).")
     st.dataframe(changed, hide_index=True, width="stretch", column_config={
