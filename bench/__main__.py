@@ -196,15 +196,17 @@ def run(args, dataset: dict) -> dict:
     # Phase 3: the peers, then their answers checked against the access layer's.
     for label in who:
         for fig in F.FIGURES:
-            for other in (fig.pandas(ctxs[label]), fig.polars(ctxs[label])):
+            params = fig.params(ctxs[label])
+            for other in (fig.pandas(ctxs[label], params), fig.polars(ctxs[label], params)):
                 problems += F.compare(fig, answers[(fig.query, label)], other)
                 compared += 1
     for _ in range(args.repeat):
         for label in who:
             ctx = ctxs[label]
             for fig in F.FIGURES:
-                t.setdefault((fig.query, label, "pandas"), []).append(timed(fig.pandas, ctx)[0])
-                t.setdefault((fig.query, label, "polars"), []).append(timed(fig.polars, ctx)[0])
+                params = fig.params(ctx)
+                t.setdefault((fig.query, label, "pandas"), []).append(timed(fig.pandas, ctx, params)[0])
+                t.setdefault((fig.query, label, "polars"), []).append(timed(fig.polars, ctx, params)[0])
 
     page_params = {f"{page}#{i}:{name}": params for label in calls for page, i, name, params in calls[label]}
     described = {label: describe(user, ctxs[label]) for label, user in who.items()}
@@ -247,7 +249,7 @@ def protection_cost(rows: list[dict]) -> dict:
 def summarise(args, dataset, who, t, page_times, page_params, app_rss, problems, compared) -> dict:
     from . import figures as F
 
-    fig_page = {f.query: f.page for f in F.FIGURES}
+    fig_page = {f.query: f.page or "-" for f in F.FIGURES}
     rows = []
     for (name, label) in dict.fromkeys((k[0], k[1]) for k in t):
         m = {how: median_ms(t[(name, label, how)]) for how in HOWS if (name, label, how) in t}
@@ -265,7 +267,7 @@ def summarise(args, dataset, who, t, page_times, page_params, app_rss, problems,
         })
     # A page's data: the sum of the medians of the figures it shows that have peers.
     page_data = []
-    for page in dict.fromkeys(f.page for f in F.FIGURES):
+    for page in dict.fromkeys(f.page for f in F.FIGURES if f.page):
         for label in ("unscoped", "ward"):
             sel = [r for r in rows if r["source"] == "figure" and r["page"] == page and r["user"] == label]
             tot = {how: round(sum(r[f"{how}_ms"] for r in sel), 2) for how in HOWS}
@@ -305,7 +307,7 @@ def summarise(args, dataset, who, t, page_times, page_params, app_rss, problems,
         "machine": machine(),
         "config": {"rows": args.rows, "months": args.months, "repeat": args.repeat,
                    "unscoped_user": who["unscoped"], "ward_user": who["ward"],
-                   "period": "last 24 months held (the pages' default)"},
+                   "period": "the pages' default named period: the latest 24 months held (12 when fewer are held)"},
         "dataset": dataset,
         "queries": rows,
         "page_data": page_data,

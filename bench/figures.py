@@ -4,7 +4,9 @@
 - ``sql``:    the same named query's SQL on plain ``read_parquet`` views of the files it reads, each
   count presented as a cell (``struct_pack(value := n, key := rk, ...)`` for cubes, ``value := 1,
   key := rkey`` for rows) so the SQL runs unchanged, no access layer, same DuckDB connection
-  (scoped: a plain ``ward_code = $ward`` filter). DuckDB alone: its answer is not publishable;
+  (scoped: a plain ``ward_code = $ward`` filter on the datasets a scope filters), with the system
+  values a query declares (the partnership's districts, the months held, the user's wards, the
+  comparator area) bound as the runner binds them. DuckDB alone: its answer is not publishable;
 - ``floor``:  ``sql`` plus the work any correct implementation must do after it: publishing each
   count cell by the user's grant (cell-key perturbation through ``csp.protection.cellkey``), the
   query's derived columns (its ``expr``, computed from the published figures) and its
@@ -13,9 +15,13 @@
   per cell), then the same perturbation and derived columns, as a dashboard would have to;
 - ``polars``: the same with a ``pl.scan_parquet`` lazy query.
 
-Each figure is given the parameters the page uses on first view (the last 24 months held).
-``compare`` checks the floor's and the peers' answers against the access layer's, cell by cell:
-the same published figures and the same cells withheld.
+Each figure is given the parameters the page uses on first view (the default named period: the
+latest 24 months held, or 12 when fewer are held; the monthly trend also reads the year before,
+for its rolling line and same-month-last-year check: ``csp.indicators.history_start``). ``compare`` checks the floor's and the peers' answers against the access layer's,
+cell by cell: the same rows, the same published figures and the same cells withheld.
+
+The peers do what the queries do for the bench's setting: no partnership area and no comparator
+set (every district held is the partnership), a whole-area user or a user scoped to one ward.
 """
 from __future__ import annotations
 
@@ -30,51 +36,83 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from csp import access, catalog, config, queries, store
-from csp.protection import cellkey, cells
+from csp import access, catalog, config, indicators, partnership, queries, store
+from csp.protection import cellkey, cells, periods
 
 
 @dataclass
 class Context:
     user: access.User
     files: dict[str, list[str]]  # dataset -> Parquet files of the current version
-    start: dt.date  # first month of the page's default period
-    end: dt.date  # last month held
     ward: str | None = None  # scope (practitioner) or None (everywhere)
-    lsoas: tuple[str, ...] = ()  # LSOAs in the scope ward
     grants: dict[str, access.Grant] = field(default_factory=dict)  # the user's, per dataset
+    held: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)  # first, last month held
+
+    def period(self, dataset: str = "crime") -> tuple[dt.date, dt.date]:
+        """The page's default period (csp.ui.common.period_filter): the latest 24 named months,
+        or the latest 12 when fewer than 24 are held."""
+        first, last = self.held[dataset]
+        named = {p.key: p for p in periods.named_periods(first, last)}
+        p = named.get("latest24") or named["latest12"]
+        return p.start, p.end
+
+    def period_params(self, dataset: str = "crime") -> dict:
+        start, end = self.period(dataset)
+        return {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m")}
+
+    def trend_params(self, dataset: str = "crime") -> dict:
+        """The monthly trend's parameters: the months before the period it reads too (csp.ui.sections)."""
+        p = self.period_params(dataset)
+        first = self.held[dataset][0].strftime("%Y-%m")
+        return p | {"from": indicators.history_start(p["from"], first)}
+
+    def headline_params(self, dataset: str = "crime") -> dict:
+        return {"to": indicators.headline_end(self.period_params(dataset)["to"], dataset)}
 
     @property
     def month_params(self) -> dict:
-        return {"from": self.start.strftime("%Y-%m"), "to": self.end.strftime("%Y-%m")}
+        return self.period_params("crime")
 
 
-def months_back(d: dt.date, n: int) -> dt.date:
-    y, m = divmod(d.year * 12 + d.month - 1 - n, 12)
+def add_months(d: dt.date, n: int) -> dt.date:
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
     return dt.date(y, m + 1, 1)
 
 
-def make_context(user: access.User, span: int = 24) -> Context:
-    """The user's view of the published data: files, period, scope and grants. The bench scopes
-    a practitioner to one ward (a plain filter the floor and peers can apply)."""
+def months_between(a: dt.date, b: dt.date) -> int:
+    """DuckDB's date_diff('month', a, b) for first-of-month dates."""
+    return (b.year * 12 + b.month) - (a.year * 12 + a.month)
+
+
+def make_context(user: access.User) -> Context:
+    """The user's view of the published data: files, months held, scope and grants. The bench
+    scopes a practitioner to one ward (a plain filter the floor and peers can apply)."""
     if len(user.areas) > 1:
         raise ValueError("the bench's floor and peers filter one ward; give the user one ward or none")
+    if partnership.districts() or partnership.comparator_districts():
+        raise ValueError("the bench's peers assume no partnership or comparator area is set")
     ward = user.areas[0] if user.areas else None
     # The cubes too: the floor runs each named query's own SQL, and the counting queries read them.
-    names = ("crime", "asb", "geography", *catalog.cubes("crime"), *catalog.cubes("asb"))
+    names = ("crime", "asb", "geography", "areas", *catalog.cubes("crime"), *catalog.cubes("asb"))
     files = {d: store.current(d).files for d in names}
     grants = {d: access.require(user, d) for d in names}
-    cur = store.cursor()
-    try:
-        end = cur.execute("SELECT max(month) FROM read_parquet($f)", {"f": files["crime"]}).fetchone()[0]
-        lsoas = ()
-        if ward:
-            lsoas = tuple(r[0] for r in cur.execute(
-                "SELECT lsoa_code FROM read_parquet($f) WHERE ward_code = $w ORDER BY 1",
-                {"f": files["geography"], "w": ward}).fetchall())
-    finally:
-        cur.close()
-    return Context(user, files, months_back(end, span - 1), end, ward, lsoas, grants)
+    held = {d: periods.held([d]) for d in ("crime", "asb")}
+    return Context(user, files, ward, grants, held)
+
+
+def system_binds(q: queries.NamedQuery, ctx: Context) -> dict:
+    """The values the runner binds for a query's ``system`` declaration (never from the user)."""
+    out = {}
+    if "partnership" in q.system:
+        out["partnership"] = partnership.districts()
+    if "held" in q.system:
+        span = periods.held([q.held_of])
+        out["held_first"], out["held_last"] = span if span else (None, None)
+    if "scope" in q.system:
+        out["scope_wards"] = [ctx.ward] if ctx.ward else None
+    if "comparator" in q.system:
+        out["comparator"] = partnership.comparator_districts()
+    return out
 
 
 # ---- publishing, as the grant says -------------------------------------------------------------
@@ -101,10 +139,11 @@ def round_away(x: np.ndarray, digits: int) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) * m + 0.5) / m
 
 
-def _per_1000(counts: np.ndarray, population: np.ndarray) -> np.ndarray:
-    """``round(1000.0 * crimes / nullif(population, 0), 2)`` on float arrays (NaN = null)."""
+def _rate(counts: np.ndarray, population: np.ndarray, months: int) -> np.ndarray:
+    """``round(1000.0 * n / nullif(population, 0) * 12.0 / months, 2)``: per 1,000 residents a
+    year, in the same order of operations (float arrays, NaN = null)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return round_away(1000.0 * counts / np.where(population == 0, np.nan, population), 2)
+        return round_away(1000.0 * counts / np.where(population == 0, np.nan, population) * 12.0 / months, 2)
 
 
 def _pct_change(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
@@ -112,15 +151,29 @@ def _pct_change(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
         return round_away(100.0 * (current - previous) / np.where(previous == 0, np.nan, previous), 1)
 
 
+def _month(s: str | None) -> dt.date | None:
+    return dt.date(int(s[:4]), int(s[5:7]), 1) if s else None
+
+
+def _bounds(ctx: Context, params: dict, dataset: str = "crime") -> tuple[dt.date, dt.date]:
+    """``coalesce($from, $held_first)``, ``coalesce($to, $held_last)``."""
+    first, last = ctx.held[dataset]
+    return _month(params.get("from")) or first, _month(params.get("to")) or last
+
+
 # ---- peers ---------------------------------------------------------------------------------
 # pandas reads the columns it needs, then filters and groups in memory; Polars scans lazily.
 # Both count each cell and add up its records' keys, then publish as the grant says.
 
+def _scoped(ctx: Context, dataset: str) -> bool:
+    return bool(ctx.ward) and catalog.contract(dataset).row_scope
+
+
 def _pd(ctx: Context, dataset: str, columns: list[str]) -> pd.DataFrame:
-    cols = sorted(set(columns) | ({"lsoa_code"} if ctx.ward else set()))
+    cols = sorted(set(columns) | ({"ward_code"} if _scoped(ctx, dataset) else set()))
     df = pd.concat([pd.read_parquet(f, columns=cols) for f in ctx.files[dataset]])
-    if ctx.ward:
-        df = df[df["lsoa_code"].isin(ctx.lsoas)]
+    if _scoped(ctx, dataset):
+        df = df[df["ward_code"] == ctx.ward]
     if "rkey" in df.columns:  # SMALLINT on disk; a groupby sum would keep (and overflow) it
         df["rkey"] = df["rkey"].astype("int64")
     return df
@@ -128,7 +181,7 @@ def _pd(ctx: Context, dataset: str, columns: list[str]) -> pd.DataFrame:
 
 def _pl(ctx: Context, dataset: str) -> pl.LazyFrame:
     lf = pl.scan_parquet(ctx.files[dataset])
-    return lf.filter(pl.col("lsoa_code").is_in(ctx.lsoas)) if ctx.ward else lf
+    return lf.filter(pl.col("ward_code") == ctx.ward) if _scoped(ctx, dataset) else lf
 
 
 def _pd_published(ctx: Context, dataset: str, n, k) -> pd.Series:
@@ -151,144 +204,294 @@ def _floats(s) -> np.ndarray:
     return s.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _in_period(df: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+def _in_period(df: pd.DataFrame, params: dict) -> pd.DataFrame:
     m = pd.to_datetime(df["month"])
-    return df[(m >= pd.Timestamp(ctx.start)) & (m <= pd.Timestamp(ctx.end))]
+    keep = np.ones(len(df), dtype=bool)
+    if params.get("from"):
+        keep &= (m >= pd.Timestamp(_month(params["from"]))).to_numpy()
+    if params.get("to"):
+        keep &= (m <= pd.Timestamp(_month(params["to"]))).to_numpy()
+    return df[keep]
 
 
-def _pl_period(ctx: Context) -> pl.Expr:
-    return pl.col("month").is_between(ctx.start, ctx.end)
+def _pl_period(params: dict) -> pl.Expr:
+    e = pl.lit(True)
+    if params.get("from"):
+        e &= pl.col("month") >= _month(params["from"])
+    if params.get("to"):
+        e &= pl.col("month") <= _month(params["to"])
+    return e
 
 
 def _pl_cell() -> list[pl.Expr]:
     return [pl.len().alias("__n"), pl.col("rkey").cast(pl.Int64).sum().alias("__k")]
 
 
-def pandas_facets(ctx):
+def _count_name(dataset: str) -> str:
+    return "crimes" if dataset == "crime" else "incidents"
+
+
+# facets: first and last month per crime type -------------------------------------------------
+
+def pandas_facets(ctx, params):
     df = _pd(ctx, "crime", ["crime_type", "month"])
-    return df.groupby("crime_type", as_index=False).agg(first_month=("month", "min"), last_month=("month", "max"))
+    return df.groupby("crime_type", as_index=False, dropna=False).agg(
+        first_month=("month", "min"), last_month=("month", "max"))
 
 
-def polars_facets(ctx):
+def polars_facets(ctx, params):
     return (_pl(ctx, "crime").group_by("crime_type")
             .agg(pl.col("month").min().alias("first_month"), pl.col("month").max().alias("last_month"))
-            .sort("crime_type").collect())
+            .collect())
 
 
-def _pd_wards(ctx):
-    g = _pd(ctx, "geography", ["ward_code", "ward_name", "district_code", "district_name", "population"])
-    g = g[g["ward_code"].notna()]
-    return g.groupby("ward_code", as_index=False).agg(
-        ward_name=("ward_name", "first"), district_code=("district_code", "first"),
-        district_name=("district_name", "first"), population=("population", "sum"))
+# areas: the wards and districts of the partnership, or the user's wards ------------------------
+
+AREA_COLUMNS = ["area_code", "area_level", "area_label", "district_code", "district_name",
+                "population", "population_year"]
 
 
-def _pl_wards(ctx):
-    return (_pl(ctx, "geography").filter(pl.col("ward_code").is_not_null()).group_by("ward_code")
-            .agg(pl.col("ward_name").first(), pl.col("district_code").first(),
-                 pl.col("district_name").first(), pl.col("population").sum()))
+def pandas_areas(ctx, params):
+    a = pd.concat([pd.read_parquet(f, columns=AREA_COLUMNS) for f in ctx.files["areas"]])
+    a = a[a["area_level"].isin(["ward", "district"])]
+    if ctx.ward:
+        a = a[(a["area_level"] == "ward") & (a["area_code"] == ctx.ward)]
+    ward = a["area_level"] == "ward"
+    return pd.DataFrame({
+        "area_code": a["area_code"], "area_level": a["area_level"], "label": a["area_label"],
+        "ward_code": a["area_code"].where(ward), "ward_name": a["area_label"].where(ward),
+        "district_code": a["district_code"], "district_name": a["district_name"],
+        "population": a["population"], "population_year": a["population_year"]})
 
 
-def pandas_areas(ctx):
-    return _pd_wards(ctx)
+def polars_areas(ctx, params):
+    lf = pl.scan_parquet(ctx.files["areas"]).filter(pl.col("area_level").is_in(["ward", "district"]))
+    if ctx.ward:
+        lf = lf.filter((pl.col("area_level") == "ward") & (pl.col("area_code") == ctx.ward))
+    ward = pl.col("area_level") == "ward"
+    return lf.select("area_code", "area_level", pl.col("area_label").alias("label"),
+                     pl.when(ward).then(pl.col("area_code")).alias("ward_code"),
+                     pl.when(ward).then(pl.col("area_label")).alias("ward_name"),
+                     "district_code", "district_name", "population", "population_year").collect()
 
 
-def polars_areas(ctx):
-    return _pl_wards(ctx).collect()
+def _pd_area_rows(ctx, level: str) -> pd.DataFrame:
+    a = pd.concat([pd.read_parquet(f, columns=AREA_COLUMNS) for f in ctx.files["areas"]])
+    return a[a["area_level"] == level]
 
 
-def pandas_headline(ctx):
+def _pl_area_rows(ctx, level: str) -> pl.LazyFrame:
+    return pl.scan_parquet(ctx.files["areas"]).filter(pl.col("area_level") == level)
+
+
+# headline: the 12 months to `to` against the 12 before ----------------------------------------
+
+def _headline_frame(ctx, params, n_cur, k_cur, n_prev, k_prev) -> dict:
+    """The headline row from its two cells, with the months of each period inside the data held."""
+    last, cut12, cut24 = _headline_cuts(ctx, params)
+    first_h, last_h = ctx.held["crime"]
+    cur_held = months_between(max(add_months(cut12, 1), first_h), min(last, last_h)) + 1
+    prev_held = max(0, months_between(max(add_months(cut24, 1), first_h), min(cut12, last_h)) + 1)
+    values, withheld = publish(ctx, "crime", [n_cur, n_prev], [k_cur, k_prev])
+    f = np.where(withheld, np.nan, values.astype(np.float64))
+    cur, prev = (None if withheld[0] else int(values[0])), (None if withheld[1] else int(values[1]))
+    return {"last_month": [last], "current": [cur], "previous": [prev],
+            "current_months_held": [cur_held], "previous_months_held": [prev_held],
+            "pct_change": _pct_change(f[:1], f[1:])}
+
+
+def _headline_cuts(ctx, params):
+    last = _month(params.get("to")) or ctx.held["crime"][1]
+    return last, add_months(last, -12), add_months(last, -24)
+
+
+def pandas_headline(ctx, params):
+    last, cut12, cut24 = _headline_cuts(ctx, params)
     df = _pd(ctx, "crime", ["month", "rkey"])
     m = pd.to_datetime(df["month"])
-    last = pd.Timestamp(ctx.end)
-    cur = (m > last - pd.DateOffset(months=12)) & (m <= last)
-    prev = (m > last - pd.DateOffset(months=24)) & (m <= last - pd.DateOffset(months=12))
+    cur = (m > pd.Timestamp(cut12)) & (m <= pd.Timestamp(last))
+    prev = (m > pd.Timestamp(cut24)) & (m <= pd.Timestamp(cut12))
     k = df["rkey"]
-    pub = _pd_published(ctx, "crime", np.array([cur.sum(), prev.sum()]), np.array([k[cur].sum(), k[prev].sum()]))
-    f = _floats(pub)
-    return pd.DataFrame({"last_month": [ctx.end], "current": pub.iloc[[0]].to_numpy(),
-                         "previous": pub.iloc[[1]].to_numpy(), "pct_change": _pct_change(f[:1], f[1:])})
+    return pd.DataFrame(_headline_frame(ctx, params, int(cur.sum()), int(k[cur].sum()),
+                                        int(prev.sum()), int(k[prev].sum())))
 
 
-def polars_headline(ctx):
-    last = ctx.end
-    a, b = months_back(last, 12), months_back(last, 24)
-    cur = (pl.col("month") > a) & (pl.col("month") <= last)
-    prev = (pl.col("month") > b) & (pl.col("month") <= a)
+def polars_headline(ctx, params):
+    last, cut12, cut24 = _headline_cuts(ctx, params)
+    cur = (pl.col("month") > cut12) & (pl.col("month") <= last)
+    prev = (pl.col("month") > cut24) & (pl.col("month") <= cut12)
     k = pl.col("rkey").cast(pl.Int64)
     raw = _pl(ctx, "crime").select(
         cur.sum().cast(pl.Int64).alias("n_cur"), k.filter(cur).sum().alias("k_cur"),
         prev.sum().cast(pl.Int64).alias("n_prev"), k.filter(prev).sum().alias("k_prev"),
-    ).collect()
-    pub = _pl_published(ctx, "crime", "pub", pl.concat([raw["n_cur"], raw["n_prev"]]),
-                        pl.concat([raw["k_cur"], raw["k_prev"]]))
-    out = pl.DataFrame({"last_month": [last], "current": pub[:1], "previous": pub[1:]})
-    return out.with_columns(
-        (100.0 * (pl.col("current") - pl.col("previous")) / pl.when(pl.col("previous") != 0).then(pl.col("previous")))
-        .round(1, mode="half_away_from_zero").alias("pct_change"))
+    ).collect().row(0)
+    return pl.DataFrame(_headline_frame(ctx, params, *(x or 0 for x in raw)))
 
 
-def _monthly_keys(dataset):
-    return (["month", "crime_type"] if dataset == "crime" else ["month"]), ("crimes" if dataset == "crime" else "incidents")
+# counts per month and/or category over the period --------------------------------------------
 
-
-def pandas_monthly(ctx, dataset="crime"):
-    keys, name = _monthly_keys(dataset)
-    df = _in_period(_pd(ctx, dataset, [*keys, "rkey"]), ctx)
-    g = df.groupby(keys, as_index=False).agg(__n=("rkey", "size"), __k=("rkey", "sum"))
+def pandas_counts(ctx, params, dataset: str, keys: list[str]):
+    name = _count_name(dataset)
+    df = _in_period(_pd(ctx, dataset, sorted({*keys, "month", "rkey"})), params)
+    g = df.groupby(keys, as_index=False, dropna=False).agg(__n=("rkey", "size"), __k=("rkey", "sum"))
     g[name] = _pd_published(ctx, dataset, g["__n"], g["__k"])
-    return g[[*keys, name]].sort_values(keys)
+    return g[[*keys, name]]
 
 
-def polars_monthly(ctx, dataset="crime"):
-    keys, name = _monthly_keys(dataset)
-    g = _pl(ctx, dataset).filter(_pl_period(ctx)).group_by(keys).agg(_pl_cell()).sort(keys).collect()
+def polars_counts(ctx, params, dataset: str, keys: list[str]):
+    name = _count_name(dataset)
+    g = _pl(ctx, dataset).filter(_pl_period(params)).group_by(keys).agg(_pl_cell()).collect()
     return g.select(*keys, _pl_published(ctx, dataset, name, g["__n"], g["__k"]))
 
 
-def pandas_by_ward(ctx):
-    df = _in_period(_pd(ctx, "crime", ["month", "ward_code", "rkey"]), ctx)
-    counts = df.groupby("ward_code", as_index=False, dropna=False).agg(__n=("rkey", "size"), __k=("rkey", "sum"))
-    counts["crimes"] = _pd_published(ctx, "crime", counts["__n"], counts["__k"])
-    out = counts.merge(_pd_wards(ctx), on="ward_code", how="left")
-    out["ward_name"] = out["ward_name"].fillna("Unknown area")
-    out["rate_per_1000"] = _per_1000(_floats(out["crimes"]), _floats(out["population"]))
-    return out[["ward_code", "ward_name", "district_name", "crimes", "population", "rate_per_1000"]]
+# by ward: every ward with crimes, and the crimes with no location, with rates a year -----------
+
+def pandas_by_ward(ctx, params):
+    start, end = _bounds(ctx, params)
+    months = months_between(start, end) + 1
+    df = _in_period(_pd(ctx, "crime", ["month", "ward_code", "rkey"]), params)
+    k = df.groupby("ward_code", as_index=False, dropna=False).agg(__n=("rkey", "size"), __k=("rkey", "sum"))
+    k["crimes"] = _pd_published(ctx, "crime", k["__n"], k["__k"])
+    a = _pd_area_rows(ctx, "ward").rename(columns={"area_code": "ward_code"})
+    out = k.merge(a[["ward_code", "area_label", "district_name", "population", "population_year"]],
+                  on="ward_code", how="left")
+    none = out["ward_code"].isna()
+    out["ward_name"] = out["area_label"].fillna(out["ward_code"]).mask(none, "No location given")
+    out["district_name"] = out["district_name"].mask(none, None)
+    out["row_kind"] = np.where(none, "no location", "ward")
+    out["row_order"] = np.where(none, 2, 0)
+    out["months"] = months
+    out["rate_per_1000"] = _rate(_floats(out["crimes"]), _floats(out["population"]), months)
+    return out[["ward_code", "ward_name", "district_name", "row_kind", "row_order", "crimes",
+                "population", "population_year", "months", "rate_per_1000"]]
 
 
-def polars_by_ward(ctx):
-    counts = _pl(ctx, "crime").filter(_pl_period(ctx)).group_by("ward_code").agg(_pl_cell()).collect()
-    counts = counts.with_columns(_pl_published(ctx, "crime", "crimes", counts["__n"], counts["__k"]))
+def polars_by_ward(ctx, params):
+    start, end = _bounds(ctx, params)
+    months = months_between(start, end) + 1
+    k = (_pl(ctx, "crime").filter(pl.col("month").is_between(start, end))
+         .group_by("ward_code").agg(_pl_cell()).collect())
+    k = k.with_columns(_pl_published(ctx, "crime", "crimes", k["__n"], k["__k"]))
+    a = _pl_area_rows(ctx, "ward").select(pl.col("area_code").alias("ward_code"), "area_label",
+                                          "district_name", "population", "population_year")
+    none = pl.col("ward_code").is_null()
     pop = pl.col("population")
-    return (counts.lazy().join(_pl_wards(ctx), on="ward_code", how="left", nulls_equal=False)
-            .with_columns(pl.col("ward_name").fill_null("Unknown area"),
-                          (1000.0 * pl.col("crimes") / pl.when(pop != 0).then(pop))
+    return (k.lazy().join(a, on="ward_code", how="left", nulls_equal=False)
+            .with_columns(pl.when(none).then(pl.lit("No location given"))
+                          .otherwise(pl.coalesce("area_label", "ward_code")).alias("ward_name"),
+                          pl.when(none).then(pl.lit("no location")).otherwise(pl.lit("ward")).alias("row_kind"),
+                          pl.when(none).then(2).otherwise(0).alias("row_order"),
+                          pl.lit(months).alias("months"),
+                          (1000.0 * pl.col("crimes") / pl.when(pop != 0).then(pop) * 12.0 / months)
                           .round(2, mode="half_away_from_zero").alias("rate_per_1000"))
-            .select("ward_code", "ward_name", "district_name", "crimes", "population", "rate_per_1000")
+            .select("ward_code", "ward_name", "district_name", "row_kind", "row_order", "crimes",
+                    "population", "population_year", "months", "rate_per_1000")
             .collect())
+
+
+# benchmark: the partnership (every district held), or the user's wards -------------------------
+
+def _benchmark_row(ctx, params, n, k, districts, areas_rows) -> dict:
+    """One comparator row from its cell (n crimes, key sum k) and the areas it covers."""
+    start, end = _bounds(ctx, params)
+    months = months_between(start, end) + 1
+    values, withheld = publish(ctx, "crime", [n], [k])
+    crimes = None if withheld[0] else int(values[0])
+    pop, year, wards = areas_rows
+    rate = _rate(np.array([np.nan if crimes is None else float(crimes)]),
+                 np.array([np.nan if pop is None else float(pop)]), months)[0]
+    if ctx.ward:
+        return {"comparator": "your wards", "label": "your wards", "sort": 0, "districts": None,
+                "wards": 1, "crimes": crimes, "population": pop, "population_year": year,
+                "months": months, "rate_per_1000": rate}
+    return {"comparator": "partnership", "label": "the partnership", "sort": 0,
+            "districts": len(districts) if districts is not None else None, "wards": wards,
+            "crimes": crimes, "population": pop, "population_year": year, "months": months,
+            "rate_per_1000": rate}
+
+
+def _whole(pops, years, count: int):
+    """``CASE WHEN count(*) = <count> AND count(*) = count(population) THEN sum(population) END``
+    and ``max(population_year)`` over an area's rows (nulls as None or NaN): the population only
+    when all of the area is held."""
+    pops = [None if _norm(p) is None else int(p) for p in pops]
+    ys = [int(y) for y in years if _norm(y) is not None]
+    complete = pops and len(pops) == count and None not in pops
+    return (sum(pops) if complete else None), (max(ys) if ys else None)
+
+
+def pandas_benchmark(ctx, params):
+    df = _in_period(_pd(ctx, "crime", ["month", "ward_code", "district_code", "rkey"]), params)
+    if ctx.ward:
+        located = df[df["ward_code"].notna()]
+        w = _pd_area_rows(ctx, "ward")
+        w = w[w["area_code"] == ctx.ward]
+        pop, year = _whole(w["population"].tolist(), w["population_year"].tolist(), len(w))
+        row = _benchmark_row(ctx, params, len(located), int(located["rkey"].sum()), None, (pop, year, 1))
+    else:
+        located = df[df["district_code"].notna()]
+        districts = located["district_code"].unique().tolist() or None
+        d = _pd_area_rows(ctx, "district")
+        d = d[d["area_code"].isin(districts or [])]
+        wards = _pd_area_rows(ctx, "ward")
+        pop, year = _whole(d["population"].tolist(), d["population_year"].tolist(),
+                           len(districts) if districts else -1)
+        n_wards = int(wards["district_code"].isin(districts or []).sum())
+        row = _benchmark_row(ctx, params, len(located), int(located["rkey"].sum()), districts, (pop, year, n_wards))
+    return pd.DataFrame([row])
+
+
+def polars_benchmark(ctx, params):
+    start, end = _bounds(ctx, params)
+    lf = _pl(ctx, "crime").filter(pl.col("month").is_between(start, end))
+    if ctx.ward:
+        n, k = lf.filter(pl.col("ward_code").is_not_null()).select(
+            pl.len(), pl.col("rkey").cast(pl.Int64).sum()).collect().row(0)
+        w = _pl_area_rows(ctx, "ward").filter(pl.col("area_code") == ctx.ward).collect()
+        pop, year = _whole(w["population"].to_list(), w["population_year"].to_list(), w.height)
+        return pl.DataFrame([_benchmark_row(ctx, params, n, k or 0, None, (pop, year, 1))])
+    located = lf.filter(pl.col("district_code").is_not_null())
+    n, k = located.select(pl.len(), pl.col("rkey").cast(pl.Int64).sum()).collect().row(0)
+    districts = located.select(pl.col("district_code").unique()).collect()["district_code"].to_list() or None
+    d = _pl_area_rows(ctx, "district").filter(pl.col("area_code").is_in(districts or [])).collect()
+    pop, year = _whole(d["population"].to_list(), d["population_year"].to_list(),
+                       len(districts) if districts else -1)
+    n_wards = _pl_area_rows(ctx, "ward").filter(pl.col("district_code").is_in(districts or [])) \
+        .select(pl.len()).collect().item()
+    return pl.DataFrame([_benchmark_row(ctx, params, n, k or 0, districts, (pop, year, n_wards))])
 
 
 @dataclass(frozen=True)
 class Figure:
     query: str
-    page: str
+    page: str | None  # the page that draws it on first view (None: measured, not drawn)
     params: Callable[[Context], dict]
-    pandas: Callable[[Context], object]
-    polars: Callable[[Context], object]
+    pandas: Callable[[Context, dict], object]
+    polars: Callable[[Context, dict], object]
     keys: tuple[str, ...]  # columns identifying a row, for comparing answers
+
+
+def _counts_figure(query, page, params, dataset, keys) -> Figure:
+    return Figure(query, page, params, lambda c, p: pandas_counts(c, p, dataset, list(keys)),
+                  lambda c, p: polars_counts(c, p, dataset, list(keys)), keys)
 
 
 FIGURES = [
     Figure("crime_facets", "Crime", lambda c: {}, pandas_facets, polars_facets, ("crime_type",)),
-    Figure("areas", "Crime", lambda c: {}, pandas_areas, polars_areas, ("ward_code",)),
-    Figure("crime_headline", "Crime", lambda c: {"to": c.month_params["to"]}, pandas_headline,
+    Figure("areas", "Crime", lambda c: {}, pandas_areas, polars_areas, ("area_level", "area_code")),
+    Figure("crime_headline", "Crime", lambda c: c.headline_params("crime"), pandas_headline,
            polars_headline, ("last_month",)),
-    Figure("crime_monthly", "Crime", lambda c: c.month_params, pandas_monthly, polars_monthly,
-           ("month", "crime_type")),
-    Figure("crime_by_ward", "Crime", lambda c: c.month_params, pandas_by_ward, polars_by_ward,
-           ("ward_code",)),
-    Figure("asb_monthly", "ASB", lambda c: c.month_params, lambda c: pandas_monthly(c, "asb"),
-           lambda c: polars_monthly(c, "asb"), ("month",)),
+    _counts_figure("crime_monthly_total", "Crime", lambda c: c.trend_params("crime"), "crime", ("month",)),
+    _counts_figure("crime_by_type", "Crime", lambda c: c.period_params("crime"), "crime", ("crime_type",)),
+    Figure("crime_by_ward", "Crime", lambda c: c.period_params("crime"), pandas_by_ward, polars_by_ward,
+           ("row_kind", "ward_code")),
+    Figure("crime_benchmark", "Crime", lambda c: c.period_params("crime"), pandas_benchmark,
+           polars_benchmark, ("comparator",)),
+    # No page draws it since the incident templates (the page shows the monthly total and the
+    # breakdown by type); kept as the finest grid of published cells, where a scoped user's
+    # small cells are withheld.
+    _counts_figure("crime_monthly", None, lambda c: c.period_params("crime"), "crime", ("month", "crime_type")),
+    _counts_figure("asb_monthly_total", "ASB", lambda c: c.trend_params("asb"), "asb", ("month",)),
 ]
 
 
@@ -319,12 +522,12 @@ def _view(d: str) -> str:
 def floor_sql(query: str, ctx: Context, params: dict) -> tuple[str, dict]:
     """The named query's own SQL on plain Parquet views: what DuckDB costs with no access layer."""
     q = queries.get(query)
-    binds = queries.bind_params(q, params)
+    binds = queries.bind_params(q, params) | system_binds(q, ctx)
     ctes = []
     for d in q.datasets:
         binds[f"__{d}"] = ctx.files[d]
         where = ""
-        if ctx.ward:
+        if _scoped(ctx, d):
             ward = catalog.contract(d).geo_field("ward")
             if ward is None:
                 raise ValueError(f"bench floor: {d} has no ward field to scope it by")
@@ -335,7 +538,8 @@ def floor_sql(query: str, ctx: Context, params: dict) -> tuple[str, dict]:
     body = q.sql
     m = re.match(r"^\s*WITH\s+", body, re.IGNORECASE)
     sql = f"WITH {', '.join(ctes)},\n{body[m.end():]}" if m else f"WITH {', '.join(ctes)}\n{body}"
-    return sql, binds
+    # As the runner: DuckDB refuses a bound value the SQL does not name (held_first, say).
+    return sql, {k: v for k, v in binds.items() if re.search(rf"\${re.escape(k)}\b", sql)}
 
 
 def floor_publish(q: queries.NamedQuery, frame: pl.DataFrame, ctx: Context, cur) -> pl.DataFrame:
@@ -398,9 +602,10 @@ def run_floor(fig: Figure, ctx: Context) -> pl.DataFrame:
 def explain_analyze(user: access.User, fig: Figure, ctx: Context) -> str:
     """EXPLAIN ANALYZE of the SQL the access layer composes for this user (for profiling)."""
     q = queries.get(fig.query)
-    binds = queries.bind_params(q, fig.params(ctx))
+    binds = queries.bind_params(q, fig.params(ctx)) | queries._system_values(q, user)
     grants = {d: access.require(user, d) for d in q.datasets}
     sql = queries.compose_sql(q, grants, binds, {d: store.current(d) for d in q.datasets})
+    binds = {k: v for k, v in binds.items() if re.search(rf"\${re.escape(k)}\b", sql)}
     cur = store.cursor()
     try:
         rows = cur.execute("EXPLAIN ANALYZE " + sql, binds).fetchall()

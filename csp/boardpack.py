@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import plotly.offline
 import polars as pl
 
-from . import access, catalog, disclosure, figures, indicators, queries, safety, store
+from . import access, catalog, disclosure, figures, indicators, queries, safety, store, supply
 
 log = logging.getLogger(__name__)
 PERIOD_MONTHS = 24  # the pages' default period, so the pack matches what a board member saw
@@ -361,6 +361,42 @@ def _summary(user: access.User) -> str:
               "rates, at the 5% level.</p></section>")
 
 
+# ---- data supply ---------------------------------------------------------------------------------
+
+def supply_section(user: access.User, as_at: dt.datetime | None = None) -> str:
+    """Data supply (csp.supply) as at the pack's date: per partner and dataset, the last period
+    supplied and when, the status in words on a colour-blind-safe colour, what is missing and
+    what is due next. Supply is metadata, so every declared dataset is listed for every ``user``
+    who may produce a pack."""
+    today = (as_at or dt.datetime.now(dt.timezone.utc)).date()
+    tracked = [s for s in supply.all_supply(today) if s.tracked]
+    out = ["<section id='supply'><h2>Data supply</h2>",
+           f"<p class='small'>As at {_e(today.strftime('%d %B %Y'))}. The Crime and Disorder (Prescribed "
+           "Information) Regulations 2007 require prescribed information to be shared quarterly, by the "
+           "end of the following quarter; each dataset's contract says when its periods are due.</p>"]
+    if not tracked:
+        return "\n".join(out) + "<p>No dataset is declared with periods to supply.</p></section>"
+    head = "".join(f"<th scope='col'>{h}</th>" for h in (
+        "Partner", "Dataset", "Cadence", "Due by", "Last period supplied", "Supplied on", "Status", "Missing",
+        "Next due"))
+    body = []
+    for s, row in zip(tracked, supply.table_rows(tracked)):
+        colour = supply.STATUS_COLOURS.get(s.status)
+        style = f" style='background:{colour};color:#000;font-weight:600'" if colour else ""
+        body.append("<tr>" + "".join(f"<td>{_e(row[k])}</td>" for k in (
+            "partner", "dataset", "cadence", "due", "last_period", "supplied_on"))
+            + f"<td{style}>{_e(row['status'])}</td><td>{_e(row['missing'])}</td><td>{_e(row['next_due'])}</td></tr>")
+    out.append(f"<table><caption>Supply by partner and dataset</caption><thead><tr>{head}</tr></thead>"
+               f"<tbody>{''.join(body)}</tbody></table>")
+    behind = [s for s in tracked if s.status in (supply.MISSING, supply.LATE)]
+    if behind:
+        out.append("<ul>" + "".join(f"<li><b>{_e(s.title)}</b> ({_e(s.owner)}): {_e(s.sentence)}</li>"
+                                    for s in behind) + "</ul>")
+    out.append("<p class='small'>" + _e(" ".join(f"{k.capitalize()}: {v}." for k, v in supply.MEANING.items()))
+               + "</p>")
+    return "\n".join(out) + "</section>"
+
+
 # ---- cover and page ---------------------------------------------------------------------------
 
 def _held(cov: dict) -> str:
@@ -443,11 +479,12 @@ def build(user: access.User, now: dt.datetime | None = None) -> str:
     produced = now or dt.datetime.now(dt.timezone.utc)
     fig = _Figures()
     sections = [_summary(user), _count_theme(user, CRIME, fig), _count_theme(user, ASB, fig),
-                _reoffending(user, fig), _substance(user, fig)]
+                _reoffending(user, fig), _substance(user, fig), supply_section(user, produced)]
     toc = "".join(
         f"<li><a href='#{k}'>{_e(t)}</a></li>" for k, t in (
             ("summary", "Summary"), ("crime", "Crime"), ("asb", "Anti-social behaviour"),
-            ("reoffending", "Proven reoffending"), ("substance", "Substance misuse treatment"))
+            ("reoffending", "Proven reoffending"), ("substance", "Substance misuse treatment"),
+            ("supply", "Data supply"))
         if f"id='{k}'" in "".join(sections)
     )
     return (

@@ -38,6 +38,7 @@ class Contract:
     breakdowns: tuple[str, ...] = ()  # events: finer splits, each with a cube of its own
     dashboard: dict | None = None  # events: how its dashboard names things (csp.incidents)
     row_scope: bool = True  # a user's ward scope filters its rows (false: public reference figures)
+    supply: dict | None = None  # when each period is due from the owner (csp.supply.rule)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -120,7 +121,7 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             period_field=spec.get("period_field"),
             kind=kind, measures=measures, base_dims=base_dims, categories=categories,
             breakdowns=breakdowns, dashboard=spec.get("dashboard"),
-            row_scope=bool(spec.get("row_scope", True)),
+            row_scope=bool(spec.get("row_scope", True)), supply=spec.get("supply"),
         )
     for parent in out.values():
         if parent.kind != "events":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from . import access, catalog, store
+from . import access, catalog, store, supply
 
 QUALITY_QUERIES = {
     "crime": "quality_crime",
@@ -22,10 +22,9 @@ QUALITY_QUERIES = {
 CATEGORY_QUERIES = {"crime": "quality_crime_categories"}
 ID_QUERIES = {"crime": "quality_crime_ids"}  # the owner's only: identifiers are restricted
 VALID_GEOGRAPHY_MIN = 85.0  # % of records with a valid geography below which a period is flagged
-# How long after a period ends its data is normally due (police.uk ~2 months; MoJ proven
-# reoffending follows a cohort for 18 months before publishing; NDTMS quarterly ~6 months).
-EXPECTED_LAG_MONTHS = {"crime": 2, "asb": 2, "reoffending": 24, "substance_misuse": 6}
-STEP_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
+# When each period is due comes from the dataset's supply rule (csp.supply), the same rule the
+# Data supply page judges by.
+STEP_MONTHS = supply.STEP_MONTHS
 
 
 def _add_months(d: dt.date, n: int) -> dt.date:
@@ -50,14 +49,13 @@ class Schedule:
 
 
 def schedule(dataset: str, periods: list[dt.date], today: dt.date | None = None) -> Schedule:
-    """Months missing from the dataset's schedule and how late its latest period is."""
-    contract = catalog.contract(dataset)
-    step = STEP_MONTHS.get(contract.update_frequency, 1)
-    today = today or dt.date.today()
-    due = _add_months(dt.date(today.year, today.month, 1), -EXPECTED_LAG_MONTHS.get(dataset, step))
-    # The expected latest period is the last one on the dataset's own grid that is due by now.
-    due = _add_months(due, -((due.month - 1) % step))
+    """Months missing from the dataset's schedule and how late its latest period is: the expected
+    latest is the last period on the dataset's grid whose due date (csp.supply.rule) has passed."""
+    r = supply.rule(dataset)
+    step = r.step
+    today = today or supply.utc_today()
     held = sorted({dt.date(p.year, p.month, 1) for p in periods if p is not None})
+    due = supply.month_date(supply.latest_due(r, today, supply.month_index(held[0]) if held else None))
     if not held:
         return Schedule(step, [], None, period_label(due, step), 0)
     missing, d = [], held[0]

@@ -304,11 +304,14 @@ def publish(
     source_checksum: str | None = None,
     validation: dict | None = None,
     note: str = "",
+    now: dt.datetime | None = None,
 ) -> Version:
     """Publish a new version of a dataset atomically and make it current.
 
     Give either ``relation_sql`` (+ ``params``): a query whose result is cast to the contract
     and written as the new version, or ``write``: a callable that writes data.parquet itself.
+    ``now``: the publication time to record (default: the clock); the supply tracker judges
+    lateness from it, so tests give it to be deterministic.
     """
     contract = catalog.contract(name)
     with _dataset_lock(name) as d:
@@ -338,7 +341,7 @@ def publish(
             "dataset": name,
             "version": vid,
             "owner": contract.owner,
-            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "published_at": _utc(now).isoformat(timespec="seconds"),
             "published_by": published_by,
             "source": source,
             "source_checksum": source_checksum,
@@ -359,6 +362,15 @@ def publish(
                 os.fsync(fh.fileno())
         _fsync_dir(tmp)
         return _install(name, d, tmp, vid, meta)
+
+
+def _utc(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        return dt.datetime.now(dt.timezone.utc)
+    return (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+MAX_PERIODS_LISTED = 5000  # more distinct periods than this: only the coverage is recorded
 
 
 def _write_cube(cur: duckdb.DuckDBPyConnection, cube: str, data: Path, tmp: Path) -> Path:
@@ -391,6 +403,12 @@ def _stats(cur: duckdb.DuckDBPyConnection, name: str, path: Path) -> dict:
         if contract.field(pf).type == "DATE" and first:
             first, last = first[:7], last[:7]
         stats["coverage"] = {"first": first, "last": last}
+        # Every period held, not just the range: the supply tracker must see gaps (csp.supply).
+        label = f'strftime("{pf}", \'%Y-%m\')' if contract.field(pf).type == "DATE" else f'CAST("{pf}" AS VARCHAR)'
+        held = cur.execute(f'SELECT DISTINCT {label} FROM read_parquet($p) WHERE "{pf}" IS NOT NULL ORDER BY 1 '
+                           f"LIMIT {MAX_PERIODS_LISTED + 1}", {"p": str(path)}).fetchall()
+        if len(held) <= MAX_PERIODS_LISTED:
+            stats["periods"] = [r[0] for r in held]
     return stats
 
 
@@ -635,11 +653,12 @@ def _rewrite_with_keys(cur: duckdb.DuckDBPyConnection, name: str, raw: Path, out
     rel.write_parquet(str(out), compression="zstd", row_group_size=122_880)
 
 
-def record_event(name: str, event: dict) -> None:
-    """Append one event (publish, rollback, purge ...) to the dataset's history log."""
+def record_event(name: str, event: dict, at: dt.datetime | None = None) -> None:
+    """Append one event (publish, rollback, purge ...) to the dataset's history log, at ``at``
+    (default: the clock)."""
     d = dataset_dir(name)
     d.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **event})
+    line = json.dumps({"at": _utc(at).isoformat(timespec="seconds"), **event})
     with (d / "history.jsonl").open("a") as fh:
         fh.write(line + "\n")
         fh.flush()

@@ -581,7 +581,8 @@ def _period_label(name: str, key: str) -> pl.Expr:
 # ---- publishing -----------------------------------------------------------------------------
 
 
-def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Version]:
+def publish(plan: Plan, published_by: str, note: str = "",
+            now: dt.datetime | None = None) -> dict[str, store.Version]:
     """Publish a clean plan, merged with the published periods it does not replace. The datasets
     of one file (a police.uk file's crime and ASB) are served together or not at all (one atomic
     change). Refuses if anything was flagged or a dataset changed since the preview. store.publish
@@ -601,23 +602,24 @@ def publish(plan: Plan, published_by: str, note: str = "") -> dict[str, store.Ve
         if len(names) > 1 and len(groups) == 1 and None not in groups:  # a police.uk file
             with store.atomic(names, by=published_by) as change:
                 for name in names:
-                    _publish_one(plan, name, staged[name], published_by, note)
+                    _publish_one(plan, name, staged[name], published_by, note, now)
             out = change.versions
         else:
-            out = {name: _publish_one(plan, name, staged[name], published_by, note) for name in names}
+            out = {name: _publish_one(plan, name, staged[name], published_by, note, now) for name in names}
     finally:
         for f in staged.values():
             f.unlink(missing_ok=True)
     for name, v in out.items():
         store.record_event(name, {"event": "publish", "by": published_by, "version": v.version,
-                                  "file": plan.filename, "checksum": plan.checksum})
-        apply_retention(name, by=published_by)
+                                  "file": plan.filename, "checksum": plan.checksum}, at=now)
+        apply_retention(name, by=published_by, now=now)
     if plan.dataset == "geography":
         ingest.regeocode(published_by)
     return out
 
 
-def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: str) -> store.Version:
+def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: str,
+                 now: dt.datetime | None = None) -> store.Version:
     base = plan.diffs[name].base_version if name in plan.diffs else None
     key = catalog.contract(name).period_field
 
@@ -635,7 +637,7 @@ def _publish_one(plan: Plan, name: str, staged: Path, published_by: str, note: s
         store.write_relation(cur, name, sql, params, path)
 
     return store.publish(name, write, published_by=published_by, source=plan.filename,
-                         source_checksum=plan.checksum, validation=plan.summary(), note=note)
+                         source_checksum=plan.checksum, validation=plan.summary(), note=note, now=now)
 
 
 def rollback_plan(dataset: str, vid: str) -> dict[str, tuple[str | None, str]]:
@@ -662,9 +664,11 @@ def changes_in(plan: dict[str, tuple[str | None, str | None]]) -> list[str]:
 
 
 def rollback(dataset: str, vid: str, by: str,
-             expect: dict[str, tuple[str | None, str]] | None = None) -> dict[str, store.Version]:
+             expect: dict[str, tuple[str | None, str]] | None = None,
+             at: dt.datetime | None = None) -> dict[str, store.Version]:
     """Roll back ``dataset`` (and what was published with that version) as one change. ``expect``
-    is the plan the person confirmed; refused if the published data changed since."""
+    is the plan the person confirmed; refused if the published data changed since. ``at``: the
+    time recorded in the history (default: the clock; the supply tracker reads it)."""
     plan = expect if expect is not None else rollback_plan(dataset, vid)
     try:
         done = store.rollback(dataset, vid, by=by, expect=plan)
@@ -672,7 +676,7 @@ def rollback(dataset: str, vid: str, by: str,
         raise UploadError(str(e)) from None
     for d, (now, to) in plan.items():
         if now != to:
-            store.record_event(d, {"event": "rollback", "by": by, "from": now, "to": to})
+            store.record_event(d, {"event": "rollback", "by": by, "from": now, "to": to}, at=at)
     return done
 
 

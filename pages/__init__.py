@@ -26,6 +26,12 @@ class PageSpec:
     dataset: str | None = None  # for the incident dashboard: which dataset it draws (render(dataset))
 
 
+def explorable() -> tuple[str, ...]:
+    from csp import explore
+
+    return explore.explorable()
+
+
 def incident_pages() -> list[PageSpec]:
     """One dashboard per events dataset with a dashboard in its contract (csp.incidents): a new
     dataset gets its page from its contract, no page code."""
@@ -47,8 +53,11 @@ PAGES: list[PageSpec] = [
              datasets=("substance_misuse", "alcohol_admissions", "crime")),
     PageSpec("dashboards.neighbourhood", "Neighbourhood", ":material/home_pin:", "neighbourhood", "Dashboards",
              datasets=("crime", "asb"), default_for_roles=("practitioner",)),
+    PageSpec("dashboards.explore", "Explore", ":material/explore:", "explore", "Dashboards", datasets=explorable()),
+    PageSpec("dashboards.my_dashboard", "My dashboard", ":material/space_dashboard:", "my-dashboard", "Dashboards", datasets=explorable()),
     PageSpec("data.catalogue", "Catalogue", ":material/menu_book:", "catalogue", "Data"),
     PageSpec("data.upload", "Upload", ":material/upload_file:", "upload", "Data", action="upload"),
+    PageSpec("data.supply", "Data supply", ":material/event_available:", "data-supply", "Data"),
     PageSpec("data.data_quality", "Data quality", ":material/fact_check:", "data-quality", "Data", action="data_quality"),
     PageSpec("admin.access_log", "Use of our data", ":material/visibility:", "access_log", "Admin", action="access_log"),
     PageSpec("admin.admin_users", "Users", ":material/manage_accounts:", "admin_users", "Admin", action="manage_users"),

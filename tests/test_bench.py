@@ -52,7 +52,11 @@ def test_json_has_every_measurement(bench_run):
     r = bench_run["json"]
     assert set(r) >= {"machine", "config", "dataset", "queries", "page_data", "pages", "rss_mb", "checks", "targets"}
     figures = {(q["query"], q["user"]) for q in r["queries"] if q["source"] == "figure"}
-    for name in ("crime_facets", "areas", "crime_headline", "crime_monthly", "crime_by_ward", "asb_monthly"):
+    from bench import figures as F
+
+    names = [f.query for f in F.FIGURES]
+    assert {"crime_headline", "crime_monthly_total", "crime_by_ward", "crime_benchmark", "asb_monthly_total"} <= set(names)
+    for name in names:
         assert {(name, "unscoped"), (name, "ward")} <= figures
     for q in r["queries"]:
         assert q["access_ms"] > 0 and q["floor_ms"] > 0 and q["sql_ms"] > 0
@@ -79,12 +83,14 @@ def test_json_has_every_measurement(bench_run):
 
 
 def test_access_layer_answers_equal_the_peers(bench_run):
+    from bench import figures as F
+
     r = bench_run["json"]
     page_queries = [q for q in r["queries"] if q["source"] != "figure"]
     assert page_queries
-    # Six figures, two users, three others each (floor, pandas, Polars); and the floor's answer
+    # Every figure, two users, three others each (floor, pandas, Polars); and the floor's answer
     # to every query the pages ran.
-    assert r["checks"]["compared"] == 6 * 2 * 3 + len(page_queries)
+    assert r["checks"]["compared"] == len(F.FIGURES) * 2 * 3 + len(page_queries)
     assert r["checks"]["problems"] == []
 
 
@@ -100,7 +106,7 @@ def test_comparison_catches_a_wrong_answer(bench_run, monkeypatch):
     ctx = F.make_context(user)
     fig = next(f for f in F.FIGURES if f.query == "crime_monthly")
     result = F.run_access(user, fig, ctx)
-    peer = fig.polars(ctx)
+    peer = fig.polars(ctx, fig.params(ctx))
     assert F.compare(fig, result, peer) == []
     wrong = peer.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("crimes") + 1)
                               .otherwise(pl.col("crimes")).alias("crimes"))
@@ -140,7 +146,7 @@ def test_peers_publish_what_the_grant_says(bench_run, monkeypatch):
     published = result.frame.join(exact, on=["month", "crime_type"], suffix="_exact")
     changed = published.filter(pl.col("crimes") != pl.col("crimes_exact")).height
     assert 0 < changed < published.height  # perturbed: some cells moved, not all
-    for other in (fig.pandas(ctx), fig.polars(ctx), F.run_floor(fig, ctx)):
+    for other in (fig.pandas(ctx, fig.params(ctx)), fig.polars(ctx, fig.params(ctx)), F.run_floor(fig, ctx)):
         assert F.compare(fig, result, other) == []
     # The exact counts are not what the council may see.
     assert F.compare(fig, result, exact)
@@ -149,7 +155,7 @@ def test_peers_publish_what_the_grant_says(bench_run, monkeypatch):
     ctx = F.make_context(officer)
     result = F.run_access(officer, fig, ctx)
     assert 0 < result.n_suppressed < result.frame.height
-    peer = fig.polars(ctx)
+    peer = fig.polars(ctx, fig.params(ctx))
     assert F.compare(fig, result, peer) == []
     # A peer that shows a withheld cell, or withholds a shown one, is reported.
     scoped_owner = access.User("bench.check", "Check", "board", "police", officer.areas)
@@ -189,5 +195,17 @@ def test_sql_floor_reads_cells_and_floor_publishes_them(bench_run, monkeypatch):
     joined = cellsf.join(exact, on="ward_code", how="full", nulls_equal=True)
     assert joined.height == exact.height == raw.height
     assert (joined["v"] == joined["crimes"]).fill_null(False).all()
-    assert F.compare(fig, F.run_access(council, fig, ctx), F.run_floor(fig, ctx)) == []
+    result = F.run_access(council, fig, ctx)
+    assert F.compare(fig, result, F.run_floor(fig, ctx)) == []
+    # The rows the query adds since the partnership area: the crimes with no location, counted
+    # apart with no rate; the peers give it too, and a rate off in its last digits is reported.
+    none = result.frame.filter(pl.col("row_kind") == "no location")
+    assert none.height == 1 and none["ward_code"][0] is None and none["rate_per_1000"][0] is None
+    peer = fig.pandas(ctx, fig.params(ctx))
+    assert F.compare(fig, result, peer) == []
+    i = int(peer["rate_per_1000"].first_valid_index())
+    peer.loc[i, "rate_per_1000"] += 1e-9
+    problems = F.compare(fig, result, peer)
+    assert len(problems) == 1 and "rate_per_1000" in problems[0]
+    assert F.compare(fig, result, peer[peer["row_kind"] != "no location"]) != []
     queries.clear_cache()

@@ -99,7 +99,7 @@ def test_every_figure_builder_escapes_its_text():
 def hostile_area(tiny, monkeypatch):
     """The tiny area with a ward named as a link and outcomes holding markup, ward boundaries
     so the map is drawn, and a crime version whose source file name is a Markdown link."""
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     geo = GEOGRAPHY.with_columns(ward_name=pl.when(pl.col("ward_code") == W1).then(pl.lit(LINK))
                                  .otherwise(pl.col("ward_name")))
     publish_frame("geography", geo)

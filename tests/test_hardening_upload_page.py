@@ -20,7 +20,7 @@ UNKNOWN_LSOA = "E01009999"  # a well-formed LSOA code that is not in the tiny ar
 
 @pytest.fixture
 def app_env(tiny, monkeypatch):
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     tiny["analyst"] = users.add_user("analyst.police", tiny["password"], role="analyst", partner="police")
     return tiny
 

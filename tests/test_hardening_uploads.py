@@ -34,7 +34,7 @@ HOSTILE = {
 
 @pytest.fixture
 def analyst(tiny, monkeypatch):
-    monkeypatch.setenv("CSP_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("CSP_COOKIE_KEY", "test-cookie-key-9f3Kq2LmZ7xW4vB8nR1pY6dH0sJ5gTcE")
     return users.add_user("analyst.police", tiny["password"], role="analyst", partner="police")
 
 

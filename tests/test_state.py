@@ -61,7 +61,7 @@ def refused(sql: str) -> str:
 def test_migrations_are_recorded_and_applied_once(state_db):
     with state.connect() as con:
         first = migrations.applied(con)
-    assert sorted(first) == [v for v, _, _ in migrations.MIGRATIONS] == [1, 2]
+    assert sorted(first) == [v for v, _, _ in migrations.MIGRATIONS] == [1, 2, 3]
     state.reset()  # a new process: connecting again applies nothing
     with state.connect() as con:
         assert migrations.applied(con) == first
@@ -333,4 +333,4 @@ def test_an_app_db_from_before_migrations_is_adopted_with_its_audit_chain(data_d
     v = audit.verify()
     assert v.intact and v.entries == 4  # the three old entries, now anchored, and the login
     with state.connect() as con:
-        assert sorted(migrations.applied(con)) == [1, 2]
+        assert sorted(migrations.applied(con)) == [1, 2, 3]

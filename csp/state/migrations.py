@@ -162,6 +162,22 @@ CREATE TABLE settings (
     updated_at TEXT NOT NULL
 );""",
     ]),
+    (3, "saved views keep the owner's partner (for sharing); pins and dashboard layouts", [
+        "ALTER TABLE saved_views ADD COLUMN partner TEXT NOT NULL DEFAULT '';",
+        """
+CREATE TABLE saved_view_pins (
+    username TEXT NOT NULL,
+    view_id BIGINT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (username, view_id)
+);""",
+        """
+CREATE TABLE dashboard_layouts (
+    username TEXT PRIMARY KEY,
+    layout TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);""",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -154,14 +154,22 @@ def label_month(value: str) -> str:
 def period_filter(dataset: str, key: str = "period") -> tuple[str, str, str]:
     """The period of the page's totals, from the named periods (csp.protection.periods: the
     windows totals may cover under the sharing agreement), built from the months the dataset
-    holds: the same list for everyone, so a link means the same view. Returns (from, to, label)
-    with months as YYYY-MM."""
+    holds: the same list for everyone. The URL holds the period's key (latest12, fy2025,
+    2026q3, 2026-08), which means the same window after new data arrives only where it should
+    (the latest 12 months move on; a financial year does not). Returns (from, to, label) with
+    months as YYYY-MM."""
     first, last = periods.held([dataset])
     options = {p.key: p for p in periods.named_periods(first, last)}
     default = "latest24" if "latest24" in options else "latest12"
-    choice = st.selectbox("Period", options=list(options), index=list(options).index(default),
-                          format_func=lambda k: options[k].label, key=key, bind="query-params")
-    p = options.get(choice) or options[default]
+    wanted = st.query_params.get(key)
+    if wanted not in options:  # an unknown key, or a label from an older link
+        wanted = next((k for k, p in options.items() if p.label == wanted), default)
+    if key not in st.session_state or st.session_state[key] not in options:
+        st.session_state[key] = wanted
+    choice = st.selectbox("Period", options=list(options), format_func=lambda k: options[k].label, key=key)
+    if st.query_params.get(key) != choice:
+        st.query_params[key] = choice
+    p = options[choice]
     return p.start.strftime("%Y-%m"), p.end.strftime("%Y-%m"), p.label
 
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 from csp import indicators, sparkline, themes
 from csp.ui import common as ui
+from csp.ui.provenance import rests_on
 from csp.ui.auth import current_user
 
 NOTES = {
@@ -81,3 +82,4 @@ def render() -> None:
     ui.download(table, "Download the overview figures (CSV)", "overview.csv", key="dl_overview")
     st.caption("Significance: exact Poisson test for counts, two-proportion z-test for rates "
                "(5% level). A grey arrow means the change is within normal variation.")
+    rests_on([t.source for t in tiles if t.available])
