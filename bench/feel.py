@@ -13,8 +13,8 @@ Chromium at 1280x800 (Playwright, Debian's chromium), logs in through the form a
 - **filter change**: on each incident dashboard (Crime, ASB), switches the Period between the
   latest 12 and the latest 24 months, timed the same way from the click on the option.
 
-Prints the median (and min/max) of --repeat rounds per page. The same driver runs in the
-browser tests (tests/e2e/test_e2e_speed.py), which print their medians: no timing is asserted.
+Prints the median (and min/max) of --repeat rounds per page; no timing is asserted anywhere.
+`--url` measures an app already running (e.g. an older checkout, for a before/after figure).
 """
 from __future__ import annotations
 
