@@ -26,10 +26,10 @@ PAGE_FACTS = """() => ({
   headings: [...document.querySelectorAll('[data-testid="stMain"] h1, [data-testid="stMain"] h2, '
             + '[data-testid="stMain"] h3, [data-testid="stMain"] h4, [data-testid="stMain"] h5, '
             + '[data-testid="stMain"] h6')].map(h => [Number(h.tagName[1]), h.innerText.trim()]),
-  charts: [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].map(c => {
-    const named = c.matches('[aria-label]') ? c : c.querySelector('[aria-label]');
-    return named ? named.getAttribute('aria-label') : '';
-  }),
+  // Streamlit names a chart drawn with alt= as a figure on its own container (the mode bar's
+  // buttons inside carry aria-labels too, so those must not count).
+  charts: [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].map(c =>
+    c.getAttribute('role') === 'figure' ? (c.getAttribute('aria-label') || '') : ''),
 })"""
 
 # Serious and critical violations only (the issue's bar); iframes are Streamlit's own hidden
