@@ -126,3 +126,19 @@ def test_every_page_passes_axe_for_each_persona(base_url, page, axe_source, user
     assert len(set(page_titles.values())) == len(page_titles), json.dumps(page_titles, indent=1)
     for name, page_title in page_titles.items():
         assert page_title.startswith(name), f"{name!r} is titled {page_title!r}"
+
+
+def test_phone_charts_have_no_covering_toolbar(base_url, browser):
+    """At 390×844 (a phone): the charts draw, and no Plotly mode bar sits over any of them."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    ctx.set_default_timeout(45_000)
+    try:
+        page = ctx.new_page()
+        login(page, base_url, "board.police", path="/crime")
+        charts = page.get_by_test_id("stPlotlyChart")
+        expect(charts.first.locator(".main-svg").first).to_be_attached()
+        assert charts.count() >= 3
+        assert page.locator(".modebar-container .modebar-btn").count() == 0
+        snap(page, "phone-board.police-Crime")
+    finally:
+        ctx.close()
