@@ -33,6 +33,10 @@ IDENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 PERIOD_KEY = re.compile(r"^(latest12|previous12|latest24|all|fy\d{4}|\d{4}q[1-4]|\d{4}-(0[1-9]|1[0-2]))$")
 MAX_BREAKDOWNS = 2
 MAX_FILTER_FIELDS = 8
+# Protected grants: categories a view may fix (breakdowns and filters together). Explore's extra
+# windows over the finest cross-tabulation let least squares beat one figure by a few points on
+# reoffending (tests/test_attacks.py); with at most two fixed, Explore adds nothing to the pages.
+MAX_PROTECTED_CATEGORIES = 2
 MAX_FILTER_VALUES = 20
 MAX_VALUE_LENGTH = 200
 # Rows a view may have: beyond this it is refused (narrow it), so no view holds memory for a
@@ -432,6 +436,13 @@ def plan(user: access.User | None, spec: Spec) -> Plan:
         for v in values:
             _value(v)
         filters.append((name, tuple(values)))
+    fixed = {d.key for d in dims if d.kind == "category"} | {name for name, _ in filters}
+    if one_value and len(fixed) > MAX_PROTECTED_CATEGORIES:
+        raise SpecError(
+            f"Under the sharing agreement a view of {title(c).lower()} can break down or filter by at most "
+            f"{MAX_PROTECTED_CATEGORIES} of {', '.join(field_label(c, n).lower() for n in _dimension_fields(c))} "
+            "at once: finer cross-tabulations, added to the pages' own, would let the protected small "
+            "figures be estimated.")
     options = {p.key: p for p in period_options(spec.dataset)}
     if not options:
         raise SpecError(f"No {title(c).lower()} data has been published yet.")

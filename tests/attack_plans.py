@@ -4,16 +4,18 @@ named queries, each figure mapped to the cells of the attacker's target family i
 Families: period differencing (every window [a, b] of several lengths), headline against monthly
 figures, complement filters (one value against all), ward totals against their LSOAs, views
 outside the main pages (data quality, benchmarks, neighbourhood, overview, drug offences), and
-the same cells asked for through every view that shows them.
+the same cells asked for through every view that shows them, and Explore's self-service views
+(any two breakdowns, one-value filters, every named period) over the same cells.
 """
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import polars as pl
 
 from attack_lib import Harvest, Space, add_months, months_of, published_rows, rule_for, ym
-from csp import access
+from csp import access, explore
 
 LENGTHS = (1, 2, 3, 6, 12, 24)  # window lengths in months for period differencing
 RARE_TYPES = 3  # crime types (rarest first) whose own headlines and totals are also asked for
@@ -198,7 +200,7 @@ def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: b
 # ---- pre-counted datasets: reoffending cohorts, treatment ---------------------------------------
 
 
-def reoffending_harvest(user, measure: str) -> Harvest | None:
+def reoffending_harvest(user, measure: str, with_explore: bool = False) -> Harvest | None:
     rule = rule_for(user, "reoffending")
     if rule is None or rule.method == "none":
         return None
@@ -231,7 +233,51 @@ def reoffending_harvest(user, measure: str) -> Harvest | None:
     h.run(user, "reoffending_breakdown", {}, breakdown)
     if measure == "offenders":
         h.run(user, "quality_reoffending", {}, lambda r: [({"cohort_quarter": {r["month"]}}, "offenders")])
+    if with_explore:
+        explore_reoffending(user, measure, h, rows)
     return h
+
+
+def _one_quarter(p) -> bool:
+    return (p.end.year * 12 + p.end.month) - (p.start.year * 12 + p.start.month) < 3
+
+
+def explore_reoffending(user, measure: str, h: Harvest, rows: pl.DataFrame) -> None:
+    """Explore's views of reoffending: no, one or two breakdowns among quarter, age, cohort type
+    and group; every one-value filter on the other categories; every named period (the quarter
+    breakdown over everything held). Each row is the sum of the fine cells it names."""
+    label = {q: f"{q.year} Q{(q.month - 1) // 3 + 1}" for q in rows["cohort_quarter"].unique().to_list()}
+    quarter_of = {v: k for k, v in label.items()}
+    cats = ("age_group", "cohort_type", "cohort_group")
+    values = {c: rows[c].unique().sort().to_list() for c in cats}
+    named = explore.period_options("reoffending")
+    dims = ("quarter", *cats)
+    for bs in [(), *[(b,) for b in dims], *itertools.combinations(dims, 2)]:
+        free = [c for c in cats if c not in bs]
+        for chosen in itertools.product(*[[None, *values[c]] for c in free]):
+            filt = {c: v for c, v in zip(free, chosen) if v is not None}
+            if len(filt) > explore.MAX_FILTER_FIELDS:
+                continue  # (views fixing too many categories are tried: the refusal is the test)
+            # A single quarter is a cell the quarter breakdown already gives (same records,
+            # same noise), so the periods that add equations are the multi-quarter ones.
+            spans = [p for p in named if p.key == "all" or ("quarter" not in bs and p.start != p.end
+                                                             and not _one_quarter(p))]
+            for period in spans:
+                params = {"ds": "reoffending", "m": measure, "p": period.key,
+                          "f": [f"{k}:{v}" for k, v in filt.items()],
+                          **{f"b{i}": b for i, b in enumerate(bs, start=1)}}
+                try:
+                    _, r = explore.run(user, explore.Spec.from_params(params))
+                except (access.AccessDenied, explore.SpecError):
+                    continue
+                h.calls += 1
+                quarters = {q for q in label if period.start <= q <= period.end}
+                col = r.frame.columns[-1]
+                for i, row in enumerate(r.frame.iter_rows(named=True)):
+                    cond = {k: {v} for k, v in filt.items()}
+                    cond["cohort_quarter"] = {quarter_of[row["quarter"]]} if "quarter" in bs else quarters
+                    cond.update({b: {row[b]} for b in bs if b != "quarter"})
+                    h.add(cond, row[col], r.suppressed[col][i], False, "explore")
 
 
 def substance_harvest(user, measure: str) -> Harvest | None:
