@@ -4,6 +4,7 @@ fixed time."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -103,7 +104,8 @@ def open_page(page: Page, title: str, page_heading: str | None = None) -> None:
     """Open a page from the sidebar navigation, as a person would, and wait for its heading
     (the link title unless the page's own title differs)."""
     link = page.locator(NAV).get_by_role("link", name=title, exact=True)
-    href = link.get_attribute("href")  # the default page's link is the app root
+    # The default page's link is the app root; st.page_link's href may be relative.
+    href = urljoin(page.url, link.get_attribute("href"))
     here = re.compile(rf"^{re.escape(href)}(\?.*)?$")
     if not here.match(page.url):  # clicking the page you are on starts no run
         rerun(page, link.click)
