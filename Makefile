@@ -29,11 +29,14 @@ run: demo
 
 # Every test: unit, AppTest and the real-browser journeys (tests/e2e, marker `browser`), which
 # drive Debian's chromium; the app-state tests also run against a real PostgreSQL, and the
-# multi-replica tests behind HAProxy (both Debian packages; the tests start private instances).
+# multi-replica tests behind HAProxy (both Debian packages; the tests start private instances);
+# the accessibility journeys inject axe-core (npm, pinned in tests/e2e/package.json).
 # CI runs as root on Debian, so missing packages are installed here.
 test: $(DEV_STAMP)
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	(command -v haproxy && ls /usr/lib/postgresql/*/bin/initdb) >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql haproxy)
+	command -v npm >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm)
+	test -f tests/e2e/node_modules/axe-core/axe.min.js || npm ci --prefix tests/e2e --no-audit --no-fund
 	$(BIN)/python -m pytest -q
 
 bench: $(DEV_STAMP)

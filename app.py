@@ -29,12 +29,14 @@ auth.sync_cookie(cookie)
 
 
 def login_page() -> None:
-    st.title("CSP Insight")
+    st.set_page_config(page_title="Log in · CSP Insight")
+    # No heading anchors (anchor=False): they were links Tab reached before the username field.
+    st.title("CSP Insight", anchor=False)
     st.caption("Community Safety Partnership evidence, shared safely.")
     if st.session_state.get("csp_notice"):
         st.info(st.session_state["csp_notice"])
     with st.form("login"):
-        st.subheader("Log in")
+        st.header("Log in", anchor=False)
         username = st.text_input("Username", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Log in")
@@ -78,13 +80,15 @@ if user is None:  # viewing as an account that has since been disabled
     st.rerun()
 
 def page_function(module, spec):
-    """The page's render(), or for a dataset's dashboard render(dataset) under its own name."""
-    if spec.dataset is None:
-        return module.render
-
+    """The page's render(), or for a dataset's dashboard render(dataset) under its own name,
+    with the browser tab titled for the page (WCAG 2.4.2: one title per page, not the app's)."""
     def render():
-        module.render(spec.dataset)
-    render.__name__ = f"render_{spec.dataset}"
+        st.set_page_config(page_title=f"{spec.title} · CSP Insight")
+        if spec.dataset is None:
+            module.render()
+        else:
+            module.render(spec.dataset)
+    render.__name__ = f"render_{spec.dataset or spec.url_path}"
     return render
 
 
@@ -110,7 +114,22 @@ if not pages:
 first = next(iter(pages))
 pages[first] += [denied.page(user, spec) for spec in PAGES if spec.title not in specs_by_title]
 
+# Streamlit's own sidebar navigation puts its section names inside the links' list (<ul>), which
+# screen readers announce as broken list markup (axe: list, listitem). The navigation is hidden
+# and drawn here instead: a label per section and a link per page, in the same order.
+page = st.navigation(pages, position="hidden")
+
+# The date boxes' day/month/year parts are 18x20 px targets, under WCAG 2.2's 24x24 (2.5.8).
+st.html("<style>[data-testid='stDateInput'] [role='spinbutton']{display:inline-block;"
+        "min-width:24px;min-height:24px;line-height:24px;text-align:center}</style>")
+
 with st.sidebar:
+    with st.container(key="csp_nav", gap="xsmall"):
+        for section, section_pages in pages.items():
+            st.caption(section)
+            for p in section_pages:
+                st.page_link(p, label=p.title, icon=p.icon, width="stretch")
+    st.divider()
     if user != real:
         st.warning(f"Viewing as **{ui_escape(user.username)}**: you see exactly what they see.")
         if st.button("Stop viewing as", key="stop_view_as"):
@@ -146,7 +165,6 @@ def audit_view(page) -> None:
     )
 
 
-page = st.navigation(pages, expanded=True)  # every page listed: no "View more" to hide Admin pages
 try:
     page.run()
 finally:  # also when the page stops early (st.stop) or reruns

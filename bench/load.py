@@ -236,7 +236,7 @@ async def session(browser, base: str, username: str, password: str, titles: dict
             error = None
             try:
                 await page.evaluate(WATCH_RUN)
-                await page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=titles[name]).click()
+                await page.locator('.st-key-csp_nav').get_by_role("link", name=titles[name]).click()
                 await page.wait_for_function(RUN_ENDED, arg=[titles[name]], polling=50)
                 await page.wait_for_function(WAIT_DONE, arg=[titles[name]], polling=50)
                 if await page.locator('[data-testid="stException"]').count():

@@ -57,6 +57,7 @@ def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         title=dict(text=title, x=0, font=dict(size=15)) if title else None,
         legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
+        dragmode=False,  # a drag (a finger on a phone) scrolls the page, never zooms the chart
     )
     return fig
 
@@ -151,7 +152,9 @@ def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str
     vals = [None] * len(hidden) + [r[count_col] for r in shown]
     fig = go.Figure(go.Bar(
         x=vals, y=cats, orientation="h", marker_color=BLUE,
-        text=[None if v is None else f"{v:,}" for v in vals], textposition="outside",
+        # Inside a bar long enough for it, else just outside: the longest bar's figure is never cut
+        # off at the edge of a phone's narrow chart.
+        text=[None if v is None else f"{v:,}" for v in vals], textposition="auto",
         cliponaxis=False, hovertemplate="%{y}: %{x:,}<extra></extra>",
     ))
     fig.update_xaxes(title_text=label, rangemode="tozero")
@@ -206,64 +209,200 @@ def _rings(geometry: dict) -> list[list]:
     return []
 
 
+# ---- simplified outlines, for the zoom a map is drawn at --------------------------------------
+
+MAP_PIXELS = 900  # about the widest a map is drawn; finer detail than a pixel is never seen
+_simple_lock = threading.Lock()
+_simple: dict = {"source": None, "shapes": {}}  # one boundary file's simplified rings at a time
+
+
+def _bounds(features: list[dict]) -> tuple[float, float, float, float]:
+    xs, ys = [], []
+    for f in features:
+        for ring in _rings(f["geometry"]):
+            xs += [p[0] for p in ring]
+            ys += [p[1] for p in ring]
+    return (min(xs), min(ys), max(xs), max(ys)) if xs else (0.0, 0.0, 1.0, 1.0)
+
+
+def _tolerance(bounds: tuple) -> float:
+    """A simplification tolerance of about a pixel of a map spanning ``bounds``, rounded to one
+    significant figure so maps drawn at about the same zoom share simplified outlines."""
+    extent = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) or 1e-6
+    raw = extent / MAP_PIXELS
+    return float(f"{raw:.0e}")
+
+
+def simplified(geojson: dict, feature: dict, tolerance: float) -> tuple[list[list], tuple[float, float]]:
+    """The outer rings of an area simplified to ``tolerance`` degrees (Douglas-Peucker keeping
+    topology valid, shapely) with coordinates rounded to match, and a point inside the area (for
+    its label). Remembered per boundary file, area and tolerance: the same outline is reused by
+    every map drawn at that zoom."""
+    from shapely.geometry import shape
+
+    key = (feature["properties"]["code"], tolerance)
+    with _simple_lock:
+        if _simple["source"] is not geojson:  # holding it keeps its id from being reused
+            _simple["source"], _simple["shapes"] = geojson, {}
+        hit = _simple["shapes"].get(key)
+    if hit is not None:
+        return hit
+    geom = shape(feature["geometry"])
+    inner = geom.representative_point()
+    small = geom.simplify(tolerance, preserve_topology=True) if tolerance > 0 else geom
+    digits = max(0, min(7, 1 - int(math.floor(math.log10(tolerance))))) if tolerance > 0 else 7
+    polys = list(getattr(small, "geoms", [small]))
+    rings = [[(round(x, digits), round(y, digits)) for x, y in p.exterior.coords]
+             for p in polys if not p.is_empty and hasattr(p, "exterior")]
+    out = (rings or _rings(feature["geometry"]), (inner.x, inner.y))
+    with _simple_lock:
+        if _simple["source"] is geojson:
+            _simple["shapes"][key] = out
+    return out
+
+
+def rate_classes(rates: list[float], k: int = 5) -> list[float]:
+    """Class breaks (k+1 edges, rising) for the map's rates: quantiles, so each class holds about
+    as many areas, with repeated edges merged (fewer classes when few rates differ)."""
+    vals = sorted(rates)
+    if not vals:
+        return []
+    edges = [vals[0]] + [vals[min(len(vals) - 1, int(round(q * (len(vals) - 1) / k)))] for q in range(1, k)] + [vals[-1]]
+    out = []
+    for e in edges:
+        if not out or e > out[-1]:
+            out.append(e)
+    return out if len(out) > 1 else [vals[0], vals[0]]
+
+
+def _class_of(rate: float, edges: list[float]) -> int:
+    for i in range(1, len(edges) - 1):
+        if rate < edges[i]:
+            return i - 1
+    return len(edges) - 2
+
+
+def _dark(hex_or_rgb: str) -> bool:
+    """Whether a fill is dark enough to need white label text."""
+    s = hex_or_rgb.strip()
+    if s.startswith("rgb"):
+        r, g, b = (float(v) for v in s[s.index("(") + 1:s.index(")")].split(",")[:3])
+    else:
+        r, g, b = (int(s.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 128
+
+
+LABEL_WIDTH_PX = 330  # labels are placed so they do not overlap on a map this wide (a phone)
+
+
+def _label_fits(bounds: tuple, height: int):
+    """A function giving a label's box (in map degrees) at a point, for a map drawn
+    LABEL_WIDTH_PX wide or ``height`` tall, whichever binds: about 7 px a character, 14 px high."""
+    mid = math.radians((bounds[1] + bounds[3]) / 2)
+    w = (bounds[2] - bounds[0]) * math.cos(mid)  # x spans shrink by cos(latitude) on screen
+    h = bounds[3] - bounds[1]
+    per_px = max(w / LABEL_WIDTH_PX, h / max(1, height - 40), 1e-9)  # screen-scaled degrees a pixel
+
+    def box(x, y, chars):
+        half_w = (3.6 * chars + 2) * per_px / math.cos(mid)
+        half_h = 7.5 * per_px
+        return (x - half_w, y - half_h, x + half_w, y + half_h)
+    return box
+
+
 def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str, count_col: str,
                label: str, title: str | None = None, height: int = 460,
-               withheld: str = "suppressed") -> go.Figure | None:
-    """Rate per 1,000 residents by area (Cividis, darker = higher), suppressed areas in light
-    grey. ``frame`` is a ranked-areas frame (csp.indicators.ranked_areas); None when no area of
-    the frame has a boundary.
+               withheld: str = "suppressed", comparator: str = "the comparator") -> go.Figure | None:
+    """Rate per 1,000 residents by area in up to five classes (quantiles, Cividis: darker =
+    higher; a legend gives each class's range and count of areas), with the rate written on every
+    area where it fits (highest rates first, never overlapping, even on a phone), withheld areas
+    hatched and grey, and areas significantly worse than ``comparator`` outlined in bold: what
+    colour shows is also in words, lines and patterns. ``frame`` is a ranked-areas frame
+    (csp.indicators.ranked_areas); None when no area has a boundary.
+
+    Outlines are simplified to about a pixel at the zoom they are drawn at, and each class is one
+    trace (not one per area), which is what makes a map quick to draw in the browser.
 
     Drawn as filled polygons on plain axes rather than a Plotly geo map: plotly.js fetches a
     world topojson from its CDN for every geo map, which fails offline and leaves the map blank."""
     rows = {r[code_col]: r for r in frame.to_dicts() if r.get(code_col)}
     label, title = _text(label), title and _text(title)
-    gj = _only(geojson, set(rows))
-    if not gj["features"]:
+    features = _only(geojson, set(rows))["features"]
+    if not features:
         return None
-    rates = [r["rate_per_1000"] for r in rows.values() if r.get("rate_per_1000") is not None]
-    lo, hi = (min(rates), max(rates)) if rates else (0.0, 1.0)
-    hi = hi if hi > lo else lo + 1.0
-    varied = len(set(rates)) > 1
-    features = gj["features"]
-    area_rows = [rows[f["properties"]["code"]] for f in features]
-    # One colour-scale lookup for every area (a lookup per area was most of a map's cost).
-    points = [(r["rate_per_1000"] - lo) / (hi - lo) if varied else 0.5
-              for r in area_rows if r.get("rate_per_1000") is not None]
-    colours = iter(sample_colorscale(CIVIDIS, points) if points else [])
-    traces, lats = [], []
-    for f, r in zip(features, area_rows):
-        rate = r.get("rate_per_1000")
-        xs, ys = [], []
-        for ring in _rings(f["geometry"]):
-            xs += [p[0] for p in ring] + [None]
-            ys += [p[1] for p in ring] + [None]
-        lats += [y for y in ys if y is not None]
-        name = _text(r[name_col])
+    b = _bounds(features)
+    tol = _tolerance(b)
+    shapes = [(rows[f["properties"]["code"]], *simplified(geojson, f, tol)) for f in features]
+    edges = rate_classes([r["rate_per_1000"] for r, _, _ in shapes if r.get("rate_per_1000") is not None])
+    n_classes = max(1, len(edges) - 1)
+    colours = sample_colorscale(CIVIDIS, [i / (n_classes - 1) for i in range(n_classes)] if n_classes > 1 else [0.5])
+    groups: dict = {}  # class index, 'withheld' or 'norate' -> {"xs", "ys", "n"}
+    bold = ([], [])  # outlines of the areas significantly worse than the comparator
+    points = []  # (x, y, hover text, rate, fill colour): one point inside each area
+    for r, rings, (px, py) in shapes:
+        rate, name = r.get("rate_per_1000"), _text(r[name_col])
         if rate is None:
-            colour = SUPPRESSED_FILL
-            tip = f"{name}: {withheld}" if r.get(count_col) is None else f"{name}: no rate"
+            key = "withheld" if r.get(count_col) is None else "norate"
+            tip, colour = f"{name}: {withheld if key == 'withheld' else 'no rate'}", SUPPRESSED_FILL
         else:
-            colour = next(colours)
+            key = _class_of(rate, edges) if len(edges) > 1 else 0
+            colour = colours[key]
+            verdict = r.get("vs_benchmark")
             tip = (f"{name}<br>{rate:,.1f} per 1,000 residents<br>{label}: {r[count_col]:,}"
-                   + (f"<br>{_text(r['vs_benchmark'])}" if r.get("vs_benchmark") else ""))
-        traces.append(dict(
-            type="scatter", x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour,
-            hoveron="fills", line=dict(color="white", width=0.8), text=tip, hoverinfo="text",
-            name=name, showlegend=False,
-        ))
+                   + (f"<br>{_text(verdict)} than {_text(comparator)}" if verdict in ("better", "worse")
+                      else f"<br>{_text(verdict)}" if verdict else ""))
+        g = groups.setdefault(key, {"xs": [], "ys": [], "n": 0})
+        g["n"] += 1
+        for ring in rings:
+            xs, ys = [q[0] for q in ring] + [None], [q[1] for q in ring] + [None]
+            g["xs"] += xs
+            g["ys"] += ys
+            if r.get("vs_benchmark") == "worse":
+                bold[0].extend(xs)
+                bold[1].extend(ys)
+        points.append((px, py, tip, rate, colour))
+    traces = []
+    for key in [k for k in range(n_classes) if k in groups] + [k for k in ("withheld", "norate") if k in groups]:
+        g, pattern = groups[key], None
+        if key == "withheld":
+            name, fill, pattern = f"{withheld} ({g['n']})", SUPPRESSED_FILL, dict(shape="/", fgcolor="#595959", size=6)
+        elif key == "norate":
+            name, fill, pattern = f"no rate ({g['n']})", "#ffffff", dict(shape=".", fgcolor="#595959", size=5)
+        else:
+            lo, hi = edges[key], edges[min(key + 1, len(edges) - 1)]
+            name, fill = (f"{lo:,.0f}–{hi:,.0f}" if hi != lo else f"{lo:,.0f}") + f" per 1,000 ({g['n']})", colours[key]
+        traces.append(dict(type="scatter", x=g["xs"], y=g["ys"], mode="lines", fill="toself", fillcolor=fill,
+                           line=dict(color="white", width=0.8), hoverinfo="skip", name=name, showlegend=True,
+                           **({"fillpattern": pattern} if pattern else {})))
+    if bold[0]:
+        traces.append(dict(type="scatter", x=bold[0], y=bold[1], mode="lines", hoverinfo="skip",
+                           name=f"significantly worse than {_text(comparator)}: bold outline",
+                           line=dict(color="black", width=2.4), showlegend=True))
+    # Each area's rate written on it where it fits, highest rates first; every area has hover text.
+    box_at = _label_fits(b, height)
+    placed: list[tuple] = []
+    texts: dict[int, str] = {}
+    for i in sorted((i for i, q in enumerate(points) if q[3] is not None), key=lambda i: -points[i][3]):
+        text = f"{points[i][3]:,.0f}"
+        box = box_at(points[i][0], points[i][1], len(text))
+        if not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed):
+            placed.append(box)
+            texts[i] = text
+    traces.append(dict(
+        type="scatter", x=[q[0] for q in points], y=[q[1] for q in points], mode="markers+text",
+        marker=dict(size=6, color="rgba(0,0,0,0)"), hovertext=[q[2] for q in points], hoverinfo="text",
+        text=[texts.get(i, "") for i in range(len(points))], textposition="middle center",
+        textfont=dict(size=11, color=["white" if q[3] is not None and _dark(q[4]) else "black" for q in points]),
+        showlegend=False, name="areas",
+    ))
     fig = go.Figure(data=traces)  # all at once: adding traces one by one re-checks the figure each time
-    if len(set(rates)) > 1:  # an invisible point carries the colour bar (none for one value)
-        fig.add_trace(go.Scatter(
-            x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
-            marker=dict(colorscale=CIVIDIS, cmin=lo, cmax=hi, color=[lo], showscale=True,
-                        colorbar=dict(title=dict(text="per 1,000", side="right"), thickness=14,
-                                      len=0.8)),
-        ))
     # Equal-area-ish aspect: a degree of longitude is cos(latitude) of a degree of latitude.
-    mid = sum(lats) / len(lats)
+    mid = (b[1] + b[3]) / 2
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1 / math.cos(math.radians(mid)))
     fig = _layout(fig, height, title)
     fig.update_layout(margin=dict(l=0, r=0, t=40 if title else 0, b=0), plot_bgcolor="white",
-                      hoverlabel=dict(bgcolor="white"))
+                      hoverlabel=dict(bgcolor="white"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.02, x=0,
+                                  title=dict(text=f"{label} per 1,000 residents a year (number of areas)")))
     return fig

@@ -19,6 +19,7 @@ def _layout(fig: go.Figure, height: int, y_title: str = "", x_title: str = "") -
         height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, plot_bgcolor="white",
         legend=dict(orientation="h", y=-0.18, x=0), hovermode="x unified",
         yaxis_title=_text(y_title), xaxis_title=_text(x_title),
+        dragmode=False,  # a drag (a finger on a phone) scrolls the page, never zooms the chart
     )
     fig.update_xaxes(showgrid=False, linecolor="#999")
     fig.update_yaxes(gridcolor="#eee", zeroline=False, rangemode="tozero")

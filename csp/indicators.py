@@ -324,6 +324,26 @@ def change_sentence(test: dict | None, noun: str) -> str:
             f"(exact Poisson test, {ptxt}).")
 
 
+# The significance colours of the Overview (csp.themes.COLOURS: blue better, orange worse, grey
+# not significant), as Streamlit's named metric colours; the words go with them, never colour alone.
+METRIC_COLOURS = {"good": "blue", "bad": "orange", "neutral": "gray"}
+JUDGEMENT_WORDS = {"good": "significantly better", "bad": "significantly worse",
+                   "neutral": "not significant"}
+
+
+def change_delta(test: dict | None, polarity: str = "lower_is_better") -> dict | None:
+    """How a headline shows a tested change, in the Overview's visual language: the label
+    ('+1.8% vs previous 12 months · not significant'), the colour (blue/orange/grey by
+    significance and polarity, csp.stats.polarity_colour) and the arrow (the raw direction).
+    None when there is no change to show."""
+    if test is None or test.get("pct_change") is None:
+        return None
+    judged = stats.polarity_colour(test["direction"], polarity)
+    raw = "up" if test["change"] > 0 else "down" if test["change"] < 0 else "off"
+    return {"label": f"{test['pct_change']:+.1f}% vs previous 12 months · {JUDGEMENT_WORDS[judged]}",
+            "colour": METRIC_COLOURS[judged], "arrow": raw, "judgement": judged}
+
+
 # ---- rates and comparison with a benchmark ---------------------------------------------------
 
 def benchmark_rate(result: Result | None, count_col: str) -> dict | None:

@@ -31,7 +31,7 @@ def frame_with(at: AppTest, column: str):
 
 def all_text(at: AppTest) -> str:
     parts = [str(d.value.to_dict()) for d in at.dataframe]
-    parts += [str(e.value) for kind in ("markdown", "caption", "info", "subheader", "title", "metric")
+    parts += [str(e.value) for kind in ("markdown", "caption", "info", "header", "subheader", "title", "metric")
               for e in at.get(kind)]
     parts += [str(m.label) for m in at.metric]
     parts += [str(c.proto.spec) for c in at.get("plotly_chart")]

@@ -419,7 +419,7 @@ def test_page_council_table_matches_the_query_and_the_url_follows_the_pickers(de
     # Changing a picker changes the URL (the view is in the link).
     at.selectbox(key="x_b1").set_value("month").run()
     assert at.query_params["b1"] == ["month"] or at.query_params["b1"] == "month"
-    assert "crimes by month and crime type" in texts(at, "subheader").lower()
+    assert "crimes by month and crime type" in texts(at, "header").lower()
 
 
 def test_page_health_is_offered_only_its_grant_and_told_why(demo):

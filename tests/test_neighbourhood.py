@@ -194,7 +194,7 @@ def test_trend_has_the_same_month_a_year_before(demo):
 
 def all_text(at) -> str:
     parts = [str(d.value.to_dict()) for d in at.dataframe]
-    parts += [str(e.value) for kind in ("markdown", "caption", "info", "subheader", "title")
+    parts += [str(e.value) for kind in ("markdown", "caption", "info", "header", "subheader", "title")
               for e in getattr(at, kind)]
     parts += [m.label + str(m.value) for m in at.metric]
     return "\n".join(parts)
@@ -211,7 +211,7 @@ def test_page_for_a_board_member(demo):
     page = nb.build(user("board.council"), "E05999009", "Marsh End")
     assert page.compared_with == "the partnership area (Fenmouth)"
     assert plain(at.markdown[0].value) == nb.sentence("Marsh End", page.compared, page.compared_with)
-    heads = [h.value for h in at.subheader]
+    heads = [h.value for h in at.header]
     assert not any("istrict" in h for h in heads), heads  # no heading says District for something else
     assert "What changed most" in heads and any(h.startswith("Where in Marsh End") for h in heads)
     changes = nb.biggest_changes(page.compared)
@@ -281,7 +281,7 @@ def test_ward_names_are_escaped_everywhere_on_the_page(tiny, monkeypatch):
     at = go(login("pc.owner", tiny["password"]), "neighbourhood")
     at.selectbox(key="ward").select(W1).run()
     assert not at.exception, at.exception
-    shown = [h.value for h in at.subheader] + [m.value for m in at.markdown] + [c.value for c in at.caption]
+    shown = [h.value for h in at.header] + [m.value for m in at.markdown] + [c.value for c in at.caption]
     hits = [s for s in shown if "evil" in s]
     assert hits  # the name is shown, so the check below checks something
     for s in hits:

@@ -409,7 +409,7 @@ def test_dashboard_shared_view_outside_a_grant_is_a_plain_refusal(demo):
 
 def test_dashboard_explore_opens_where_it_was_left(demo):
     at = open_page("officer.fire", "explore", {"ds": "asb", "b1": "month", "p": "all"})
-    assert "by month" in texts(at, "subheader").lower()
+    assert "by month" in texts(at, "header").lower()
     fire = users.get_user("officer.fire")
     assert saved_views.layout(fire)["explore"] == {"ds": "asb", "b1": "month", "p": "all"}
     at = open_page("officer.fire", "explore")  # no link: the last view

@@ -326,7 +326,7 @@ def demo(tmp_path_factory):
 
 def page_text(at_) -> str:
     parts = [str(d.value.to_dict()) for d in at_.dataframe]
-    parts += [str(e.value) for kind in ("markdown", "caption", "info", "warning", "subheader", "title")
+    parts += [str(e.value) for kind in ("markdown", "caption", "info", "warning", "header", "subheader", "title")
               for e in at_.get(kind)]
     parts += [e.label for e in at_.expander]
     return "\n".join(parts)
@@ -350,7 +350,7 @@ def test_analyst_sees_what_is_due_from_them_first(demo):
     from apptest_helpers import go, login
     at_ = go(login("analyst.police"), "data-supply")
     assert not at_.exception, at_.exception
-    heads = [h.value for h in at_.subheader]
+    heads = [h.value for h in at_.header]
     assert heads[0] == "What is due from you (police)" and "Every partner" in heads
     # Their own datasets, each with its status in words, before everything else.
     own = expected_statuses("police")
@@ -368,7 +368,7 @@ def test_board_member_sees_every_partner_and_the_history(demo):
     from apptest_helpers import go, login
     at_ = go(login("board.council"), "data-supply")
     assert not at_.exception, at_.exception
-    assert not any(h.value.startswith("What is due from you") for h in at_.subheader)
+    assert not any(h.value.startswith("What is due from you") for h in at_.header)
     assert shown_statuses(at_) == expected_statuses()
     # One history per tracked dataset, every period with its status.
     tracked = [s for s in supply.all_supply() if s.tracked]
@@ -377,7 +377,7 @@ def test_board_member_sees_every_partner_and_the_history(demo):
     frame = in_expander(at_, crime.title).dataframe[0].value
     assert dict(zip(frame["Period"], frame["Status"])) == statuses(crime)
     # Reference data is listed with its as-at date, not judged.
-    assert "Not tracked" in [h.value for h in at_.subheader]
+    assert "Not tracked" in [h.value for h in at_.header]
 
 
 def test_practitioner_may_see_supply_too(demo):

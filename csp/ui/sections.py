@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import access, disclosure, figures, indicators, queries
+from .. import access, chart_text, disclosure, figures, indicators, queries
+from . import charts
 from . import common as ui
 from .auth import current_user
 
@@ -21,9 +22,11 @@ AREA_COLUMNS = {
 }
 
 
-def headline(name: str, params: dict, noun: str) -> None:
+def headline(name: str, params: dict, noun: str, polarity: str = "lower_is_better") -> None:
     """12 months to the chosen month against the 12 before, with the exact Poisson test; only
-    when both periods lie wholly inside the data held (otherwise a plain sentence says why)."""
+    when both periods lie wholly inside the data held (otherwise a plain sentence says why).
+    The change is coloured as on the Overview: blue significantly better, orange significantly
+    worse, grey not significant, and says so in words beside its arrow."""
     head = ui.run(name, params)
     if head is None or head.frame.height == 0:
         return
@@ -32,18 +35,23 @@ def headline(name: str, params: dict, noun: str) -> None:
     label = (f"{noun[:1].upper()}{noun[1:]}, 12 months to {ui.month_label(row['last_month'])}"
              if row["last_month"] else f"{noun[:1].upper()}{noun[1:]}, last 12 months")
     why_not = indicators.comparison_gap(row)
+    test = None if why_not else indicators.per_result(
+        head, ("change_test",), lambda: indicators.change_test(row["current"], row["previous"]))
+    delta = indicators.change_delta(test, polarity)
     c1.metric(
         label, ui.fmt_count(row["current"], partial=head.partial["current"][0] if head.partial.width else False),
-        delta=None if why_not or row["pct_change"] is None else f"{row['pct_change']:+.1f}% vs previous 12 months",
-        delta_color="inverse",  # a rise is bad
+        delta=delta["label"] if delta else None,
+        delta_color=delta["colour"] if delta else "off", delta_arrow=delta["arrow"] if delta else "auto",
+        help="Blue: significantly better than the 12 months before; orange: significantly worse; "
+             "grey: within normal variation (exact Poisson test, 5% level).",
     )
     c2.metric("Previous 12 months", ui.fmt_count(row["previous"], partial=head.partial["previous"][0]
                                                   if head.partial.width else False))
     if why_not:
         st.caption(why_not)
         return
-    st.caption(indicators.per_result(head, ("change_sentence", noun), lambda: indicators.change_sentence(
-        indicators.change_test(row["current"], row["previous"]), noun)))
+    st.caption(indicators.per_result(head, ("change_sentence", noun),
+                                     lambda: indicators.change_sentence(test, noun)))
 
 
 def trend_section(name: str, params: dict, first_held: str, count_col: str, label: str,
@@ -53,18 +61,22 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
     result = ui.run(name, history)
     if result is None:
         return
-    st.subheader("Monthly trend")
+    st.header("Monthly trend", anchor=False)
     if result.frame.height == 0:
         st.info("Nothing matches these filters.")
         return
     series, note = indicators.monthly_series(result, count_col, params.get("from"), params.get("to"), shifts)
-    chart, table = st.tabs(["Chart", "Table"])
-    with chart:
-        fig = indicators.per_result(series, ("monthly_chart", count_col, label),
-                                    lambda: figures.monthly_chart(series.frame, count_col, label))
-        st.plotly_chart(fig, width="stretch", key=f"{key}_trend_chart")
-    with table:
-        ui.table(series, column_config={"month": st.column_config.DateColumn("Month", format="MMM YYYY")})
+    (chart, table), shown = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_trend_view")
+    if shown == "Chart":
+        with chart:
+            fig = indicators.per_result(series, ("monthly_chart", count_col, label),
+                                        lambda: figures.monthly_chart(series.frame, count_col, label))
+            alt, summary = indicators.per_result(series, ("monthly_text", count_col, label),
+                                                 lambda: chart_text.monthly(series.frame, count_col, label))
+            charts.chart(fig, f"{key}_trend_chart", alt, summary)
+    with table:  # the table is cheap to draw; only the hidden chart is skipped
+        ui.table(series, column_config={"month": st.column_config.DateColumn("Month", format="MMM YYYY",
+                                                                              pinned=True)})
     if note:
         st.caption(note)
     ui.download(series, "Download monthly figures (Excel)", f"{key}_monthly.xlsx", key=f"dl_{key}_monthly")
@@ -77,19 +89,23 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
     result = ui.run(name, params)
     if result is None:
         return
-    st.subheader(title)
+    st.header(title, anchor=False)
     if result.frame.height == 0:
         st.info(empty)
         return
-    chart, table = st.tabs(["Chart", "Table"])
-    with chart:
-        word = disclosure.withheld_label(result)
-        fig = indicators.per_result(result, ("bar_chart", category_col, count_col, label, word),
-                                    lambda: figures.bar_chart(result.frame, category_col, count_col,
-                                                              label, withheld=word))
-        st.plotly_chart(fig, width="stretch", key=f"{key}_chart")
+    (chart, table), shown = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_view")
+    if shown == "Chart":
+        with chart:
+            word = disclosure.withheld_label(result)
+            fig = indicators.per_result(result, ("bar_chart", category_col, count_col, label, word),
+                                        lambda: figures.bar_chart(result.frame, category_col, count_col,
+                                                                  label, withheld=word))
+            alt, summary = indicators.per_result(result, ("bar_text", category_col, count_col, label, word),
+                                                 lambda: chart_text.bars(result.frame, category_col, count_col,
+                                                                         label, withheld=word))
+            charts.chart(fig, f"{key}_chart", alt, summary)
     with table:
-        ui.table(result)
+        ui.table(result, column_config={category_col: st.column_config.Column(pinned=True)})
     ui.download(result, "Download this breakdown (Excel)", f"{key}.xlsx", key=f"dl_{key}")
     ui.dataset_note(dataset, definition, caveats)
 
@@ -113,7 +129,7 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
     if result is None:
         return
     unit = "ward" if level == "ward" else "LSOA"
-    st.subheader(f"{label} by {unit}, rate {indicators.RATE_UNIT}")
+    st.header(f"{label} by {unit}, rate {indicators.RATE_UNIT}", anchor=False)
     if result.frame.height == 0:
         st.info("Nothing matches these filters.")
         return
@@ -123,16 +139,24 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
     ranked, note = indicators.ranked_areas(result, count_col, bench)
     code_col = f"{level}_code"
     name_col = "ward_name" if level == "ward" else "lsoa_name"
-    fig = _map(ranked, level, code_col, name_col, count_col, label)
+    # The area's name stays in view when a phone scrolls the table sideways.
     columns = AREA_COLUMNS | {count_col: label, "vs_benchmark": f"vs {bench_words}", "row_kind": None,
                               "row_order": None, "months": None, "population_year": None,
-                              "rate_per_1000": f"Rate {indicators.RATE_UNIT}"}
-    map_tab, table_tab = st.tabs(["Map", "Table"])
-    with map_tab:
-        if fig is None:
-            st.info("No boundaries are available to draw this map; see the table.")
-        else:
-            st.plotly_chart(fig, width="stretch", key=f"{key}_map")
+                              "rate_per_1000": f"Rate {indicators.RATE_UNIT}",
+                              name_col: st.column_config.TextColumn(AREA_COLUMNS[name_col], pinned=True)}
+    (map_tab, table_tab), shown = charts.lazy_tabs(["Map", "Table"], key=f"{key}_view")
+    if shown == "Map":
+        with map_tab:
+            fig = _map(ranked, level, code_col, name_col, count_col, label, bench_words)
+            if fig is None:
+                st.info("No boundaries are available to draw this map; see the table.")
+            else:
+                word = disclosure.withheld_label(ranked)
+                alt, summary = indicators.per_result(
+                    ranked, ("map_text", name_col, count_col, unit, label, bench_words, word),
+                    lambda: chart_text.areas(ranked.frame, name_col, count_col, unit, label,
+                                             bench_words if bench is not None else None, word))
+                charts.chart(fig, f"{key}_map", alt, summary)
     with table_tab:
         ui.table(ranked, column_config=columns)
     if bench is not None:
@@ -150,15 +174,17 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
 
 
 def _map(ranked: queries.Result, level: str, code_col: str, name_col: str, count_col: str,
-         label: str):
+         label: str, comparator: str):
     """The choropleth of a ranked result, remembered on it (the same ranked Result comes back
-    on every rerun over a cached query). Keyed by the boundaries drawn from, which the entry
-    keeps alive (so their id cannot be reused): new boundary files mean a new map."""
+    on every rerun over a cached query, and the browser is sent the very same figure). Keyed by
+    the boundaries drawn from, which the entry keeps alive (so their id cannot be reused): new
+    boundary files mean a new map."""
     boundaries = figures.load_boundaries(level)
     if boundaries is None:
         return None
     return indicators.per_result(
-        ranked, ("choropleth", level, code_col, name_col, count_col, label, id(boundaries)),
+        ranked, ("choropleth", level, code_col, name_col, count_col, label, comparator, id(boundaries)),
         lambda: (boundaries, figures.choropleth(ranked.frame, boundaries, code_col, name_col,
                                                 count_col, label,
-                                                withheld=disclosure.withheld_label(ranked))))[1]
+                                                withheld=disclosure.withheld_label(ranked),
+                                                comparator=comparator)))[1]

@@ -13,7 +13,7 @@ USES = ("view", "download", "export", "board_pack")
 def render() -> None:
     me = auth.current_user()
     partner = me.partner.replace("_", " ").title()
-    st.title(f"Use of {partner} data")
+    st.title(f"Use of {partner} data", anchor=False)
     st.caption(f"Everyone who viewed a page built on {partner} data, downloaded it or exported it, "
                "from the audit trail.")
     since = st.date_input("Since", value=dt.date.today() - dt.timedelta(days=30), key="uses_since")
@@ -24,7 +24,7 @@ def render() -> None:
         return
     frame = readable.audit_frame(rows).select("When", "Who", "Action", "What", "Details")
     summary = frame.group_by("Who", "Action").len("Times").sort(["Times", "Who"], descending=[True, False])
-    st.subheader("By user")
+    st.header("By user", anchor=False)
     st.dataframe(summary, hide_index=True, width="stretch")
-    st.subheader("Every entry")
+    st.header("Every entry", anchor=False)
     st.dataframe(frame, hide_index=True, width="stretch")

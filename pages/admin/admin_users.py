@@ -28,7 +28,7 @@ def _apply(action, success: str) -> None:
 
 
 def render() -> None:
-    st.title("Users")
+    st.title("Users", anchor=False)
     admin = auth.real_user()
     everyone = users.list_all()
     wards = _ward_options()

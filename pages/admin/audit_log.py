@@ -12,7 +12,7 @@ ACTIONS = ["", "login", "login_failed", "logout", "view", "download", "export", 
 
 
 def render() -> None:
-    st.title("Audit trail")
+    st.title("Audit trail", anchor=False)
     with st.container(horizontal=True):
         actor = st.text_input("User", key="audit_actor")
         action = st.selectbox("Action", ACTIONS, format_func=lambda a: a or "Any", key="audit_action")

@@ -11,7 +11,7 @@ from csp.ui.auth import real_user
 
 
 def render() -> None:
-    st.title("Partnership")
+    st.title("Partnership", anchor=False)
     st.write(f"The partnership is **{ui.md_escape(partnership.describe())}**.")
     if not partnership.districts():
         st.warning("No partnership area is set, so every view covers every district held and rates "

@@ -12,6 +12,7 @@ import streamlit as st
 
 from csp import access, catalog, incidents, themes
 from csp import figures_themes as fig
+from csp.ui import charts
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -67,22 +68,22 @@ def render(dataset: str) -> None:
 
     quarterly = ui.run(f"{dataset}_quarterly", params)
     if quarterly is not None and quarterly.frame.height:
-        st.subheader(f"{rate_label} by cohort quarter")
+        st.header(f"{rate_label} by cohort quarter", anchor=False)
         with_ci = incidents.with_wilson(quarterly, outcome, size)
         q = with_ci.frame.with_columns(pl.lit("all").alias("group"))
-        st.plotly_chart(fig.rate_lines(q, c.period_field, "rate_pct", "rate_lower", "rate_upper", "group",
-                                       f"{rate_label}, % (95% CI shaded)"),
-                        width="stretch", key=f"{dataset}_quarterly_chart")
+        charts.chart(fig.rate_lines(q, c.period_field, "rate_pct", "rate_lower", "rate_upper", "group",
+                                    f"{rate_label}, % (95% CI shaded)"),
+                     f"{dataset}_quarterly_chart", f"{rate_label} by cohort quarter, with its 95% interval")
         st.caption("Quarters where a count is withheld (small numbers) are left out of the chart, "
                    "not drawn as zero. Cohorts are small: read the latest year together.")
         with st.expander("Table: by cohort quarter"):
             ui.table(with_ci)
-        ui.download(with_ci, "Download quarterly figures (CSV)", f"{dataset}_quarterly.csv",
+        ui.download(with_ci, "Download quarterly figures (Excel)", f"{dataset}_quarterly.xlsx",
                     key=f"dl_{dataset}_quarterly")
 
     for f in incidents.filters(c):
         title = f"Latest year of cohorts by {incidents.label_of(c, f).lower()}"
-        st.subheader(title)
+        st.header(title, anchor=False)
         if f not in shared:
             st.info(f"{incidents.label_of(c, f)} is not shared with you under your sharing agreement.")
             continue
@@ -91,11 +92,11 @@ def render(dataset: str) -> None:
             st.info("Nothing to show.")
             continue
         b = incidents.with_wilson(result, outcome, size)
-        st.plotly_chart(fig.bars(b.frame, f, "rate_pct", f"{rate_label}, % (95% CI)", horizontal=True,
-                                 error=("rate_lower", "rate_upper")),
-                        width="stretch", key=f"{dataset}_by_{f}_chart")
+        charts.chart(fig.bars(b.frame, f, "rate_pct", f"{rate_label}, % (95% CI)", horizontal=True,
+                              error=("rate_lower", "rate_upper")),
+                     f"{dataset}_by_{f}_chart", f"Bar chart: {title.lower()}, with 95% intervals")
         with st.expander(f"Table: {title.lower()}"):
             ui.table(b)
-        ui.download(b, "Download this breakdown (CSV)", f"{dataset}_by_{f}.csv", key=f"dl_{dataset}_by_{f}")
+        ui.download(b, "Download this breakdown (Excel)", f"{dataset}_by_{f}.xlsx", key=f"dl_{dataset}_by_{f}")
     ui.dataset_note(dataset, d.get("definition", c.description), d.get("caveats", ""))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from csp import access, areas, catalog, explore, explore_chart, queries, saved_views
+from csp.ui import charts
 from csp.ui import common as ui
 from csp.ui.auth import current_user, real_user
 
@@ -34,7 +35,7 @@ def normal(params: dict) -> dict[str, tuple[str, ...]]:
 
 def render() -> None:
     user = current_user()
-    st.title("Explore")
+    st.title("Explore", anchor=False)
     st.caption("Pick a dataset shared with you, what to count, up to two breakdowns, filters, a "
                "period and an area. The figures are protected as on every page; the link in your "
                "browser's address bar reproduces the view.")
@@ -206,7 +207,7 @@ def _view(user, spec: explore.Spec) -> None:
         st.warning(str(e))
         return
     area_label = _areas(user, spec.dataset).get(spec.area or DEFAULT_AREA)
-    st.subheader(ui.md_escape(plan.describe(area_label)))
+    st.header(ui.md_escape(plan.describe(area_label)), anchor=False)
     if plan.note:
         st.caption(plan.note)
     draw(plan, result, key="x")
@@ -232,12 +233,12 @@ def draw(plan, result, key: str, mode: str = "both") -> None:
         if mode == "table" or fig is None:
             ui.table(result)
         elif mode == "chart":
-            st.plotly_chart(fig, width="stretch", key=f"{key}_chart")
+            charts.chart(fig, f"{key}_chart", f"Chart: {plan.describe()}")
             ui.protection_caption(result)
         else:
             chart, table = st.tabs(["Chart", "Table"])
             with chart:
-                st.plotly_chart(fig, width="stretch", key=f"{key}_chart")
+                charts.chart(fig, f"{key}_chart", f"Chart: {plan.describe()}")
             with table:
                 ui.table(result)
         if note and mode != "table":
@@ -262,7 +263,7 @@ def explore_label(result) -> str:
 
 def _saved(user, spec: explore.Spec) -> None:
     st.divider()
-    st.subheader("Saved views")
+    st.header("Saved views", anchor=False)
     writable = real_user() == user
     if not writable:
         st.caption("Saved views cannot be changed while viewing as someone else.")

@@ -14,7 +14,7 @@ import streamlit as st
 
 from csp import access, catalog, figures, incidents, indicators
 from csp.ui import common as ui
-from csp.ui import sections
+from csp.ui import charts, sections
 from csp.ui.auth import current_user
 
 LEVEL_WORDS = {"lsoa": "LSOA", "ward": "ward", "district": "district"}
@@ -24,7 +24,7 @@ def render(dataset: str) -> None:
     c = catalog.contract(dataset)
     d = c.dashboard
     user = current_user()
-    st.title(d.get("title", c.title))
+    st.title(d.get("title", c.title), anchor=False)
     definition, caveats = d.get("definition", c.description), d.get("caveats", "")
     noun, label = d.get("noun", dataset), d.get("label", "Count")
     count = incidents.count_column(c)
@@ -56,7 +56,7 @@ def render(dataset: str) -> None:
     cats = {**({cat: chosen} if cat else {}), **{f: v for f, v in picked.items()}}
     params = {"from": start, "to": end, "area": area, **cats}
     sections.headline(f"{dataset}_headline", {"to": indicators.headline_end(end, dataset), "area": area,
-                                              **cats}, noun)
+                                              **cats}, noun, polarity=d.get("polarity", "lower_is_better"))
     if c.grain_months == 1:
         sections.trend_section(f"{dataset}_monthly_total", params, months[0], count, label, dataset,
                                definition, caveats, dataset,
@@ -100,7 +100,7 @@ def render(dataset: str) -> None:
 
 
 def _not_shared(title: str, d: dict) -> None:
-    st.subheader(title)
+    st.header(title, anchor=False)
     # "Outcomes are not shared", "Time of call: not shared": a plural label reads as a sentence.
     lead = f"{title} are not shared with you: u" if title.endswith("s") else f"{title}: not shared with you. U"
     st.info(f"{lead}nder your sharing agreement these figures come "
@@ -121,7 +121,7 @@ def _quarterly_trend(dataset: str, params: dict, count: str, label: str, definit
     result = ui.run(f"{dataset}_monthly_total", params | {"from": None})
     if result is None:
         return
-    st.subheader("Trend by quarter")
+    st.header("Trend by quarter", anchor=False)
     if result.frame.height == 0:
         st.info("Nothing matches these filters.")
         return
@@ -131,12 +131,12 @@ def _quarterly_trend(dataset: str, params: dict, count: str, label: str, definit
     with chart:
         fig = indicators.per_result(series, ("monthly_chart", count, label),
                                     lambda: figures.monthly_chart(series.frame, count, label))
-        st.plotly_chart(fig, width="stretch", key=f"{dataset}_trend_chart")
+        charts.chart(fig, f"{dataset}_trend_chart", f"{label} by quarter, with the rolling four quarters")
     with table:
         shown = indicators.per_result(series, ("table_columns",), lambda: _columns(series, count))
         ui.table(shown)
     st.caption(note)
-    ui.download(shown, "Download quarterly figures (CSV)", f"{dataset}_quarterly.csv", key=f"dl_{dataset}_quarterly")
+    ui.download(shown, "Download quarterly figures (Excel)", f"{dataset}_quarterly.xlsx", key=f"dl_{dataset}_quarterly")
     ui.dataset_note(dataset, definition, caveats)
 
 

@@ -18,7 +18,7 @@ MODES = {"chart": "Chart", "table": "Table"}
 
 def render() -> None:
     user = current_user()
-    st.title("My dashboard")
+    st.title("My dashboard", anchor=False)
     writable = real_user() == user
     layout = saved_views.layout(user)
     pins = saved_views.pinned(user)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from csp import access, disclosure, figures_neighbourhood, indicators, queries, themes
 from csp import neighbourhood as nb
+from csp.ui import charts
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -75,7 +76,7 @@ def render() -> None:
         st.caption(f"Compared with {ui.md_escape(cmp)}. Rates are per 1,000 residents a year"
                    + (f" (mid-{year} population)." if year else "."))
 
-    st.subheader("What changed most")
+    st.header("What changed most", anchor=False)
     changes = nb.biggest_changes(compared)
     if changes:
         st.markdown("\n".join(f"- {'▲' if c['direction'] == 'rise' else '▼'} "
@@ -90,7 +91,7 @@ def render() -> None:
     trend_section(ward, ward_name)
     map_section(ward, ward_name, compared, cmp)
 
-    st.subheader(f"{name} by type, against {ui.md_escape(cmp)}" if cmp else f"{name} by type")
+    st.header(f"{name} by type, against {ui.md_escape(cmp)}" if cmp else f"{name} by type", anchor=False)
     shown = themes.select_columns(compared, [c for c in TABLE_COLUMNS if cmp or "comparator" not in c])
     ui.table(shown, height="content", column_config={
         "category": _col.TextColumn("Type", width=170),
@@ -110,7 +111,7 @@ def render() -> None:
                 "Download the comparison (Excel)", "neighbourhood_comparison.xlsx", key="dl_nb_cmp",
                 context={"Ward": f"{ward_name} ({ward})", "Comparator": cmp or "none"})
 
-    st.subheader("Reoffending and treatment (whole area only)")
+    st.header("Reoffending and treatment (whole area only)", anchor=False)
     st.caption("Reoffending and treatment figures are held for the whole area, not by ward.")
     for tile in (themes.reoffending_summary(user).tile, themes.substance_summary(user).tile):
         st.markdown(f"**{ui.md_escape(tile.title)}:** " + ui.md_escape(tile.sentence or tile.reason))
@@ -121,7 +122,7 @@ def render() -> None:
 
 def trend_section(ward: str, ward_name: str) -> None:
     user = current_user()
-    st.subheader("Month by month, against a year before")
+    st.header("Month by month, against a year before", anchor=False)
     parts = [("Crime", "crime", "crimes", "crimes"), ("Anti-social behaviour", "asb", "incidents", "ASB incidents")]
     trends = {key: nb.trend(user, ward, key, count) for _, key, count, _ in parts}
     tabs = st.tabs([title for title, *_ in parts] + ["Table"])
@@ -134,7 +135,7 @@ def trend_section(ward: str, ward_name: str) -> None:
             label = f"{noun[:1].upper()}{noun[1:]} a month"
             fig = indicators.per_result(t.series, ("nb_trend", count, label), lambda t=t, count=count, label=label:
                                         figures_neighbourhood.year_on_year_chart(t.series.frame, count, label))
-            st.plotly_chart(fig, width="stretch", key=f"nb_trend_{key}")
+            charts.chart(fig, f"nb_trend_{key}", f"{label} in {ward_name}, this year against the year before")
             st.caption(ui.md_escape(nb.latest_month_sentence(t, noun)))
     with tabs[-1]:
         for title, key, count, _ in parts:
@@ -154,7 +155,7 @@ def trend_section(ward: str, ward_name: str) -> None:
 def map_section(ward: str, ward_name: str, compared, cmp: str | None) -> None:
     user = current_user()
     name = ui.md_escape(ward_name)
-    st.subheader(f"Where in {name}: crime by LSOA")
+    st.header(f"Where in {name}: crime by LSOA", anchor=False)
     try:
         lsoas, refused = queries.run(user, "neighbourhood_lsoas", {"ward": ward}), ""
     except (access.AccessDenied, queries.QueryError) as e:  # said plainly under the map
@@ -164,7 +165,7 @@ def map_section(ward: str, ward_name: str, compared, cmp: str | None) -> None:
     if lsoas is None or lsoas.frame.height == 0:
         fig = figures_neighbourhood.ward_map(ward, ward_name, None, "crimes", "Crimes", ward_rate=ward_rate)
         if fig is not None:
-            st.plotly_chart(fig, width="stretch", key="nb_map")
+            charts.chart(fig, "nb_map", f"Map of {ward_name} and its LSOAs, shaded by recorded crime per 1,000 residents")
         st.caption(ui.md_escape(refused + " The map shows the ward as a whole.") if refused else
                    "No LSOA figures are held for this ward.")
         return
@@ -180,7 +181,7 @@ def map_section(ward: str, ward_name: str, compared, cmp: str | None) -> None:
         if fig is None:
             st.info("No boundaries are held to draw this map; see the table.")
         else:
-            st.plotly_chart(fig, width="stretch", key="nb_map")
+            charts.chart(fig, "nb_map", f"Map of {ward_name} and its LSOAs, shaded by recorded crime per 1,000 residents")
     with table_tab:
         ui.table(ranked, column_config=LSOA_COLUMNS)
     if hot:

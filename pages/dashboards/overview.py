@@ -3,7 +3,7 @@ polarity-coloured arrow, sparkline, one plain-English sentence). Figures come fr
 csp.themes, which runs the named queries as the logged-in user."""
 import streamlit as st
 
-from csp import themes
+from csp import indicators, sparkline, themes
 from csp.ui import common as ui
 from csp.ui.provenance import rests_on
 from csp.ui.auth import current_user
@@ -47,22 +47,26 @@ def _tile(tile: themes.Tile) -> None:
         st.metric(
             f"{tile.title}, {tile.period_label}" if tile.theme in ("crime", "asb") else tile.title,
             tile.value_label,
-            delta=f"{tile.change_label} ({'significant' if tile.significant else 'not significant'})",
+            delta=f"{tile.change_label} · {indicators.JUDGEMENT_WORDS[tile.colour]}",
             delta_color=tile.metric_colour,
             delta_arrow={"up": "up", "down": "down"}.get(tile.raw_direction, "off"),
-            chart_data=tile.spark_y, chart_type="line",
-            help=f"{tile.spark_label}. The 12 months before: {tile.previous_label}"
+            help=f"The 12 months before: {tile.previous_label}"
                  + (f"; 95% interval now {tile.ci_label}. " if tile.ci_label else ". ") +
-                 f"Arrow colour: blue = better, orange = worse, grey = no significant change "
-                 f"(p = {tile.p_value:.3f}).",
+                 f"Colour: blue = significantly better, orange = significantly worse, grey = no "
+                 f"significant change (p = {tile.p_value:.3f}).",
         )
+        # Our own sparkline: an SVG image with a sentence as its text alternative, in the tile's
+        # significance colour (Streamlit's metric chart draws unlabelled marks). Markdown, as
+        # st.html drops SVG; every text in it is escaped by csp.sparkline and none is from data.
+        st.markdown(sparkline.svg(tile.spark_x, tile.spark_y, tile.hex_colour, tile.spark_label,
+                                  unit="%" if "%" in tile.spark_label else ""), unsafe_allow_html=True)
         st.markdown(ui.md_escape(tile.sentence))
         definition, caveats = NOTES[tile.source]
         ui.dataset_note(tile.source, definition, caveats)
 
 
 def render() -> None:
-    st.title("Overview")
+    st.title("Overview", anchor=False)
     st.caption("What is changing across the partnership: the latest 12 months against the 12 before, "
                "and whether each change is more than routine variation.")
     tiles = themes.overview_tiles(current_user())
@@ -72,7 +76,7 @@ def render() -> None:
             with col:
                 _tile(tile)
 
-    st.subheader("The figures behind the tiles")
+    st.header("The figures behind the tiles", anchor=False)
     table = themes.tiles_table(tiles)
     ui.table(table, column_config=TABLE_COLUMNS)
     ui.download(table, "Download the overview figures (Excel)", "overview.xlsx", key="dl_overview")

@@ -4,7 +4,8 @@ import polars as pl
 import streamlit as st
 
 from csp import figures_themes as fig
-from csp import themes
+from csp import chart_text, indicators, themes
+from csp.ui import charts
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -13,7 +14,7 @@ GROUPS = {"": "All offenders", "IOM": "IOM (integrated offender management)", "o
 
 
 def render() -> None:
-    st.title("Reoffending")
+    st.title("Reoffending", anchor=False)
     with st.container(horizontal=True):
         types = st.multiselect("Cohort type", options=list(TYPES), format_func=TYPES.get,
                                placeholder="All cohort types", key="cohort_type", bind="query-params")
@@ -35,7 +36,7 @@ def render() -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Reoffending rate, latest year",
               tile.value_label or ui.fmt_count(None),
-              delta=f"{tile.change_label} ({'significant' if tile.significant else 'not significant'})"
+              delta=f"{tile.change_label} · {indicators.JUDGEMENT_WORDS[tile.colour]}"
               if tile.available else None,
               delta_color=tile.metric_colour, border=True,
               help="Binary rate for all offenders in the latest four quarterly cohorts: those who "
@@ -47,20 +48,22 @@ def render() -> None:
     if tile.sentence:
         st.markdown(ui.md_escape(tile.sentence))
 
-    st.subheader("Reoffending rate by quarterly cohort")
+    st.header("Reoffending rate by quarterly cohort", anchor=False)
     q = summary.quarterly
-    st.plotly_chart(
-        fig.rate_lines(q.frame, "cohort_quarter", "rate_pct", "rate_lower", "rate_upper", "age_group",
-                       "Reoffending rate, % (95% CI shaded)", order=["all", "adult", "juvenile"]),
-        width="stretch", key="reoff_chart")
+    order = ["all", "adult", "juvenile"]
+    charts.chart(fig.rate_lines(q.frame, "cohort_quarter", "rate_pct", "rate_lower", "rate_upper", "age_group",
+                                "Reoffending rate, % (95% CI shaded)", order=order),
+                 "reoff_chart", *chart_text.lines(q.frame, "cohort_quarter", "rate_pct", "age_group",
+                                                  "reoffending rate by quarterly cohort, %",
+                                                  order=order, unit="%"))
     st.caption("Filtered by the cohort type and group chosen above. Quarters where a count is "
                "suppressed are left out of the chart, not drawn as zero.")
     with st.expander("Table: rate and frequency by quarter"):
         ui.table(q)
     ui.download(q, "Download quarterly figures (Excel)", "reoffending_quarterly.xlsx", key="dl_reoff_q")
 
-    st.subheader(f"Latest year of cohorts ({themes.month_label(total['first_quarter'])} to "
-                 f"{themes.month_label(themes.add_months(total['last_quarter'], 2))}), by group")
+    st.header(f"Latest year of cohorts ({themes.month_label(total['first_quarter'])} to "
+              f"{themes.month_label(themes.add_months(total['last_quarter'], 2))}), by group", anchor=False)
     b = summary.breakdown
     labelled = b.frame.with_columns(pl.concat_str(
         [pl.col("age_group").fill_null(""), pl.col("cohort_type").replace(TYPES).fill_null(""),
@@ -68,9 +71,9 @@ def render() -> None:
         separator=" ").str.strip_chars().str.replace_all(r"\s+", " ").alias("group"))
     labelled = labelled.with_columns(pl.when(pl.col("group") == "").then(pl.lit("all offenders"))
                                      .otherwise(pl.col("group")).alias("group"))
-    st.plotly_chart(fig.bars(labelled, "group", "rate_pct", "Reoffending rate, % (95% CI)",
-                             horizontal=True, error=("rate_lower", "rate_upper")),
-                    width="stretch", key="reoff_groups")
+    charts.chart(fig.bars(labelled, "group", "rate_pct", "Reoffending rate, % (95% CI)",
+                          horizontal=True, error=("rate_lower", "rate_upper")),
+                 "reoff_groups", *chart_text.bars(labelled, "group", "rate_pct", "Reoffending rate, %"))
     with st.expander("Table: latest year by age group, cohort type and cohort group"):
         ui.table(b)
     ui.download(b, "Download the breakdown (Excel)", "reoffending_breakdown.xlsx", key="dl_reoff_b")

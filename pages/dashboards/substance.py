@@ -5,7 +5,8 @@ import polars as pl
 import streamlit as st
 
 from csp import figures_themes as fig
-from csp import themes
+from csp import chart_text, indicators, themes
+from csp.ui import charts
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -13,7 +14,7 @@ GROUP_ORDER = ["all", "opiate", "non-opiate", "alcohol", "alcohol and non-opiate
 
 
 def _treatment(summary: themes.SubstanceSummary) -> None:
-    st.subheader("Drug and alcohol treatment")
+    st.header("Drug and alcohol treatment", anchor=False)
     q = summary.quarterly
     latest = q.frame.filter(pl.col("quarter") == summary.latest_quarter)
     alls = latest.filter(pl.col("substance_group") == "all").to_dicts()
@@ -24,7 +25,7 @@ def _treatment(summary: themes.SubstanceSummary) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Adults in treatment", ui.fmt_count(row.get("in_treatment")), border=True)
     c2.metric("Successful completions", tile.value_label or "suppressed",
-              delta=f"{tile.change_label} ({'significant' if tile.significant else 'not significant'})"
+              delta=f"{tile.change_label} · {indicators.JUDGEMENT_WORDS[tile.colour]}"
               if tile.available else None, delta_color=tile.metric_colour, border=True,
               help="Successful completions as % of adults in treatment. Change in percentage points "
                    "against the 12 months to the same quarter a year before.")
@@ -40,13 +41,16 @@ def _treatment(summary: themes.SubstanceSummary) -> None:
     groups = st.multiselect("Substance groups on the chart", options=GROUP_ORDER, default=GROUP_ORDER,
                             key="substance_group", bind="query-params")
     shown = q.frame.filter(pl.col("substance_group").is_in(groups or GROUP_ORDER))
-    st.plotly_chart(fig.rate_lines(shown, "quarter", "completion_pct", "completion_lower", "completion_upper",
-                                   "substance_group", "Successful completions, % (95% CI shaded)",
-                                   order=[g for g in GROUP_ORDER if g in (groups or GROUP_ORDER)]),
-                    width="stretch", key="completion_chart")
-    st.plotly_chart(fig.bars(latest.filter(pl.col("substance_group") != "all"), "substance_group",
-                             "in_treatment", "Adults in treatment (12 months)", horizontal=True),
-                    width="stretch", key="in_treatment_chart")
+    order = [g for g in GROUP_ORDER if g in (groups or GROUP_ORDER)]
+    charts.chart(fig.rate_lines(shown, "quarter", "completion_pct", "completion_lower", "completion_upper",
+                                "substance_group", "Successful completions, % (95% CI shaded)", order=order),
+                 "completion_chart", *chart_text.lines(shown, "quarter", "completion_pct", "substance_group",
+                                                       "successful completions, %", order=order, unit="%"))
+    groups_now = latest.filter(pl.col("substance_group") != "all")
+    charts.chart(fig.bars(groups_now, "substance_group", "in_treatment", "Adults in treatment (12 months)",
+                          horizontal=True),
+                 "in_treatment_chart", *chart_text.bars(groups_now, "substance_group", "in_treatment",
+                                                        "Adults in treatment"))
     with st.expander("Table: treatment by quarter and substance group"):
         ui.table(q)
     ui.download(q, "Download treatment figures (Excel)", "substance_treatment.xlsx", key="dl_treatment")
@@ -62,7 +66,7 @@ def _treatment(summary: themes.SubstanceSummary) -> None:
 
 
 def _drug_offences() -> None:
-    st.subheader("Drug offences recorded by the police")
+    st.header("Drug offences recorded by the police", anchor=False)
     st.caption("police.uk publishes a single 'Drugs' crime type: it does not split possession "
                "from supply, so this chart shows all drug offences together.")
     result = ui.run("substance_drug_offences")
@@ -73,7 +77,8 @@ def _drug_offences() -> None:
         return
     months, values = themes.monthly_window(result.frame, "month", "drug_offences")
     figure, note = fig.monthly_with_limits(months, values, "Drug offences per month")
-    st.plotly_chart(figure, width="stretch", key="drugs_chart")
+    charts.chart(figure, "drugs_chart", *chart_text.monthly(
+        pl.DataFrame({"month": months, "drug_offences": values}), "drug_offences", "Drug offences"))
     st.caption(note or "Control limits: c-chart (mean ± 3√mean); points outside them are marked.")
     with st.expander("Table: drug offences by month"):
         ui.table(result)
@@ -88,16 +93,17 @@ def _drug_offences() -> None:
 
 
 def _alcohol() -> None:
-    st.subheader("Alcohol-related hospital admissions")
+    st.header("Alcohol-related hospital admissions", anchor=False)
     result = ui.run("alcohol_admissions")
     if result is None:
         return
     if result.frame.height == 0:
         st.info("No alcohol admissions data has been published yet.")
         return
-    st.plotly_chart(fig.benchmark_lines(result.frame, "period", "value", "area_name",
-                                        "Admissions per 100,000 (age-standardised)"),
-                    width="stretch", key="alcohol_chart")
+    charts.chart(fig.benchmark_lines(result.frame, "period", "value", "area_name",
+                                     "Admissions per 100,000 (age-standardised)"),
+                 "alcohol_chart", *chart_text.lines(result.frame, "period", "value", "area_name",
+                                                    "alcohol-related admissions per 100,000"))
     if "E92000001" not in result.frame["area_code"].to_list():
         st.caption("The England benchmark is outside your area scope, so only your district is shown; "
                    "the 'significance' column gives Fingertips' own comparison with England.")
@@ -114,12 +120,12 @@ def _alcohol() -> None:
 
 
 def render() -> None:
-    st.title("Substance misuse")
+    st.title("Substance misuse", anchor=False)
     summary = themes.substance_summary(current_user())
     if summary.quarterly is not None and summary.latest_quarter is not None:
         _treatment(summary)
     else:
-        st.subheader("Drug and alcohol treatment")
+        st.header("Drug and alcohol treatment", anchor=False)
         st.caption(ui.md_escape(summary.tile.reason))
     _drug_offences()
     _alcohol()

@@ -8,7 +8,7 @@ from csp.ui.auth import current_user
 
 
 def render() -> None:
-    st.title("Data catalogue")
+    st.title("Data catalogue", anchor=False)
     st.caption("What each partner shares, how often it is updated and how current it is. "
                "Privacy tiers: *public* fields are shared at the permitted geography; *restricted* "
                "fields (identifiers, street descriptions) are seen only by the owning partner.")

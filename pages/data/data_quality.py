@@ -21,7 +21,7 @@ def queries_for_owner(dataset: str):
 
 
 def render() -> None:
-    st.title("Data quality")
+    st.title("Data quality", anchor=False)
     user = current_user()
     options = [d for d in quality.QUALITY_QUERIES if access.grant(user, d)]
     if not options:
@@ -57,9 +57,10 @@ def render() -> None:
                  color="low_geography" if "low_geography" in frame.columns else None,
                  color_discrete_map={False: ui.PALETTE[0], True: ui.PALETTE[5]})
     fig.update_layout(height=300, margin=dict(t=10), showlegend=False)
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False},
+                    alt=f"Bar chart: records per period, {frame.height} periods; the figures are in the table below")
 
-    st.subheader("By period")
+    st.header("By period", anchor=False)
     display = frame.rename({k: v for k, v in LABELS.items() if k in frame.columns})
     mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
     partial = result.partial.rename({k: v for k, v in LABELS.items() if k in result.partial.columns})
@@ -74,14 +75,14 @@ def render() -> None:
         if ids is None:
             st.caption("Identifiers are restricted to the owning partner, so duplicate identifiers are shown only to them.")
         elif ids.frame.height:
-            st.subheader("Identifiers")
+            st.header("Identifiers", anchor=False)
             ui.table(ids, column_config={"month": st.column_config.DateColumn("Period", format=period_format),
                                          "with_id": "With identifier", "duplicate_ids": "Duplicate identifiers"})
 
     if dataset in quality.CATEGORY_QUERIES:
         cats = ui.run(quality.CATEGORY_QUERIES[dataset])
         if cats is not None and cats.frame.height:
-            st.subheader("Category changes over time")
+            st.header("Category changes over time", anchor=False)
             changes = quality.category_changes(cats.frame)
             st.caption(quality.changes_summary(changes))
             month = "MMM YYYY"

@@ -23,7 +23,7 @@ def _own_first(user) -> bool:
 
 
 def render() -> None:
-    st.title("Data supply")
+    st.title("Data supply", anchor=False)
     today = supply.utc_today()
     st.caption(
         "The Crime and Disorder (Prescribed Information) Regulations 2007 require prescribed information "
@@ -35,13 +35,13 @@ def render() -> None:
 
     if _own_first(user):
         mine = [s for s in tracked if s.owner == user.partner]
-        st.subheader(f"What is due from you ({ui.md_escape(user.partner.replace('_', ' '))})")
+        st.header(f"What is due from you ({ui.md_escape(user.partner.replace('_', ' '))})", anchor=False)
         if not mine:
             st.info("Your partner supplies no tracked dataset.")
         for s in mine:
             _owed(s)
 
-    st.subheader("Every partner" if _own_first(user) else "Supply by partner and dataset")
+    st.header("Every partner" if _own_first(user) else "Supply by partner and dataset", anchor=False)
     if tracked:
         st.dataframe(provenance.styled(supply.table_rows(tracked), TABLE), hide_index=True, width="stretch",
                      key="supply_table")
@@ -49,7 +49,7 @@ def render() -> None:
         st.info("No dataset is declared with periods to supply.")
     provenance.legend()
 
-    st.subheader("History")
+    st.header("History", anchor=False)
     for s in tracked:
         with st.expander(f"{s.title} ({s.owner.replace('_', ' ')}): {s.status}"):
             st.markdown(f"**Rule:** {ui.md_escape(s.rule.text)}.  \n{ui.md_escape(s.sentence)}")
@@ -62,7 +62,7 @@ def render() -> None:
 
     reference = [s for s in everything if not s.tracked]
     if reference:
-        st.subheader("Not tracked")
+        st.header("Not tracked", anchor=False)
         st.caption("Lookups and derived tables with no periods to supply (or no rule): when each was last published.")
         st.dataframe(provenance.styled(
             [{"dataset": s.title, "partner": s.owner.replace("_", " "), "why": s.rule.why_not,

@@ -17,7 +17,7 @@ NONE = "(not in this file)"
 
 
 def render() -> None:
-    st.title("Upload data")
+    st.title("Upload data", anchor=False)
     user = current_user()
     targets = upload.upload_targets(user)
     if not targets:
@@ -48,7 +48,7 @@ def render() -> None:
 
 
 def _boundaries(user) -> None:
-    st.subheader("Boundaries (GeoJSON)")
+    st.header("Boundaries (GeoJSON)", anchor=False)
     st.caption("Polygons in longitude/latitude (WGS84) with a code property for the level; used by the maps.")
     level = st.selectbox("Level", validate.BOUNDARY_LEVELS, key="up_bd_level")
     file = st.file_uploader("Boundary file", type=["geojson", "json"], key="up_bd_file",
@@ -202,7 +202,7 @@ def _mapping(dataset: str, plan: upload.Plan) -> None:
 
 
 def _preview(d: upload.Diff) -> None:
-    st.subheader(f"Preview: {d.dataset}")
+    st.header(f"Preview: {d.dataset}", anchor=False)
     c1, c2, c3 = st.columns(3)
     c1.metric("Rows after publishing", f"{d.rows_after:,}", delta=f"{d.rows_after - d.rows_before:+,}")
     c2.metric("Periods added", len(d.periods_added))
@@ -224,7 +224,8 @@ def _preview(d: upload.Diff) -> None:
     ])
     fig.update_layout(height=300, margin=dict(t=10, b=10), legend=dict(orientation="h", y=-0.25),
                       xaxis=dict(type="category", nticks=12))
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False},
+                    alt=f"Line chart: published totals and totals after this upload, {len(periods)} periods")
     changed = t.filter(pl.col("change") != 0)
     st.caption(f"{changed.height} period(s) change; the table lists them (all periods are in the chart).")
     st.dataframe(changed, hide_index=True, width="stretch", column_config={
@@ -234,7 +235,7 @@ def _preview(d: upload.Diff) -> None:
 
 
 def _versions(user, dataset: str) -> None:
-    st.subheader("Versions")
+    st.header("Versions", anchor=False)
     vs = store.versions(dataset)
     if not vs:
         st.caption("Nothing published yet.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -122,3 +123,18 @@ def app_data(e2e_data, monkeypatch):
     queries.clear_cache()
     yield e2e_data
     queries.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, from the npm package pinned in tests/e2e/package.json. `make test`
+    installs it; run directly, the tests install it here (npm ci) when it is missing."""
+    here = Path(__file__).parent
+    script = here / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is missing: install Debian's npm (make test does), then npm ci in tests/e2e")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(here)], check=True,
+                       capture_output=True, timeout=300)
+    return script.read_text()

@@ -4,6 +4,7 @@ fixed time."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -11,6 +12,8 @@ from playwright.sync_api import Page, expect
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 _shot: set[str] = set()
 COOKIE = "csp_insight_auth"  # config.cookie_settings() default name
+# The sidebar navigation app.py draws itself (st.container key="csp_nav"), not Streamlit's.
+NAV = ".st-key-csp_nav"
 
 
 def settle(page: Page) -> None:
@@ -100,8 +103,9 @@ def heading(page: Page, text: str):
 def open_page(page: Page, title: str, page_heading: str | None = None) -> None:
     """Open a page from the sidebar navigation, as a person would, and wait for its heading
     (the link title unless the page's own title differs)."""
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
-    href = link.get_attribute("href")  # the default page's link is the app root
+    link = page.locator(NAV).get_by_role("link", name=title, exact=True)
+    # The default page's link is the app root; st.page_link's href may be relative.
+    href = urljoin(page.url, link.get_attribute("href"))
     here = re.compile(rf"^{re.escape(href)}(\?.*)?$")
     if not here.match(page.url):  # clicking the page you are on starts no run
         rerun(page, link.click)
@@ -127,7 +131,7 @@ def snap(page: Page, name: str) -> None:
 
 
 def in_navigation(page: Page, title: str) -> bool:
-    nav = page.get_by_test_id("stSidebarNav")
+    nav = page.locator(NAV)
     return nav.get_by_role("link", name=title, exact=True).count() > 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from .server import LOCKOUT_USER, Server
-from .e2e_helpers import data_elements, login_form, snap, submit_login
+from .e2e_helpers import NAV, data_elements, login_form, snap, submit_login
 from pages import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def test_first_visit_after_restart_to_a_deep_link_shows_login_form(e2e_data, bro
             page.goto(srv.url + "/crime")
             # Whichever comes first: the login form, or a navigation it should not have.
             form = page.get_by_role("textbox", name="Username")
-            expect(form.or_(page.get_by_test_id("stSidebarNav"))).to_be_visible()
+            expect(form.or_(page.locator(NAV))).to_be_visible()
             try:
                 assert form.is_visible(), "a logged-out deep link showed no login form"
                 assert_login_only(page)

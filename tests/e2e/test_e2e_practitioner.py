@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from playwright.sync_api import expect
 
-from .e2e_helpers import has_login_cookie, heading, in_navigation, logged_in, login, open_page, snap
+from .e2e_helpers import NAV, has_login_cookie, heading, in_navigation, logged_in, login, open_page, snap
 from pages import PAGES
 
 USER = "officer.housing"
@@ -83,7 +83,7 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
             text = main_text(page)
             assert other_name not in text and OTHER not in text
     # Pages outside their role are not in their navigation, and their URLs say so in words.
-    expect(page.get_by_test_id("stSidebarNav").get_by_role("link").first).to_be_visible()
+    expect(page.locator(NAV).get_by_role("link").first).to_be_visible()
     hidden = [s for s in PAGES if not in_navigation(page, s.title)]
     for spec in PAGES:
         if spec.action in ("upload", "manage_users", "audit", "access_log", "data_quality"):

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .e2e_helpers import (COOKIE, choose, heading, logged_in, login, login_form, logout,
+from .e2e_helpers import (NAV, COOKIE, choose, heading, logged_in, login, login_form, logout,
                           open_page, rerun, submit_login)
 from .server import ARTIFACTS, PASSWORD, ROOT
 
@@ -94,7 +94,7 @@ def test_logout_on_one_replica_ends_the_session_on_both(browser, stack):
     logout(b)
 
     # r1's open tab: its next click finds the session ended.
-    nav = a.get_by_test_id("stSidebarNav").get_by_role("link", name="Anti-social behaviour", exact=True)
+    nav = a.locator(NAV).get_by_role("link", name="Anti-social behaviour", exact=True)
     rerun(a, nav.click)
     login_form(a)
     expect(a.get_by_text("Your session has ended")).to_be_visible()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from .e2e_helpers import (COOKIE, data_elements, has_login_cookie, heading, logged_in, login,
+from .e2e_helpers import (NAV, COOKIE, data_elements, has_login_cookie, heading, logged_in, login,
                          login_cookie_gone, login_form, logout, open_page, rerun, snap)
 
 USER = "board.police"  # logging out revokes this user's sessions: no other journey uses it
@@ -32,7 +32,7 @@ def test_reload_keeps_session_and_logout_ends_it_in_every_tab(base_url, context)
     assert COOKIE not in {c["name"] for c in context.cookies()}
 
     # The other tab, left open: its next click finds the session ended.
-    nav = two.get_by_test_id("stSidebarNav").get_by_role("link", name="Crime", exact=True)
+    nav = two.locator(NAV).get_by_role("link", name="Crime", exact=True)
     rerun(two, nav.click)
     login_form(two)
     expect(two.get_by_text("Your session has ended")).to_be_visible()
