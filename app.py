@@ -112,7 +112,8 @@ if not pages:
 # A page the user may not open answers at its URL with why, instead of "Page not found" over
 # another page: hidden pages, not in the menu (csp.ui.denied).
 first = next(iter(pages))
-pages[first] += [denied.page(user, spec) for spec in PAGES if spec.title not in specs_by_title]
+refused = [denied.page(user, spec) for spec in PAGES if spec.title not in specs_by_title]
+pages[first] += refused
 
 # Streamlit's own sidebar navigation puts its section names inside the links' list (<ul>), which
 # screen readers announce as broken list markup (axe: list, listitem). The navigation is hidden
@@ -128,7 +129,8 @@ with st.sidebar:
         for section, section_pages in pages.items():
             st.caption(section)
             for p in section_pages:
-                st.page_link(p, label=p.title, icon=p.icon, width="stretch")
+                if not any(p is r for r in refused):  # refusal pages answer at their URL only
+                    st.page_link(p, label=p.title, icon=p.icon, width="stretch")
     st.divider()
     if user != real:
         st.warning(f"Viewing as **{ui_escape(user.username)}**: you see exactly what they see.")

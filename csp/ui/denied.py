@@ -47,7 +47,8 @@ def reason(user: access.User, spec) -> str:
 def page(user: access.User, spec):
     """A hidden page at ``spec``'s URL that says the user cannot open it, and why."""
     def render() -> None:
-        st.title("You don't have access to this page")
+        st.set_page_config(page_title=f"No access: {spec.title} · CSP Insight")
+        st.title("You don't have access to this page", anchor=False)
         st.markdown(f"**{spec.title}** is not available to you. " + reason(user, spec))
         st.markdown("The pages you may open are listed in the menu.")
     render.__name__ = f"denied_{spec.url_path.replace('-', '_')}"
