@@ -94,21 +94,29 @@ def page_function(module, spec):
 
 pages: dict[str, list] = {}
 specs_by_title = {}  # page title -> PageSpec, for the audit's data owners
-has_default = False
+landing = home_page = None
 for spec in PAGES:
     if access.can(user, spec.action) and (
         not spec.datasets or any(access.grant(user, d) for d in spec.datasets)
     ):
         module = importlib.import_module(f"pages.{spec.module}")
-        default = not has_default and user.role in getattr(spec, "default_for_roles", ())
-        has_default = has_default or default
-        pages.setdefault(spec.section, []).append(
-            st.Page(page_function(module, spec), title=spec.title, icon=spec.icon, url_path=spec.url_path,
-                    default=default)
-        )
-        specs_by_title[spec.title] = spec  # the default page's url_path is "", so key by title
+        p = st.Page(page_function(module, spec), title=spec.title, icon=spec.icon, url_path=spec.url_path)
+        pages.setdefault(spec.section, []).append(p)
+        specs_by_title[spec.title] = spec
+        if landing is None or (user.role in spec.default_for_roles
+                               and user.role not in specs_by_title[landing.title].default_for_roles):
+            landing = p
 if not pages:
     pages["CSP Insight"] = [st.Page(lambda: st.info("Nothing is shared with you yet."), title="Home")]
+else:
+    # Streamlit serves its default page at the app root and answers that page's own URL with
+    # "Page not found", so a shared link to the landing page (/neighbourhood?ward=...) would open
+    # on an error. The default is a hidden step that moves to the landing page, keeping the URL's
+    # filters; the landing page is then an ordinary page with a working URL.
+    def home(target=landing):
+        st.switch_page(target, query_params={k: st.query_params.get_all(k) for k in st.query_params})
+    home_page = st.Page(home, title="Home", url_path="home", default=True, visibility="hidden")
+    pages[next(iter(pages))].insert(0, home_page)
 # A page the user may not open answers at its URL with why, instead of "Page not found" over
 # another page: hidden pages, not in the menu (csp.ui.denied).
 first = next(iter(pages))
@@ -129,7 +137,7 @@ with st.sidebar:
         for section, section_pages in pages.items():
             st.caption(section)
             for p in section_pages:
-                if not any(p is r for r in refused):  # refusal pages answer at their URL only
+                if p.visibility != "hidden":  # refusal pages and the root step answer at their URL only
                     st.page_link(p, label=p.title, icon=p.icon, width="stretch")
     st.divider()
     if user != real:
@@ -170,4 +178,5 @@ def audit_view(page) -> None:
 try:
     page.run()
 finally:  # also when the page stops early (st.stop) or reruns
-    audit_view(page)
+    if home_page is None or page.title != home_page.title:  # the root step only moves on
+        audit_view(page)
