@@ -29,6 +29,9 @@ import polars as pl
 from . import access, catalog, disclosure, figures, indicators, partnership, queries, safety, stats, store, supply
 
 log = logging.getLogger(__name__)
+# The datasets the pack's sections read (the partners' other datasets have their own dashboards
+# and appear in the pack's data supply table).
+PACK_DATASETS = ("crime", "asb", "reoffending", "substance_misuse", "alcohol_admissions")
 PERIOD_MONTHS = 24  # the pages' default period, so the pack matches what a board member saw
 TOP_LSOAS = 10  # the rest are in the page's download
 SHOWN_WARDS = 5  # highest and lowest rates named in the theme pages; all of them in the appendix
@@ -575,12 +578,9 @@ def supply_section(user: access.User, as_at: dt.datetime | None = None) -> str:
         body.append("<tr>" + "".join(f"<td>{_e(row[k])}</td>" for k in (
             "partner", "dataset", "cadence", "due", "last_period", "supplied_on"))
             + f"<td{style}>{_e(row['status'])}</td><td>{_e(row['missing'])}</td><td>{_e(row['next_due'])}</td></tr>")
-    out.append(f"<table><caption>Supply by partner and dataset</caption><thead><tr>{head}</tr></thead>"
+    out.append(f"<table class='supply'><caption>Supply by partner and dataset</caption><thead><tr>{head}</tr></thead>"
                f"<tbody>{''.join(body)}</tbody></table>")
-    behind = [s for s in tracked if s.status in (supply.MISSING, supply.LATE)]
-    if behind:
-        out.append("<ul>" + "".join(f"<li><b>{_e(s.title)}</b> ({_e(s.owner)}): {_e(s.sentence)}</li>"
-                                    for s in behind) + "</ul>")
+    # (What is missing or late is in the table's own columns: one page for every partner's data.)
     out.append("<p class='small'>" + _e(" ".join(f"{k.capitalize()}: {v}." for k, v in supply.MEANING.items()))
                + "</p>")
     return "\n".join(out) + "</section>"
@@ -615,6 +615,8 @@ def _cover(user: access.User, produced: dt.datetime) -> str:
                   f"12 before.</span></p>")
     rows = []
     for d in access.visible_datasets(user):
+        if d not in PACK_DATASETS:  # the cover lists what this pack's pages rest on
+            continue
         v, g = store.current(d), access.grant(user, d)
         if v is None or g is None or not catalog.contract(d).protected:
             continue
@@ -673,6 +675,7 @@ th, td { border-bottom: 1px solid var(--rule); padding: 2px 5px; text-align: lef
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.supp, td.muted { color: var(--muted); font-style: italic; }
 table.summary td, table.summary th { font-size: 13px; padding: 4px 6px; }
+table.supply td, table.supply th { font-size: 11px; padding: 1px 4px; }
 td.j { font-weight: 600; white-space: nowrap; }
 td.j.good { color: var(--good); } td.j.bad { color: var(--bad); } td.j.neutral { color: #595959; }
 ul.messages, ul.areas { margin: 4px 0; padding-left: 20px; }
