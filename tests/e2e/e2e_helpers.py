@@ -53,6 +53,7 @@ def login_form(page: Page) -> None:
     expect(page.get_by_role("textbox", name="Username").first).to_be_visible()
     settle(page)
     expect(page.get_by_role("textbox", name="Username")).to_have_count(1)
+    expect(page.get_by_role("textbox", name="Password")).to_have_count(1)
     expect(page.get_by_role("textbox", name="Password")).to_be_visible()
 
 
