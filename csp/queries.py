@@ -721,6 +721,9 @@ def _publish(q: NamedQuery, frame: pl.DataFrame, rules: dict, cur_datasets) -> t
                            if src else np.zeros(frame.height, dtype=bool))
             partial[c] = (np.logical_or.reduce([partial[s] for s in src])
                           if src else np.zeros(frame.height, dtype=bool))
+    # Columns in the header's order (the SQL may compute them in another; derived ones come last).
+    declared = [c for c in q.columns if c in frame.columns]
+    frame = frame.select(declared + [c for c in frame.columns if c not in declared])
     cols = counts + derived
     mask = pl.DataFrame({c: withheld[c] for c in cols}, schema={c: pl.Boolean for c in cols})
     part = pl.DataFrame({c: partial[c] for c in cols}, schema={c: pl.Boolean for c in cols})

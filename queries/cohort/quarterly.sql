@@ -16,8 +16,8 @@
 --   rate_pct: {type: derived, from: [{{size}}, {{outcome}}], expr: "round(100.0 * {{outcome}} / nullif({{size}}, 0), 1)", description: "{{rate_label}}, %"}
 --   per_member: {type: derived, from: [{{size}}, {{events}}], expr: "round(1.0 * {{events}} / nullif({{size}}, 0), 2)", description: "{{events_label}} per member of the cohort"} {{?events}}
 SELECT {{period}},
-       total({{events}}) AS {{events}}, {{?events}}
        total({{size}}) AS {{size}}, total({{outcome}}) AS {{outcome}}
+       , total({{events}}) AS {{events}} {{?events}}
 FROM {{ds}}
 WHERE in_area({{ward}}, {{district}}, $area, $partnership)
   AND (${{f}} IS NULL OR {{f}} = ${{f}}) {{*f}}
