@@ -96,7 +96,9 @@ def free_port() -> int:
 
 
 def timed(page, action, title: str | None = None, timeout_s: float = 60) -> float:
-    """Seconds from the action to the last chart drawn (see DONE)."""
+    """Seconds from the action to the last chart drawn (see DONE). Starts only once the page is
+    idle (a run that follows the last one, e.g. the URL catching up, would swallow the click)."""
+    settle(page, timeout_s)
     page.evaluate(START)
     action()
     ms = page.wait_for_function(DONE, arg=[title], polling="raf", timeout=timeout_s * 1000).json_value()

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import go, login
+from apptest_helpers import across_views, go, login, table_with
 from protection_oracle import ons_counts, ons_total, published_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ def app_env(tiny, monkeypatch):
 
 
 def ward_table(at: AppTest):
-    return next(d.value for d in at.dataframe if "ward_code" in d.value.columns)
+    return table_with(at, "ward_code")
 
 
 def data_elements(at: AppTest) -> int:
@@ -83,7 +83,7 @@ def test_crime_page_shows_expected_figures(app_env):
             for k, v in ons_counts(latest, ["ward_code"], "ptable_t5", 5).items()}
     assert got == want and got["No location given"] in ("low", "5", "6", "7", "8")  # 3 + noise
     # The trend and the by-type charts; no maps (the fixture has no boundaries) and no outcomes.
-    assert len(at.get("plotly_chart")) == 2
+    assert len(across_views(at, "plotly_chart")) == 2
 
 
 def test_practitioner_sees_only_their_ward(app_env):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import demo_area, go, login
+from apptest_helpers import across_views, demo_area, each_view, go, login, table_with
 
 FIRE_WARD = "E05999003"
 
@@ -25,16 +25,17 @@ def open_page(username: str, page: str = "crime") -> AppTest:
     return at
 
 
-def frame_with(at: AppTest, column: str):
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+frame_with = table_with
 
 
 def all_text(at: AppTest) -> str:
-    parts = [str(d.value.to_dict()) for d in at.dataframe]
-    parts += [str(e.value) for kind in ("markdown", "caption", "info", "header", "subheader", "title", "metric")
-              for e in at.get(kind)]
-    parts += [str(m.label) for m in at.metric]
-    parts += [str(c.proto.spec) for c in at.get("plotly_chart")]
+    parts = []
+    for view in each_view(at):
+        parts += [str(d.value.to_dict()) for d in view.dataframe]
+        parts += [str(e.value) for kind in ("markdown", "caption", "info", "header", "subheader", "title",
+                                            "metric") for e in view.get(kind)]
+        parts += [str(m.label) for m in view.metric]
+        parts += [str(c.proto.spec) for c in view.get("plotly_chart")]
     return "\n".join(parts)
 
 
@@ -56,7 +57,7 @@ def test_crime_owner_sees_everything_unsuppressed(demo):
     assert len(lsoas) == 113
     # trend, type breakdown, the domestic-abuse and hate-crime flags (the demo's police extract
     # carries them), ward map, LSOA map, outcomes
-    assert len(at.get("plotly_chart")) == 7
+    assert len(across_views(at, "plotly_chart")) == 7
     assert any("statistically significant" in c.value or "normal variation" in c.value
                for c in at.caption)
 
@@ -96,23 +97,24 @@ def test_council_sees_low_cells_as_low(demo):
     hidden = lsoas[lsoas["crimes"].astype(str) == "low"]
     for col in ("rate_per_1000", "lower_95", "upper_95", "vs_benchmark"):
         assert set(hidden[col].astype(str)) == {"low"}
-    assert any("cell-key perturbation" in c.value for c in at.caption)
+    assert any("cell-key perturbation" in c.value for c in across_views(at, "caption"))
     assert outcomes is not None
 
 
 def test_health_is_district_only(demo):
     at = open_page("board.health")
     assert at.title[0].value == "Crime"
-    assert any("ward detail" in i.value for i in at.info)
+    infos = [i.value for i in across_views(at, "info")]
+    assert any("ward detail" in i for i in infos)
     assert not any("ward_name" in d.value.columns or "lsoa_name" in d.value.columns
-                   for d in at.dataframe)
-    assert len(at.get("plotly_chart")) == 2  # trend and types; no maps, no outcomes
+                   for d in across_views(at, "dataframe"))
+    assert len(across_views(at, "plotly_chart")) == 2  # trend and types; no maps, no outcomes
     # Outcomes are finer than health's protected base (period x district x crime type).
-    assert any("Outcomes are not shared" in i.value for i in at.info)
+    assert any("Outcomes are not shared" in i for i in infos)
     asb = open_page("board.health", "asb")
     assert asb.title[0].value == "Anti-social behaviour"
-    assert any("ward detail" in i.value for i in asb.info)
-    assert len(asb.get("plotly_chart")) == 1
+    assert any("ward detail" in i.value for i in across_views(asb, "info"))
+    assert len(across_views(asb, "plotly_chart")) == 1
 
 
 def test_fire_practitioner_sees_only_their_ward(demo):
@@ -122,14 +124,14 @@ def test_fire_practitioner_sees_only_their_ward(demo):
         wards = frame_with(at, "ward_code")
         assert list(wards["ward_name"]) == ["Eastfield"]
         assert [o for o in at.selectbox(key="area").options] == ["Your ward"]  # one ward: nothing to pick
-        assert not any("lsoa_name" in d.value.columns for d in at.dataframe)  # ward-level grant
+        assert not any("lsoa_name" in d.value.columns for d in across_views(at, "dataframe"))  # ward grant
         text = all_text(at)
         others = [(n, c) for n, c in demo_mod.WARD_CODES.items() if c != FIRE_WARD]
         assert len(others) == 19
         for name, code in others:
             assert name not in text and code not in text, (page, name)
         # One ward in scope: no meaningless ward-against-itself comparison.
-        assert any("single ward" in c.value for c in at.caption)
+        assert any("single ward" in c.value for c in across_views(at, "caption"))
 
 
 def test_fire_practitioner_cannot_reach_another_ward_by_url(demo):
@@ -151,8 +153,8 @@ def test_asb_page_for_council(demo):
     wards = frame_with(at, "ward_code")
     # Harbourside is the demo's ASB hotspot.
     assert wards.iloc[0]["ward_name"] == "Harbourside" and wards.iloc[0]["vs_benchmark"] == "worse"
-    assert len(at.get("plotly_chart")) == 3  # trend, ward map, LSOA map
-    assert len([b for b in at.get("download_button") if b.key != "board_pack"]) == 3
+    assert len(across_views(at, "plotly_chart")) == 3  # trend, ward map, LSOA map
+    assert len([b for b in across_views(at, "download_button") if b.key != "board_pack"]) == 3
 
 
 def test_area_filter_changes_every_view(demo):

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from hypothesis import given, strategies as st
 
-from apptest_helpers import go, login
+from apptest_helpers import across_views, go, login
 from conftest import GEOGRAPHY, W1, W2, crime_frame, publish_frame
 
 from csp import boardpack, figures, figures_themes, safety
@@ -121,12 +121,12 @@ def hostile_area(tiny, monkeypatch):
 def test_crime_page_charts_and_notes_carry_no_markup(hostile_area):
     at = go(login("pc.owner", hostile_area["password"]), "crime")
     assert not at.exception, at.exception
-    charts = at.get("plotly_chart")
+    charts = across_views(at, "plotly_chart")
     specs = [c.proto.spec for c in charts]
     assert len(specs) >= 3  # trend, types, outcomes (and the ward map)
     no_markup("\n".join(specs))
     # Markdown: the version's source file name is shown escaped in every "What this shows" note.
-    notes = [m.value for m in at.markdown if "Source:" in m.value]
+    notes = [m.value for m in across_views(at, "markdown") if "Source:" in m.value]
     assert notes, [m.value for m in at.markdown]
     for n in notes:
         assert "\\[click\\]\\(https\\:" in n and not re.search(r"(?<!\\)<a", n), n

@@ -17,7 +17,7 @@ import tomllib
 import polars as pl
 import pytest
 
-from apptest_helpers import demo_area, go, login
+from apptest_helpers import across_views, demo_area, go, login
 from protection_oracle import ons_counts, suppressed_base
 from csp import __main__ as cli
 from csp import catalog, config, explore, incidents, queries, store, users
@@ -203,7 +203,7 @@ def test_dashboards_for_each_persona(demo, username):
         if rule is None:
             continue
         seen += 1
-        frames = [x.value for x in at.dataframe]
+        frames = [x.value for x in across_views(at, "dataframe")]
         if c.layout == "cohort":
             head = queries.run(user, f"{name}_headline").frame.row(0, named=True)
             size = c.dashboard["cohort"]["size"]
@@ -252,7 +252,7 @@ def test_crime_flags_filter_the_dashboard(demo):
     assert head["current"] < everything["current"] / 2  # a share of crime, not all of it
     health = go(login("board.health"), "crime")
     assert not [w for w in health.multiselect if w.key == "domestic_abuse"]
-    assert any("domestic abuse flag: not shared" in i.value.lower() for i in health.info)
+    assert any("domestic abuse flag: not shared" in i.value.lower() for i in across_views(health, "info"))
     code, out, err = cli_run("export", "crime_headline", "--as", "board.health", "--param", "domestic_abuse=Yes")
     assert code != 0 and out == "" and "allowed values" in err
 

@@ -1,11 +1,11 @@
-"""Dashboard sections shared by the Crime and ASB pages: headline, trend with control limits,
-breakdown, and ranked areas with maps. Each draws one section from named queries run as the
+"""Dashboard sections shared by the incident dashboards: headline, trend (control limits for
+monthly data, by quarter for quarterly data), breakdown, and ranked areas with maps. Each draws one section from named queries run as the
 current user; the pages choose which sections and queries to show."""
 from __future__ import annotations
 
 import streamlit as st
 
-from .. import access, chart_text, disclosure, figures, indicators, queries
+from .. import access, chart_text, disclosure, figures, incidents, indicators, queries, themes
 from . import charts
 from . import common as ui
 from .auth import current_user
@@ -55,32 +55,49 @@ def headline(name: str, params: dict, noun: str, polarity: str = "lower_is_bette
 
 
 def trend_section(name: str, params: dict, first_held: str, count_col: str, label: str,
-                  dataset: str, definition: str, caveats: str, key: str, shifts: tuple = ()) -> None:
-    # Read 11 months before the period too, so the rolling 12-month line spans all of it.
-    history = params | {"from": indicators.history_start(params["from"], first_held)}
-    result = ui.run(name, history)
+                  dataset: str, definition: str, caveats: str, key: str, shifts: tuple = (),
+                  quarterly: bool = False) -> None:
+    """Monthly data: a control chart with the rolling 12 months. Quarterly data (``quarterly``):
+    counts by quarter with the rolling four quarters, and no control limits (the note says so)."""
+    if quarterly:
+        result = ui.run(name, params | {"from": None})  # every quarter held, for the rolling total
+    else:
+        # Read 11 months before the period too, so the rolling 12-month line spans all of it.
+        result = ui.run(name, params | {"from": indicators.history_start(params["from"], first_held)})
     if result is None:
         return
-    st.header("Monthly trend", anchor=False)
+    st.header("Trend by quarter" if quarterly else "Monthly trend", anchor=False)
     if result.frame.height == 0:
         st.info("Nothing matches these filters.")
         return
-    series, note = indicators.monthly_series(result, count_col, params.get("from"), params.get("to"), shifts)
-    (chart, table), shown = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_trend_view")
-    if shown == "Chart":
+    if quarterly:
+        series, note = indicators.per_result(
+            result, ("quarterly_series", count_col, params["to"]),
+            lambda: incidents.quarterly_series(result, count_col, None, params["to"]))
+        shown = indicators.per_result(series, ("table_columns",), lambda: themes.select_columns(
+            series, ["quarter", count_col, "rolling_4_quarters"]))
+        text = lambda: (f"{label} by quarter, with the rolling four quarters", None)  # noqa: E731
+        column_config, what = {"quarter": st.column_config.Column(pinned=True)}, "quarterly"
+    else:
+        series, note = indicators.monthly_series(result, count_col, params.get("from"), params.get("to"),
+                                                 shifts)
+        shown = series
+        text = lambda: chart_text.monthly(series.frame, count_col, label)  # noqa: E731
+        column_config = {"month": st.column_config.DateColumn("Month", format="MMM YYYY", pinned=True)}
+        what = "monthly"
+    (chart, table), open_tab = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_trend_view")
+    if open_tab == "Chart":
         with chart:
             fig = indicators.per_result(series, ("monthly_chart", count_col, label),
                                         lambda: figures.monthly_chart(series.frame, count_col, label))
-            alt, summary = indicators.per_result(series, ("monthly_text", count_col, label),
-                                                 lambda: chart_text.monthly(series.frame, count_col, label))
+            alt, summary = indicators.per_result(series, ("trend_text", count_col, label), text)
             charts.chart(fig, f"{key}_trend_chart", alt, summary)
     with table:  # the table is cheap to draw; only the hidden chart is skipped
-        ui.table(series, column_config={"month": st.column_config.DateColumn("Month", format="MMM YYYY",
-                                                                              pinned=True)})
+        ui.table(shown, column_config=column_config)
     if note:
         st.caption(note)
-    ui.download(series, "Download monthly figures (Excel)", f"{key}_monthly.xlsx", key=f"dl_{key}_monthly")
-    ui.dataset_note(dataset, definition + CONTROL_NOTE, caveats)
+    ui.download(shown, f"Download {what} figures (Excel)", f"{key}_{what}.xlsx", key=f"dl_{key}_{what}")
+    ui.dataset_note(dataset, definition + ("" if quarterly else CONTROL_NOTE), caveats)
 
 
 def breakdown_section(name: str, params: dict, category_col: str, count_col: str, label: str,

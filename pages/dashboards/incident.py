@@ -1,10 +1,11 @@
 """The incident dashboard, one layout for every dataset whose contract asks for it (crime, ASB,
 fires, council and housing ASB, A&E and ambulance assaults, first-time entrants ...): headline
-(12 months against the 12 before, exact Poisson test), trend (monthly control chart with a
-rolling 12-month line; quarterly data by quarter), breakdown by the main category and by each
-extra filter, ward and LSOA maps and ranked tables where the data has them (rates per 1,000
-residents a year with 95% intervals against the partnership), and any finer breakdowns. Which
-sections appear follows from the contract: data held by district has no ward or LSOA view.
+(12 months against the 12 before, exact Poisson test), then one section at a time in tabs:
+trend (monthly control chart with a rolling 12-month line; quarterly data by quarter),
+breakdown by the main category and by each extra filter, ward and LSOA maps and ranked tables
+where the data has them (rates per 1,000 residents a year with 95% intervals against the
+partnership), and any finer breakdowns. Which sections appear follows from the contract: data
+held by district has no ward or LSOA view.
 
 Pages are modules with a render() function, run only through app.py's navigation: executed as a
 script on its own (Streamlit's legacy pages/ mode) this file draws nothing."""
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from csp import access, catalog, figures, incidents, indicators
+from csp import access, catalog, incidents, indicators
 from csp.ui import common as ui
-from csp.ui import charts, sections
+from csp.ui import sections
 from csp.ui.auth import current_user
 
 LEVEL_WORDS = {"lsoa": "LSOA", "ward": "ward", "district": "district"}
@@ -31,7 +32,7 @@ def render(dataset: str) -> None:
 
     facets = ui.run(f"{dataset}_facets")
     if facets is None or facets.frame.height == 0:
-        st.info(f"No {d.get('title', c.title).lower()} data is available to you yet.")
+        st.info(f"No {incidents.in_sentence(d.get('title', c.title))} data is available to you yet.")
         return
     months = ui.months_held(facets.frame["first_month"], facets.frame["last_month"])
     cat = c.categories[0] if c.categories else None
@@ -46,7 +47,7 @@ def render(dataset: str) -> None:
             options = facets.frame[cat].drop_nulls().to_list()
             chosen = st.multiselect(cat_label, options=options,
                                     default=[v for v in defaults.get(cat, []) if v in options] or None,
-                                    placeholder=f"All {cat_label.lower()}s", key="type",
+                                    placeholder=f"All {incidents.in_sentence(cat_label)}s", key="type",
                                     bind="query-params") or None
         picked = {}
         for f in extra:
@@ -57,46 +58,75 @@ def render(dataset: str) -> None:
     params = {"from": start, "to": end, "area": area, **cats}
     sections.headline(f"{dataset}_headline", {"to": indicators.headline_end(end, dataset), "area": area,
                                               **cats}, noun, polarity=d.get("polarity", "lower_is_better"))
-    if c.grain_months == 1:
-        sections.trend_section(f"{dataset}_monthly_total", params, months[0], count, label, dataset,
+    views = _views(c, d, dataset, user, params, months[0], chosen, extra, count, label, noun, definition,
+                   caveats)
+    # One section at a time, in tabs bound to the URL (?view=...): a filter change redraws the
+    # headline and the open section, not every chart of the page (issue 17: the browser's
+    # drawing of all of them was most of a filter change's time). A shared link opens the same
+    # section.
+    tabs = st.tabs(list(views), key="view", bind="query-params", on_change="rerun")
+    for (title, draw), tab in zip(views.items(), tabs):
+        if tab.open:
+            with tab:
+                draw()
+
+
+def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label, noun, definition,
+           caveats) -> dict:
+    """The page's sections in order, tab label -> function drawing it; which appear follows
+    from the contract and the user's grant."""
+    cat = c.categories[0] if c.categories else None
+    cat_label = incidents.label_of(c, cat) if cat else ""
+    # The ward tab says why when wards are not shared; an LSOA tab appears only when LSOAs are
+    # (the ward tab already explains the user's geography).
+    lsoa_ok = access.grant(user, dataset).geography == "lsoa"
+    levels = [lv for lv in ("ward", "lsoa") if incidents.query_name(dataset, f"by_{lv}")
+              and (lv != "lsoa" or lsoa_ok)]
+    views = {}
+
+    def trend():
+        sections.trend_section(f"{dataset}_monthly_total", params, first_held, count, label, dataset,
                                definition, caveats, dataset,
-                               shifts=indicators.documented_shifts(dataset, chosen))
-    else:
-        _quarterly_trend(dataset, params, count, label, definition, caveats)
+                               shifts=indicators.documented_shifts(dataset, chosen),
+                               quarterly=c.grain_months != 1)
+        if not cat:
+            st.caption(f"No breakdown by category: the data holds none. {caveats}")
+        if not levels:
+            st.caption(f"{d.get('title', c.title)} is held by {LEVEL_WORDS[c.finest_geo or 'district']} "
+                       "only, so there is no ward or LSOA view.")
+    views["Trend"] = trend
     if cat:
-        sections.breakdown_section(f"{dataset}_by_type", params, cat, count, label,
-                                   f"{label} by {cat_label.lower()}", dataset,
-                                   definition + f" {cat_label}s are as published.", caveats,
-                                   f"{dataset}_by_type")
-    else:
-        st.caption(f"No breakdown by category: the data holds none. {caveats}")
+        cat_words = incidents.in_sentence(cat_label)
+        views[f"By {cat_words}"] = lambda: sections.breakdown_section(
+            f"{dataset}_by_type", params, cat, count, label, f"{label} by {cat_words}", dataset,
+            definition + f" {cat_label}s are as published.", caveats, f"{dataset}_by_type")
     for f in incidents.filters(c):
-        title = f"{label} by {incidents.label_of(c, f).lower()}"
+        words = incidents.in_sentence(incidents.label_of(c, f))
+        title = f"{label} by {words}"
         if f not in extra:
-            _not_shared(title, d)
+            views[f"By {words}"] = lambda title=title: _not_shared(title, d)
             continue
-        sections.breakdown_section(f"{dataset}_by_{f}", params, f, count, label, title, dataset,
-                                   definition, caveats, f"{dataset}_by_{f}",
-                                   empty=f"The {noun} you may see carry no {incidents.label_of(c, f).lower()} "
-                                         "for these filters (not every extract records it).")
+        views[f"By {words}"] = lambda f=f, words=words, title=title: sections.breakdown_section(
+            f"{dataset}_by_{f}", params, f, count, label, title, dataset, definition, caveats,
+            f"{dataset}_by_{f}",
+            empty=f"The {noun} you may see carry no {words} for these filters (not every extract "
+                  "records it).")
     bench_params = {k: v for k, v in params.items() if k != "area"}
-    levels = [lv for lv in ("ward", "lsoa") if incidents.query_name(dataset, f"by_{lv}")]
     for level in levels:
-        sections.areas_section(level, f"{dataset}_by_{level}", f"{dataset}_benchmark", params, bench_params,
-                               count, label, dataset, definition, caveats, f"{dataset}_by_{level}", noun=noun)
-    if not levels:
-        st.caption(f"{d.get('title', c.title)} is held by {LEVEL_WORDS[c.finest_geo or 'district']} only, "
-                   "so there is no ward or LSOA view.")
+        views[f"By {LEVEL_WORDS[level]}"] = lambda level=level: sections.areas_section(
+            level, f"{dataset}_by_{level}", f"{dataset}_benchmark", params, bench_params, count, label,
+            dataset, definition, caveats, f"{dataset}_by_{level}", noun=noun)
     for b in c.breakdowns:
         title = incidents.label_of(c, b)
         if not access.shares_field(user, dataset, b):
-            _not_shared(title, d)
+            views[title] = lambda title=title: _not_shared(title, d)
             continue
         notes = indicators.NOTES.get(f"{dataset}_{b}") or (
             indicators.NOTES["outcomes"] if b == "outcome" else (definition, caveats))
-        sections.breakdown_section(f"{dataset}_by_{b}", params, b, count, label, title, dataset,
-                                   *notes, f"{dataset}_by_{b}",
-                                   empty=f"The {noun} you may see hold no {title.lower()} for these filters.")
+        views[title] = lambda b=b, title=title, notes=notes: sections.breakdown_section(
+            f"{dataset}_by_{b}", params, b, count, label, title, dataset, *notes, f"{dataset}_by_{b}",
+            empty=f"The {noun} you may see hold no {incidents.in_sentence(title)} for these filters.")
+    return views
 
 
 def _not_shared(title: str, d: dict) -> None:
@@ -105,7 +135,7 @@ def _not_shared(title: str, d: dict) -> None:
     lead = f"{title} are not shared with you: u" if title.endswith("s") else f"{title}: not shared with you. U"
     st.info(f"{lead}nder your sharing agreement these figures come "
             f"from one protected table of counts by period, area and "
-            f"{d.get('category_label', 'category').lower()}, and this would split it finer.")
+            f"{incidents.in_sentence(d.get('category_label', 'category'))}, and this would split it finer.")
 
 
 def _period(dataset: str, c: catalog.Contract) -> tuple[str, str]:
@@ -114,33 +144,3 @@ def _period(dataset: str, c: catalog.Contract) -> tuple[str, str]:
     choices = None if c.grain_months == 1 else incidents.period_options(dataset)
     start, end, _ = ui.period_filter(dataset, choices=choices)
     return start, end
-
-
-def _quarterly_trend(dataset: str, params: dict, count: str, label: str, definition: str,
-                     caveats: str) -> None:
-    result = ui.run(f"{dataset}_monthly_total", params | {"from": None})
-    if result is None:
-        return
-    st.header("Trend by quarter", anchor=False)
-    if result.frame.height == 0:
-        st.info("Nothing matches these filters.")
-        return
-    series, note = indicators.per_result(result, ("quarterly_series", count, params["to"]),
-                                         lambda: incidents.quarterly_series(result, count, None, params["to"]))
-    chart, table = st.tabs(["Chart", "Table"])
-    with chart:
-        fig = indicators.per_result(series, ("monthly_chart", count, label),
-                                    lambda: figures.monthly_chart(series.frame, count, label))
-        charts.chart(fig, f"{dataset}_trend_chart", f"{label} by quarter, with the rolling four quarters")
-    with table:
-        shown = indicators.per_result(series, ("table_columns",), lambda: _columns(series, count))
-        ui.table(shown)
-    st.caption(note)
-    ui.download(shown, "Download quarterly figures (Excel)", f"{dataset}_quarterly.xlsx", key=f"dl_{dataset}_quarterly")
-    ui.dataset_note(dataset, definition, caveats)
-
-
-def _columns(series, count: str):
-    from csp import themes
-
-    return themes.select_columns(series, ["quarter", count, "rolling_4_quarters"])

@@ -144,3 +144,26 @@ def choose(page: Page, combobox: str, option: "re.Pattern[str]") -> None:
     box.click()
     rerun(page, page.get_by_role("option", name=option).click)
     expect(box).to_have_value(option)
+
+
+# The incident dashboards' section tabs (st.tabs(key="view"), so Streamlit's st-key-view class).
+VIEWS = ".st-key-view"
+
+
+def _view_tabs(page: Page):
+    # The first tab list inside: each section holds its own Chart/Table tabs further in.
+    return page.locator(VIEWS).first.get_by_role("tablist").first
+
+
+def view_names(page: Page) -> list[str]:
+    """The labels of the page's section tabs ([] on a page without them)."""
+    return [t.strip() for t in _view_tabs(page).get_by_role("tab").all_inner_texts()] \
+        if page.locator(VIEWS).count() else []
+
+
+def open_view(page: Page, name: str) -> None:
+    """Click a section tab, as a person would, and wait for the page's rerun to end."""
+    tab = _view_tabs(page).get_by_role("tab", name=name, exact=True)
+    if tab.get_attribute("aria-selected") != "true":
+        rerun(page, tab.click)
+    settle(page)

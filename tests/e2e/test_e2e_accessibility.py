@@ -10,7 +10,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from .e2e_helpers import NAV, login, login_form, rerun, settle, snap
+from .e2e_helpers import NAV, login, login_form, open_view, rerun, settle, snap, view_names
 
 # One login per role: board (whole-area, perturbed), analyst (data tools), practitioner (two
 # wards only) and admin (the admin pages).
@@ -121,6 +121,10 @@ def test_every_page_passes_axe_for_each_persona(base_url, page, axe_source, user
         page_titles[name] = page_title
         problems += found
         snap(page, f"a11y-{username}-{name}")
+        # A dashboard's other sections (its tabs: breakdowns, maps, tables) are checked too.
+        for view in view_names(page)[1:]:
+            open_view(page, view)
+            problems += check_page(page, axe_source, f"{username} on {name}, {view}")[1]
     assert problems == [], "\n".join(problems)
     # One title per page, naming the page (WCAG 2.4.2), never just the app's name.
     assert len(set(page_titles.values())) == len(page_titles), json.dumps(page_titles, indent=1)
@@ -136,9 +140,14 @@ def test_phone_charts_have_no_covering_toolbar(base_url, browser):
         page = ctx.new_page()
         login(page, base_url, "board.police", path="/crime")
         charts = page.get_by_test_id("stPlotlyChart")
-        expect(charts.first.locator(".main-svg").first).to_be_attached()
-        assert charts.count() >= 3
-        assert page.locator(".modebar-container .modebar-btn").count() == 0
-        snap(page, "phone-board.police-Crime")
+        drawn = 0
+        for view in view_names(page):  # the trend, each breakdown, the maps
+            open_view(page, view)
+            if charts.count():
+                expect(charts.first.locator(".main-svg").first).to_be_attached()
+                drawn += charts.count()
+            assert page.locator(".modebar-container .modebar-btn").count() == 0, view
+            snap(page, f"phone-board.police-Crime-{view}")
+        assert drawn >= 3
     finally:
         ctx.close()

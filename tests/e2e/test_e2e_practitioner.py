@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from playwright.sync_api import expect
 
-from .e2e_helpers import NAV, has_login_cookie, heading, in_navigation, logged_in, login, open_page, snap
+from .e2e_helpers import NAV, has_login_cookie, heading, in_navigation, logged_in, login, open_page, open_view, snap
 from pages import PAGES
 
 USER = "officer.housing"
@@ -96,6 +96,7 @@ def test_practitioner_sees_only_their_wards(base_url, page, wards, artifacts):
             assert f"{spec.title} is not available to you" in main_text(page)
     page.goto(csv_page)
     logged_in(page)
+    open_view(page, "By ward")
 
     # Back on /crime?area=<other ward>: the ward table's download holds only their wards' rows.
     rows, about = download_rows(page, "Download ward table (Excel)", artifacts, "practitioner-crime-wards")
