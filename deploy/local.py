@@ -7,13 +7,15 @@ What it starts (each a real process, stopped again on exit):
 - PostgreSQL (Debian's ``postgresql`` package): a private cluster in ``--pg-dir`` (kept between
   runs), listening on 127.0.0.1 only, password authentication (scram-sha-256) for user ``csp``;
   or none, when ``--database-url`` names a server you run yourself;
-- N Streamlit replicas of app.py on 127.0.0.1, one port each, sharing the data directory
+- N Streamlit replicas of serve.py (app.py behind the download guard, as ``make run`` serves it)
+  on 127.0.0.1, one port each, sharing the data directory
   (``CSP_DATA_DIR``) and ``CSP_DATABASE_URL``, ``CSP_COOKIE_KEY`` and ``CSP_AUDIT_KEY``;
 - HAProxy (Debian's ``haproxy`` package) on ``--port`` with cookie affinity
   (deploy/haproxy.cfg.template).
 
-The tests (tests/test_replicas.py, tests/conftest.py) use the same classes. Packages missing on
-Debian are installed with apt-get when running as root (``ensure_packages``).
+The tests (tests/e2e/test_e2e_replicas.py, tests/conftest.py, and the browser suite's single
+server in tests/e2e/server.py) use the same classes. Packages missing on Debian are installed with
+apt-get when running as root (``ensure_packages``).
 """
 from __future__ import annotations
 
@@ -188,13 +190,17 @@ class HAProxy:
 
 
 class Replica:
-    """``streamlit run app.py`` on 127.0.0.1:``port`` with the shared settings in ``env``."""
+    """``streamlit run serve.py`` on 127.0.0.1:``port`` with the settings in ``env``: the app
+    with its download guard (csp.ui.downloads.MediaGuard), so a replica serves and audits
+    downloads exactly as a single ``make run`` server does."""
 
     def __init__(self, name: str, port: int, env: dict[str, str], log: Path):
         self.name, self.port, self.log_path = name, port, log
+        self.url = f"http://127.0.0.1:{port}"
+        log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
@@ -205,7 +211,7 @@ class Replica:
         self.warm_up(timeout)
 
     def warm_up(self, timeout: float = 90) -> None:
-        """Run app.py once (a session at /) before the replica takes traffic. Streamlit leaves
+        """Run the app once (a session at /) before the replica takes traffic. Streamlit leaves
         its legacy pages/ mode only when app.py first calls st.navigation; until then the first
         visitor to a deep link (/crime) of a fresh replica gets a "Page not found" dialog."""
         import asyncio

@@ -1,15 +1,14 @@
-"""The app under test: ``streamlit run serve.py`` (app.py behind the download guard) on a free localhost port with its own data
-directory, and the settings the browser journeys share."""
+"""The app under test: ``streamlit run serve.py`` (app.py behind the download guard), started as
+deploy.local starts a replica, on a free localhost port with its own data directory; and the
+settings the browser journeys share."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from deploy.local import Replica, free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -22,56 +21,23 @@ PASSWORD = "fenmouth-demo"
 LOCKOUT_USER = ("e2e.lockout", "e2e-lockout-password-1")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_cli(env: dict, *args: str, stdin: str | None = None) -> None:
     subprocess.run([sys.executable, "-m", "csp", *args], cwd=ROOT, env=env, input=stdin,
                    text=True, check=True, capture_output=True, timeout=300)
 
 
-class Server:
-    """``streamlit run serve.py`` in its own process group on a free localhost port."""
+class Server(Replica):
+    """The app as deploy.local starts each replica (``streamlit run serve.py`` in its own
+    process group, warmed up by a first run), on a free localhost port with the browser
+    suite's data directory and cookie key."""
 
     def __init__(self, data_dir: Path, log_path: Path):
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k != "CSP_DEMO"}
-        env.update(CSP_DATA_DIR=str(data_dir), CSP_COOKIE_KEY=COOKIE_KEY, PYTHONUNBUFFERED="1")
-        self.log_path = log_path
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        env.update(CSP_DATA_DIR=str(data_dir), CSP_COOKIE_KEY=COOKIE_KEY)
+        self.data_dir = data_dir
+        super().__init__("e2e", free_port(), env, log_path)
 
     def wait_healthy(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"app server exited early; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)  # polling interval of a readiness probe, not a wait for the app
-        raise RuntimeError(f"app server not healthy after {timeout}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self._log.close()
+        """Healthy, but not warmed up: the journeys include a fresh server's very first visitor
+        (test_e2e_logged_out), which a warm-up run would hide."""
+        wait_http(f"{self.url}/_stcore/health", timeout, self.proc, "app server")
