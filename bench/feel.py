@@ -25,10 +25,7 @@ import re
 import secrets
 import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,27 +163,11 @@ def summary(times: dict[str, list[float]]) -> list[str]:
             for k, v in times.items()]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "CSP_DATA_DIR": str(data_dir), "CSP_COOKIE_KEY": secrets.token_urlsafe(48)}
-    env.pop("CSP_DEMO", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "feel-server.log").open("a"),
-        start_new_session=True)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app server exited; see {data_dir / 'feel-server.log'}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)  # readiness polling interval
-    proc.kill()
-    raise RuntimeError("the app server did not become healthy within 90 s")
+def start_server(data_dir: Path, port: int):
+    """The app as ``make run`` serves it (bench.load.start_server: deploy.local's Replica)."""
+    from bench.load import start_server as start
+
+    return start(data_dir, port, secrets.token_urlsafe(48))
 
 
 def main(argv=None) -> int:
@@ -223,8 +204,7 @@ def main(argv=None) -> int:
             browser.close()
     finally:
         if proc is not None:
-            os.killpg(proc.pid, 15)
-            proc.wait(timeout=20)
+            proc.stop()
     print("\n".join(summary(times)))
     return 0
 

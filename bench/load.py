@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,36 +94,24 @@ def prepare(data_dir: Path | None, rows: int) -> Path:
     return data_dir
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def stop_server(server) -> None:
+    server.stop()
 
 
-def start_server(data_dir: Path, port: int, cookie_key: str | None = None) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, cookie_key: str | None = None):
+    """One server as ``make run`` serves the app (deploy.local's Replica: serve.py, the app
+    behind its download guard), healthy; its log in the data directory."""
+    from deploy.local import Replica, wait_http
+
     env = {**os.environ, "CSP_DATA_DIR": str(data_dir), "CSP_COOKIE_KEY": cookie_key or secrets.token_urlsafe(48)}
     env.pop("CSP_DEMO", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        # The server's log goes to a file in the data dir: a pipe nobody reads would fill up
-        # on a long run and stall the server.
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=(data_dir / "server.log").open("a"), text=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the Streamlit server did not become healthy within 60 s")
+    server = Replica("bench", port, env, data_dir / "server.log")
+    try:
+        wait_http(f"{server.url}/_stcore/health", 60, server.proc, "the Streamlit server")
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
 
 
 def start_stack(data_dir: Path | None, replicas: int, cookie_key: str):
@@ -489,7 +476,7 @@ def main(argv=None) -> dict:
     else:
         port = free_port()
         server = start_server(data_dir, port, cookie_key)
-        pids = [server.pid]
+        pids = [server.proc.pid]
     load_before = os.getloadavg()
     try:
         print(f"{'haproxy' if stack else 'server'} on 127.0.0.1:{port}; {args.sessions} {args.client} sessions "
