@@ -22,6 +22,16 @@ AREA_COLUMNS = {
 }
 
 
+# Trend tables' columns in words (the data keeps its names; CSV and Excel downloads too).
+TREND_COLUMNS = {
+    "quarter": "Quarter", "rolling_12_months": "Rolling 12 months", "rolling_4_quarters": "Rolling 4 quarters",
+    "centre_line": "Centre line", "lower_limit": "Lower limit", "upper_limit": "Upper limit",
+    "outside_limits": "Outside the limits", "exceptional": "Exceptional", "seasonal": "As a year before",
+    "shift_run": "Part of a run", "vs_last_year": "Same month last year", "phase": "Phase",
+    "phase_start": "Phase from", "signal": "What it shows",
+}
+
+
 def headline(name: str, params: dict, noun: str, polarity: str = "lower_is_better") -> None:
     """12 months to the chosen month against the 12 before, with the exact Poisson test; only
     when both periods lie wholly inside the data held (otherwise a plain sentence says why).
@@ -77,13 +87,16 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
         shown = indicators.per_result(series, ("table_columns",), lambda: themes.select_columns(
             series, ["quarter", count_col, "rolling_4_quarters"]))
         text = lambda: (f"{label} by quarter, with the rolling four quarters", None)  # noqa: E731
-        column_config, what = {"quarter": st.column_config.Column(pinned=True)}, "quarterly"
+        column_config = TREND_COLUMNS | {count_col: label,
+                                         "quarter": st.column_config.Column("Quarter", pinned=True)}
+        what = "quarterly"
     else:
         series, note = indicators.monthly_series(result, count_col, params.get("from"), params.get("to"),
                                                  shifts)
         shown = series
         text = lambda: chart_text.monthly(series.frame, count_col, label)  # noqa: E731
-        column_config = {"month": st.column_config.DateColumn("Month", format="MMM YYYY", pinned=True)}
+        column_config = TREND_COLUMNS | {count_col: label, "month": st.column_config.DateColumn(
+            "Month", format="MMM YYYY", pinned=True)}
         what = "monthly"
     (chart, table), open_tab = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_trend_view")
     if open_tab == "Chart":
@@ -102,7 +115,7 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
 
 def breakdown_section(name: str, params: dict, category_col: str, count_col: str, label: str,
                       title: str, dataset: str, definition: str, caveats: str, key: str,
-                      empty: str = "Nothing matches these filters.") -> None:
+                      empty: str = "Nothing matches these filters.", category_label: str | None = None) -> None:
     result = ui.run(name, params)
     if result is None:
         return
@@ -122,7 +135,8 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
                                                                          label, withheld=word))
             charts.chart(fig, f"{key}_chart", alt, summary)
     with table:
-        ui.table(result, column_config={category_col: st.column_config.Column(pinned=True)})
+        ui.table(result, column_config={count_col: label, category_col: st.column_config.Column(
+            category_label or category_col.replace("_", " ").capitalize(), pinned=True)})
     ui.download(result, "Download this breakdown (Excel)", f"{key}.xlsx", key=f"dl_{key}")
     ui.dataset_note(dataset, definition, caveats)
 

@@ -99,7 +99,8 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
         cat_words = incidents.in_sentence(cat_label)
         views[f"By {cat_words}"] = lambda: sections.breakdown_section(
             f"{dataset}_by_type", params, cat, count, label, f"{label} by {cat_words}", dataset,
-            definition + f" {cat_label}s are as published.", caveats, f"{dataset}_by_type")
+            definition + f" {cat_label}s are as published.", caveats, f"{dataset}_by_type",
+            category_label=cat_label)
     for f in incidents.filters(c):
         words = incidents.in_sentence(incidents.label_of(c, f))
         title = f"{label} by {words}"
@@ -108,7 +109,7 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
             continue
         views[f"By {words}"] = lambda f=f, words=words, title=title: sections.breakdown_section(
             f"{dataset}_by_{f}", params, f, count, label, title, dataset, definition, caveats,
-            f"{dataset}_by_{f}",
+            f"{dataset}_by_{f}", category_label=incidents.label_of(c, f),
             empty=f"The {noun} you may see carry no {words} for these filters (not every extract "
                   "records it).")
     bench_params = {k: v for k, v in params.items() if k != "area"}
@@ -125,6 +126,7 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
             indicators.NOTES["outcomes"] if b == "outcome" else (definition, caveats))
         views[title] = lambda b=b, title=title, notes=notes: sections.breakdown_section(
             f"{dataset}_by_{b}", params, b, count, label, title, dataset, *notes, f"{dataset}_by_{b}",
+            category_label=title,
             empty=f"The {noun} you may see hold no {incidents.in_sentence(title)} for these filters.")
     return views
 
