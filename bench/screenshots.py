@@ -94,7 +94,8 @@ SUSPECTS = """() => {
   const snake = [...new Set(text.match(/\\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\\b/g) || [])].slice(0, 20);
   const midnight = (text.match(/\\b00:00(:00)?\\b/g) || []).length;
   const json = (text.match(/\\{"[a-z_]+":/g) || []).length;
-  return {errors, notFound, snake, midnight, json};
+  const skeletons = document.querySelectorAll('[data-testid="stSkeleton"]').length;
+  return {errors, notFound, snake, midnight, json, skeletons};
 }"""
 
 # After an action that may or may not start a script run (a tab: lazy tabs rerun, plain ones do
@@ -126,13 +127,19 @@ def demo_data() -> Path:
     return d
 
 
+# Streamlit draws a widget whose code is loaded on first use (the file uploader, a number box,
+# even a select box in a fresh browser) as a grey skeleton until its chunk arrives.
+NO_SKELETON = """() => !document.querySelector('[data-testid="stSkeleton"]')"""
+
+
 def drawn(page, timeout_s: float = 90) -> None:
-    """Wait, with no action to time from, for the current run to be over and its charts drawn
-    (bench.feel's DONE, told that the run has ended)."""
+    """Wait, with no action to time from, for the current run to be over, its charts drawn
+    (bench.feel's DONE, told that the run has ended) and no widget still a skeleton."""
     settle(page, timeout_s)
     page.evaluate(START)
     page.evaluate("() => { window.__feelRunEnded = true; }")
     page.wait_for_function(DONE, arg=[None], polling="raf", timeout=timeout_s * 1000)
+    page.wait_for_function(NO_SKELETON, polling=50, timeout=timeout_s * 1000)
 
 
 def after(page, action, timeout_s: float = 90, grace_ms: int = 1500) -> float:
@@ -324,6 +331,8 @@ def flags(s: dict) -> list[str]:
         out.append(f"00:00 x{s['midnight']}")
     if s.get("json"):
         out.append(f"raw JSON x{s['json']}")
+    if s.get("skeletons"):
+        out.append(f"{s['skeletons']} widget(s) still loading")
     return out
 
 
