@@ -10,10 +10,13 @@ desktop context (1280x800) and a phone context (390x844, mobile, touch):
 - logs in through the form (bench.feel.login);
 - visits every page listed in the user's sidebar navigation, discovered from the sidebar itself,
   by clicking its link (on the phone: opening the collapsed sidebar first, as a person would);
-- waits for the script run to end and every chart to draw (bench.feel's DONE), then saves a
-  full-page PNG `<user>__<page-slug>__<desk|phone>.png`;
-- also saves the login page, the phone's open navigation (`<user>__nav__phone.png`) and one
-  page the user may not open, reached by its URL (`<user>__refused-<slug>__<viewport>.png`).
+- waits for the script run to end, every chart to draw (bench.feel's DONE) and no widget to be
+  a loading skeleton, then saves a full-page PNG `<user>__<page-slug>__<desk|phone>.png`;
+- also saves the login page, the phone's open navigation (`<user>__nav__phone.png`), the phone
+  just after a page was tapped in that menu (`<user>__nav-after-tap__phone.png`: the app's own
+  navigation leaves the sidebar open over the page, so the script closes it before each phone
+  shot) and one page the user may not open, reached by its URL
+  (`<user>__refused-<slug>__<viewport>.png`).
 
 Full page: Streamlit's page does not scroll the document; its main container (stMain) scrolls
 inside a viewport-high app, so Playwright's full_page=True alone captures one screen. Before each
@@ -24,8 +27,10 @@ redrawn) and set back afterwards, so the layout is the real one at the real widt
 page's tab groups from the top) and the page with every expander opened (`<slug>+open`), for
 every user or only those named. Writes index.html (a contact sheet) and shots.json (each
 shot's page heading, seconds from click to last chart, and text that may read badly: error
-boxes, "Page not found", snake_case words, 00:00:00 times), which are hints for the reviewer,
-never a verdict. One browser, one page at a time.
+boxes, "Page not found", snake_case words, 00:00:00 and ISO timestamps, raw JSON, widgets still
+loading; the text of closed expanders counts too), which are hints for the reviewer, never a
+verdict. One browser, one page at a time. The temporary demo data directory is removed at the
+end unless --keep-data.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ import html
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -92,10 +98,11 @@ SUSPECTS = """() => {
       .map(e => e.innerText.trim().slice(0, 200));
   const notFound = /Page not found/i.test(document.body.innerText);
   const snake = [...new Set(text.match(/\\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\\b/g) || [])].slice(0, 20);
-  const midnight = (text.match(/\\b00:00(:00)?\\b/g) || []).length;
+  const midnight = (text.match(/\\b00:00:00\\b/g) || []).length;
+  const iso = (text.match(/\\b\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d/g) || []).length;
   const json = (text.match(/\\{"[a-z_]+":/g) || []).length;
   const skeletons = document.querySelectorAll('[data-testid="stSkeleton"]').length;
-  return {errors, notFound, snake, midnight, json, skeletons};
+  return {errors, notFound, snake, midnight, iso, json, skeletons};
 }"""
 
 # After an action that may or may not start a script run (a tab: lazy tabs rerun, plain ones do
@@ -117,7 +124,8 @@ def slug(text: str) -> str:
 
 def demo_data() -> Path:
     """A fresh temporary data directory with the demo area and users, made as the browser
-    tests make theirs (tests/e2e/conftest.py's e2e_data, through tests.e2e.server.run_cli)."""
+    tests make theirs (tests/e2e/conftest.py's e2e_data, through tests.e2e.server.run_cli).
+    Its parent is the temporary directory to remove afterwards."""
     from tests.e2e.server import run_cli
 
     d = Path(tempfile.mkdtemp(prefix="csp-shots-")) / "data"
@@ -328,7 +336,9 @@ def flags(s: dict) -> list[str]:
     if s.get("snake"):
         out.append("snake_case: " + ", ".join(s["snake"]))
     if s.get("midnight"):
-        out.append(f"00:00 x{s['midnight']}")
+        out.append(f"00:00:00 x{s['midnight']}")
+    if s.get("iso"):
+        out.append(f"ISO timestamp x{s['iso']}")
     if s.get("json"):
         out.append(f"raw JSON x{s['json']}")
     if s.get("skeletons"):
@@ -382,6 +392,8 @@ def main(argv=None) -> int:
     p.add_argument("--users", help="comma-separated usernames (default: every demo persona)")
     p.add_argument("--data-dir", type=Path, help="a data directory already set up (default: a fresh "
                    "temporary one with the demo area published into it)")
+    p.add_argument("--keep-data", action="store_true", help="keep the temporary demo data "
+                   "directory (its audit trail records the run) instead of removing it")
     p.add_argument("--viewports", default="desk,phone", help="desk, phone or both (default)")
     p.add_argument("--deep", nargs="?", const="*", default="", metavar="USERS",
                    help="also shoot every tab, and every expander opened: for every user, or only "
@@ -418,6 +430,11 @@ def main(argv=None) -> int:
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
+        if not args.data_dir:
+            if args.keep_data:
+                print(f"demo data kept in {data_dir}")
+            else:
+                shutil.rmtree(data_dir.parent, ignore_errors=True)
     took = time.monotonic() - t0
     note = (f"{sum(1 for s in shots if s.get('file'))} screenshots of {len(users)} users over "
             f"{data_dir} in {took:.0f} s ({time.strftime('%Y-%m-%d %H:%M')}); hints are text "
