@@ -23,9 +23,11 @@ inside a viewport-high app, so Playwright's full_page=True alone captures one sc
 shot the viewport is made as tall as stMain's content (measured until it stops changing, then
 redrawn) and set back afterwards, so the layout is the real one at the real width.
 
-`--deep [USERS]` also shoots every tab of each tab group (`<slug>+tabs<N>-<label>`, N counting the
-page's tab groups from the top) and the page with every expander opened (`<slug>+open`), for
-every user or only those named. Writes index.html (a contact sheet) and shots.json (each
+A page drawn in section tabs (the incident dashboards' "view" tabs, bound to ?view=) shows one
+section at a time, so each further section is shot too: `<user>__<slug>+view-<section>__<vp>.png`.
+`--deep [USERS]` also shoots, within each section, every tab of its other tab groups
+(`...+tabs<N>-<label>`, N counting those groups from the top) and the section with every expander
+opened (`...+open`), for every user or only those named. Writes index.html (a contact sheet) and shots.json (each
 shot's page heading, seconds from click to last chart, and text that may read badly: error
 boxes, "Page not found", snake_case words, 00:00:00 and ISO timestamps, raw JSON, widgets still
 loading; the text of closed expanders counts too), which are hints for the reviewer, never a
@@ -208,36 +210,80 @@ def visit(page, link: dict, phone: bool) -> float:
     return after(page, loc.click)
 
 
-def deep_shots(page, user: str, page_slug: str, vp: str, out: Path, base: dict, log) -> list[dict]:
-    """Every tab of each tab group, then every expander open."""
+# The incident dashboards' section tabs (st.tabs(key="view"), bound to ?view=): the page's content
+# is one section at a time, so each section is shot. The first tab list inside is theirs; each
+# section holds its own Chart/Table tabs further in (as tests/e2e/e2e_helpers.VIEWS reads them).
+VIEWS = ".st-key-view"
+
+
+def view_tabs(page):
+    return page.locator(VIEWS).first.get_by_role("tablist").first.get_by_role("tab")
+
+
+# Mark the section tabs' list so the other tab groups can be told from it.
+MARK_VIEWS = """(sel) => { const v = document.querySelector(sel + ' [role="tablist"]');
+  if (v) v.setAttribute('data-shots-views', '1'); }"""
+
+
+def shoot(page, out: Path, name: str, base: dict, log, **facts) -> dict:
+    full_shot(page, out / name, base)
+    secs = facts.get("seconds")
+    log(f"  {name}" + (f" ({secs:.1f} s)" if secs else ""))
+    return {"file": name, **facts, **page.evaluate(SUSPECTS)}
+
+
+def deep_shots(page, stem: str, vp: str, out: Path, base: dict, log) -> list[dict]:
+    """Every tab of each tab group other than the section tabs, then every expander open.
+    ``stem`` is the file name so far (user, page and section)."""
     shots = []
-    groups = page.locator('[data-testid="stTabs"]')
-    for g in range(groups.count()):
-        tabs = groups.nth(g).get_by_role("tab")
-        for t in range(tabs.count()):
-            tab = tabs.nth(t)
+
+    def groups():
+        page.evaluate(MARK_VIEWS, VIEWS)  # again after each run: a rerun may redraw the list
+        return page.locator('[data-testid="stMain"] [role="tablist"]:not([data-shots-views])')
+
+    g = 0
+    while g < groups().count():
+        t = 0
+        while t < groups().nth(g).get_by_role("tab").count():
+            tab = groups().nth(g).get_by_role("tab").nth(t)
+            t += 1
             if tab.get_attribute("aria-selected") == "true":
                 continue
             label = tab.inner_text().strip()
             secs = after(page, tab.click, grace_ms=800)  # lazy tabs rerun the page, plain ones do not
-            name = f"{user}__{page_slug}+tabs{g + 1}-{slug(label)}__{vp}.png"
-            full_shot(page, out / name, base)
-            shots.append({"file": name, "extra": f"tab group {g + 1}: {label}", "seconds": round(secs, 2),
-                          **page.evaluate(SUSPECTS)})
-            log(f"  {name} ({secs:.1f} s)")
-            groups = page.locator('[data-testid="stTabs"]')  # a lazy tab's rerun redraws the groups
-            if g >= groups.count():
+            shots.append(shoot(page, out, f"{stem}+tabs{g + 1}-{slug(label)}__{vp}.png", base, log,
+                               extra=f"tab group {g + 1}: {label}", seconds=round(secs, 2)))
+            if g >= groups().count():  # the rerun drew fewer groups
                 break
-            tabs = groups.nth(g).get_by_role("tab")
+        g += 1
     closed = page.locator('[data-testid="stExpander"] details:not([open]) > summary')
     if closed.count():
         while closed.count():  # an expander opens without a run
             closed.first.click()
         drawn(page)
-        name = f"{user}__{page_slug}+open__{vp}.png"
-        full_shot(page, out / name, base)
-        shots.append({"file": name, "extra": "expanders open", **page.evaluate(SUSPECTS)})
-        log(f"  {name}")
+        shots.append(shoot(page, out, f"{stem}+open__{vp}.png", base, log, extra="expanders open"))
+    return shots
+
+
+def section_shots(page, user: str, page_slug: str, vp: str, out: Path, base: dict, deep: bool,
+                  log) -> list[dict]:
+    """The page's other sections (its section tabs, when it has them), each shot; with deep,
+    each section's own tabs and expanders too."""
+    shots = []
+    labels = [x.strip() for x in view_tabs(page).all_inner_texts()] if page.locator(VIEWS).count() else []
+    if deep:
+        shots += [dict(s, section_tab=labels[0] if labels else "")
+                  for s in deep_shots(page, f"{user}__{page_slug}" + (f"+view-{slug(labels[0])}" if labels else ""),
+                                      vp, out, base, log)]
+    for label in labels[1:]:
+        tab = page.locator(VIEWS).first.get_by_role("tablist").first.get_by_role("tab", name=label, exact=True)
+        secs = after(page, tab.click)
+        stem = f"{user}__{page_slug}+view-{slug(label)}"
+        shots.append(shoot(page, out, f"{stem}__{vp}.png", base, log, extra=f"section {label}",
+                           seconds=round(secs, 2)))
+        if deep:
+            shots += [dict(s, extra=f"section {label}: {s['extra']}")
+                      for s in deep_shots(page, stem, vp, out, base, log)]
     return shots
 
 
@@ -283,9 +329,8 @@ def shoot_user(browser, base_url: str, user: str, vp: str, out: Path, deep: bool
                           "slug": page_slug, "h1": facts["h1"], "title": facts["title"],
                           "seconds": secs and round(secs, 2), **size, **page.evaluate(SUSPECTS)})
             log(f"{name}" + (f" ({secs:.1f} s)" if secs else ""))
-            if deep:
-                shots += [dict(s, page=link["label"], section=link["section"], slug=page_slug)
-                          for s in deep_shots(page, user, page_slug, vp, out, opts["viewport"], log)]
+            shots += [dict(s, page=link["label"], section=link["section"], slug=page_slug)
+                      for s in section_shots(page, user, page_slug, vp, out, opts["viewport"], deep, log)]
         # One page the user may not open, by its URL (as a shared link would reach it).
         nav_slugs = {slug(x["href"].rstrip("/").rsplit("/", 1)[-1]) for x in links}
         refused = next((p for p in refusable if slug(p) not in nav_slugs), None)
@@ -428,8 +473,7 @@ def main(argv=None) -> int:
                               for s in shoot_user(browser, base_url, user, vp, out, user in deep, refusable, log)]
             browser.close()
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=20)
+        proc.stop()
         if not args.data_dir:
             if args.keep_data:
                 print(f"demo data kept in {data_dir}")
