@@ -167,3 +167,13 @@ def open_view(page: Page, name: str) -> None:
     if tab.get_attribute("aria-selected") != "true":
         rerun(page, tab.click)
     settle(page)
+
+
+def file_input(page: Page):
+    """The Upload page's file input, once the uploader has really been drawn. Streamlit draws a
+    lazily loaded widget as a grey skeleton first; a file set on the page before the real
+    uploader replaced it was never uploaded (seen under CI load: the page just sat there)."""
+    uploader = page.get_by_test_id("stFileUploader").first
+    expect(uploader.get_by_test_id("stFileUploaderDropzone")).to_be_visible()
+    expect(page.get_by_test_id("stMain").get_by_test_id("stSkeleton")).to_have_count(0)
+    return uploader.locator("input[type=file]")

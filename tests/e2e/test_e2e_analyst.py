@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from .e2e_helpers import choose, login, open_page, rerun, snap
+from .e2e_helpers import choose, file_input, login, open_page, rerun, snap
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "analyst.police"
@@ -57,7 +57,7 @@ def test_upload_fix_publish_and_roll_back(base_url, page, app_data, tmp_path):
 
     open_page(page, "Upload", "Upload data")
     choose(page, "Dataset", CRIME)
-    uploader = page.get_by_test_id("stFileUploader").first.locator("input[type=file]")
+    uploader = file_input(page)
 
     bad = tmp_path / f"{new}-fenmouth-street.csv"
     bad.write_text(street_csv(new, bad_row=3))

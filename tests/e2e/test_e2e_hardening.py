@@ -12,7 +12,7 @@ import urllib.request
 
 from playwright.sync_api import expect
 
-from .e2e_helpers import has_login_cookie, heading, login, logout, open_page, settle
+from .e2e_helpers import file_input, has_login_cookie, heading, login, logout, open_page, settle
 
 USER = "analyst.police"
 
@@ -97,7 +97,7 @@ def test_hostile_uploads_leave_the_server_memory_and_answering(base_url, page, s
              "wide.csv": (wide_csv(), "1,000,000 columns")}
     login(page, base_url, USER)
     open_page(page, "Upload", "Upload data")
-    uploader = page.get_by_test_id("stFileUploader").first.locator("input[type=file]")
+    uploader = file_input(page)
     for i, (name, (data, said)) in enumerate(files.items()):
         path = tmp_path / name
         path.write_bytes(data)
@@ -105,6 +105,7 @@ def test_hostile_uploads_leave_the_server_memory_and_answering(base_url, page, s
             page.goto(base_url + "/upload")
             expect(heading(page, "Upload data")).to_be_visible()
             settle(page)
+            uploader = file_input(page)
         before = _status_mb(server.proc.pid, "VmRSS")
         with open(f"/proc/{server.proc.pid}/clear_refs", "w") as fh:
             fh.write("5")  # reset the peak to the current resident size

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .e2e_helpers import (NAV, COOKIE, choose, heading, logged_in, login, login_form, logout,
+from .e2e_helpers import (NAV, COOKIE, choose, file_input, heading, logged_in, login, login_form, logout,
                           open_page, rerun, submit_login)
 from .server import ARTIFACTS, PASSWORD, ROOT
 
@@ -222,7 +222,7 @@ def test_a_publish_through_one_replica_is_served_by_the_other(browser, stack, tm
     choose(writer, "Dataset", re.compile(r"\(crime\)$"))
     f = tmp_path / f"{new}-fenmouth-street.csv"
     f.write_text(street_csv(new))
-    uploader = writer.get_by_test_id("stFileUploader").first.locator("input[type=file]")
+    uploader = file_input(writer)
     rerun(writer, lambda: uploader.set_input_files(f))
     expect(writer.get_by_text("Validation passed")).to_be_visible()
     rerun(writer, writer.get_by_role("button", name="Publish", exact=True).click)
