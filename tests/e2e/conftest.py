@@ -93,8 +93,9 @@ def base_url(server, browser) -> str:
 def context(browser, request, artifacts):
     """A fresh browser context (own cookies and storage) per test; on failure every open tab
     is screenshotted into tests/artifacts/failures/."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    ctx.set_default_timeout(45_000)
+    from .e2e_helpers import new_context
+
+    ctx = new_context(browser, viewport={"width": 1280, "height": 800}, accept_downloads=True)
     yield ctx
     failed = any(getattr(request.node, f"rep_{w}", None) and getattr(request.node, f"rep_{w}").failed
                  for w in ("setup", "call"))

@@ -25,6 +25,55 @@ def settle(page: Page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
 
 
+# Counts the app's finished runs as they arrive, before React draws anything: each ForwardMsg
+# from the server is a protobuf, and a run's end is the one with top-level field 6
+# (script_finished). The run-state attribute alone is not enough: on a loaded machine the
+# browser can take a run's start and end in one React batch, so 'running' never reaches the
+# DOM and a wait on it never ends (CI lost the admin's Access log -> next page click and an
+# analyst's Publish that way).
+RUN_COUNTER = """(() => {
+  if (window.__cspRunsFinished !== undefined) return;
+  window.__cspRunsFinished = 0;
+  const finished = (buf) => {
+    const b = new Uint8Array(buf);
+    let i = 0;
+    const varint = () => {
+      let v = 0, s = 0, x;
+      do { x = b[i++]; v += (x & 0x7f) * 2 ** s; s += 7; } while ((x & 0x80) && i < b.length);
+      return v;
+    };
+    while (i < b.length) {
+      const tag = varint(), wire = tag % 8;
+      if (Math.floor(tag / 8) === 6) return true;
+      if (wire === 0) varint();
+      else if (wire === 2) i += varint();
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return false;
+    }
+    return false;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (e.data instanceof ArrayBuffer && finished(e.data)) window.__cspRunsFinished += 1;
+      });
+    }
+  };
+})()"""
+
+
+def new_context(browser, **options):
+    """A browser context whose pages count the app's finished runs (RUN_COUNTER), with the
+    suite's patient timeout."""
+    ctx = browser.new_context(**options)
+    ctx.set_default_timeout(45_000)
+    ctx.add_init_script(RUN_COUNTER)
+    return ctx
+
+
 _WATCH_RUN = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   window.__cspRunEnded = false;
@@ -34,17 +83,23 @@ _WATCH_RUN = """() => {
   });
   window.__cspRunObserver.observe(app, {attributes: true, attributeOldValue: true,
                                         attributeFilter: ['data-test-script-state']});
+  return window.__cspRunsFinished === undefined ? -1 : window.__cspRunsFinished;
 }"""
+
+_RUN_ENDED = """(before) => window.__cspRunEnded === true
+  || (before >= 0 && window.__cspRunsFinished > before)"""
 
 
 def rerun(page: Page, action) -> None:
     """Do something that makes the app run again (a click, a key) and wait for that run to end.
 
-    Waiting only for 'not running' could pass before the new run has even started, so a
-    MutationObserver records the app's run state leaving 'running' after the action."""
-    page.evaluate(_WATCH_RUN)
+    Waiting only for 'not running' could pass before the new run has even started, so this
+    waits for a run to finish after the action: counted from the server's messages where the
+    page was opened by new_context (RUN_COUNTER), else seen as the app's run state leaving
+    'running'."""
+    before = page.evaluate(_WATCH_RUN)
     action()
-    page.wait_for_function("() => window.__cspRunEnded === true")
+    page.wait_for_function(_RUN_ENDED, arg=before)
     settle(page)
 
 

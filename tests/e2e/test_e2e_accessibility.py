@@ -10,7 +10,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from .e2e_helpers import NAV, login, login_form, open_view, rerun, settle, snap, view_names
+from .e2e_helpers import NAV, login, new_context, login_form, open_view, rerun, settle, snap, view_names
 
 # One login per role: board (whole-area, perturbed), analyst (data tools), practitioner (two
 # wards only) and admin (the admin pages).
@@ -134,8 +134,7 @@ def test_every_page_passes_axe_for_each_persona(base_url, page, axe_source, user
 
 def test_phone_charts_have_no_covering_toolbar(base_url, browser):
     """At 390×844 (a phone): the charts draw, and no Plotly mode bar sits over any of them."""
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    ctx.set_default_timeout(45_000)
+    ctx = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
         page = ctx.new_page()
         login(page, base_url, "board.police", path="/crime")

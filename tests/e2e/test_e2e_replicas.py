@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .e2e_helpers import (NAV, COOKIE, choose, file_input, heading, logged_in, login, login_form, logout,
+from .e2e_helpers import (NAV, COOKIE, choose, file_input, new_context, heading, logged_in, login, login_form, logout,
                           open_page, rerun, submit_login)
 from .server import ARTIFACTS, PASSWORD, ROOT
 
@@ -62,8 +62,7 @@ def stack(postgres):
 
 
 def pinned(browser, stack, replica: str, cookies: list[dict] = ()):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(45_000)
+    ctx = new_context(browser, viewport={"width": 1280, "height": 800})
     ctx.add_cookies([{"name": AFFINITY, "value": replica, "url": stack.url}, *cookies])
     return ctx
 

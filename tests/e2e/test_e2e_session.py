@@ -79,3 +79,14 @@ def test_logout_deletes_the_cookie_even_when_another_run_follows_at_once(base_ur
     page.get_by_role("button", name="Log in").click()  # at once: no wait for the delete
     login_cookie_gone(page)
     expect(page.locator(COOKIE_FRAME)).to_have_count(0)
+
+
+def test_the_run_counter_sees_each_run_the_server_finishes(page, base_url):
+    """rerun() waits on RUN_COUNTER, which reads the server's messages itself: if Streamlit
+    changed its message layout the count would stay at zero and every journey would hang, so
+    say so here in one place."""
+    login(page, base_url, "board.police")
+    after_login = page.evaluate("window.__cspRunsFinished")
+    assert after_login >= 1
+    rerun(page, page.locator(NAV).get_by_role("link", name="Crime", exact=True).click)
+    assert page.evaluate("window.__cspRunsFinished") > after_login
