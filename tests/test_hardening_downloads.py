@@ -25,3 +25,15 @@ def test_serve_py_is_what_make_run_starts_and_streamlit_runs_it_as_an_app():
     assert found.is_asgi_app and found.app_name == "app"
     assert "streamlit run serve.py" in (ROOT / "Makefile").read_text()
     assert "MediaGuard" in (ROOT / "serve.py").read_text()
+
+
+def test_only_a_browser_navigation_or_a_client_outside_a_browser_counts_as_a_download():
+    """Streamlit's button fetches its file when drawn (Sec-Fetch-Mode: cors); a click on the
+    link is a navigation. Only the second, or a request with no such header, is served and
+    audited (tests/e2e/test_e2e_hardening.py checks the same in Chromium)."""
+    from csp.ui.downloads import is_probe
+
+    assert is_probe([(b"sec-fetch-mode", b"cors"), (b"sec-fetch-dest", b"empty")])
+    assert is_probe([(b"Sec-Fetch-Mode", b"no-cors")])
+    assert not is_probe([(b"sec-fetch-mode", b"navigate"), (b"sec-fetch-dest", b"document")])
+    assert not is_probe([(b"user-agent", b"curl/8.0")])

@@ -82,33 +82,51 @@ def offer(label: str, data: bytes, filename: str, mime: str, key: str, details: 
 # ---- the guard ----------------------------------------------------------------------------------
 
 
-def check(file_id: str, method: str) -> str | None:
-    """None to let Streamlit answer the request, or why it is refused."""
+def check(file_id: str, method: str, probe: bool = False) -> tuple[str | None, bool]:
+    """(why it is refused, or None; whether the file is a download we guard). A download that
+    passes is audited here unless the request is a probe (is_probe), which is not given it."""
     from streamlit.runtime import Runtime
     from streamlit.runtime.media_file_storage import MediaFileKind
 
     from .. import accounts, audit
 
     if not Runtime.exists():
-        return None
+        return None, False
     media = Runtime.instance().media_file_mgr.read_file(file_id)
     if media is None or media.kind != MediaFileKind.DOWNLOADABLE:
-        return None  # not a download (images ...), or gone: Streamlit answers 404
+        return None, False  # not a download (images ...), or gone: Streamlit answers 404
     with _lock:
         grant = _grants.get(_key(media.filename or "", media.content))
     if grant is None:
-        return "This download was not offered through the app."
+        return "This download was not offered through the app.", True
     now = time.time()
     if not accounts.session_ok(grant.username, grant.login_at, now) or now - grant.offered_at > accounts.idle_seconds():
-        return "This download has expired: log in and open the page again."
-    if method == "GET" and grant.audit:  # HEAD and OPTIONS probes fetch nothing
+        return "This download has expired: log in and open the page again.", True
+    if not probe and method == "GET" and grant.audit:  # HEAD and OPTIONS probes fetch nothing
         audit.record(grant.username, "download", target=grant.target,
                      details={**grant.details, "served": True}, data_owner=list(grant.data_owner))
-    return None
+    return None, True
+
+
+def is_probe(headers) -> bool:
+    """A script's fetch of the file rather than the person's download.
+
+    Streamlit's download button fetches its file as soon as it is drawn, only to see that the
+    URL answers (``checkSourceUrlResponse``); recording that as a download filled the audit trail
+    with downloads nobody made. A browser marks every request with ``Sec-Fetch-Mode``, which a
+    page's script cannot set: a click on the download link is a navigation ("navigate"), a
+    script's fetch is not. A client that sends no such header (curl, a script outside a
+    browser) is given the file and audited as before."""
+    for name, value in headers:
+        if name.lower() == b"sec-fetch-mode":
+            return value.decode("latin-1").strip().lower() != "navigate"
+    return False
 
 
 class MediaGuard:
-    """ASGI middleware in front of Streamlit's /media route (see the module docstring)."""
+    """ASGI middleware in front of Streamlit's /media route (see the module docstring). A
+    probe (is_probe) is checked like a download but answered with an empty 200: it is told
+    the URL works, is not given the file, and is not audited."""
 
     def __init__(self, app):
         global GUARDED
@@ -120,8 +138,14 @@ class MediaGuard:
             from starlette.concurrency import run_in_threadpool
             from starlette.responses import PlainTextResponse
 
-            why = await run_in_threadpool(check, m.group(1), scope.get("method", "GET"))
+            from starlette.responses import Response
+
+            probe = is_probe(scope.get("headers") or [])
+            why, download = await run_in_threadpool(check, m.group(1), scope.get("method", "GET"), probe)
             if why is not None:
                 await PlainTextResponse(why, status_code=403)(scope, receive, send)
+                return
+            if probe and download:
+                await Response(b"", status_code=200, headers={"Cache-Control": "no-store"})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
