@@ -270,12 +270,12 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> Section:
     appendix: list[str] = []
 
     head, _ = _try(user, t.headline, {"to": params["to"]})
-    if head is not None and head.frame.height:
-        row = head.frame.row(0, named=True)
-        gap = indicators.comparison_gap(row)
-        test = None if gap else indicators.change_test(row["current"], row["previous"])
-        tiles = ((f"{t.label}, 12 months to {_month(row['last_month'])}", _count(row["current"])),
-                 ("Previous 12 months", _count(row["previous"])),
+    shown = indicators.headline_comparison(head)
+    if shown is not None:
+        row, gap, test = shown["row"], shown["why"], shown["test"]
+        floor = {k: "≥" if shown["lower"][k] and row[k] is not None else "" for k in ("current", "previous")}
+        tiles = ((f"{t.label}, 12 months to {_month(row['last_month'])}", floor["current"] + _count(row["current"])),
+                 ("Previous 12 months", floor["previous"] + _count(row["previous"])),
                  ("Change", "n/a" if test is None or test["pct_change"] is None else f"{test['pct_change']:+.1f}%"))
         out.append("<div class='tiles'>" + "".join(
             f"<div class='tile'><div class='k'>{_e(k)}</div><div class='v'>{_e(v)}</div></div>"
@@ -487,39 +487,9 @@ def dataclass_replace(result, keep: pl.Series):
 # ---- the summary -----------------------------------------------------------------------------
 
 def _judgement(tile) -> str:
-    words = {"good": "Significantly better", "bad": "Significantly worse",
-             "neutral": "No significant change"}[tile.colour]
+    words = "Not tested (figures inside the total are withheld)" if getattr(tile, "lower_bound", False) else {
+        "good": "Significantly better", "bad": "Significantly worse", "neutral": "No significant change"}[tile.colour]
     return f"<td class='j {tile.colour}'>{tile.arrow} {words}</td>"
-
-
-def _as_headline(user: access.User, tile, themes):
-    """A crime or ASB tile with the figures of its theme page's headline (one 12-month total
-    each), so page 1 and the theme's page give the same number: under perturbation a total of
-    twelve monthly figures differs a little from the 12-month figure itself."""
-    t = {"crime": CRIME, "asb": ASB}.get(tile.theme)
-    if t is None or not tile.available:
-        return tile
-    head, _ = _try(user, t.headline)
-    if head is None or head.frame.height == 0:
-        return tile
-    row = head.frame.row(0, named=True)
-    if indicators.comparison_gap(row) or row["current"] is None or row["previous"] is None:
-        return tile
-    test = themes.count_change(row["current"], row["previous"])
-    lo, hi = stats.exact_poisson_ci(row["current"])
-    wards, _ = _try(user, f"overview_{t.key}_wards")
-    where = None
-    if wards is not None and test["change"] != 0:
-        where = themes.extreme_area(wards.frame.to_dicts(), 1 if test["change"] > 0 else -1)
-    out = dataclasses.replace(
-        tile, value_label=f"{row['current']:,}", previous_label=f"{row['previous']:,}",
-        ci_label=f"{lo:,.0f}–{hi:,.0f}", period_label=f"12 months to {_month(row['last_month'])}",
-        change_label="n/a" if test["pct_change"] is None else f"{test['pct_change']:+.1f}%",
-        significant=test["significant"], p_value=test["p_value"], direction=test["direction"],
-        raw_direction="none" if test["change"] == 0 else ("up" if test["change"] > 0 else "down"))
-    out.colour = stats.polarity_colour(out.direction, out.polarity)
-    out.sentence = themes.count_sentence(tile.title, test, out.period_label, where)
-    return out
 
 
 def _summary(user: access.User) -> str:
@@ -529,7 +499,6 @@ def _summary(user: access.User) -> str:
     tiles = _guarded(themes.overview_tiles, user)
     if tiles is None:
         return f"<div id='summary'><h2>Summary</h2>{_refused(_FAILED)}</div>"
-    tiles = [_as_headline(user, t, themes) for t in tiles]
     rows = []
     for t in tiles:
         if not t.available:

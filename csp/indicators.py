@@ -299,6 +299,30 @@ def comparison_gap(row: dict) -> str:
             + "lie inside the data held, so the earlier figure is not a full year.")
 
 
+LOWER_BOUND_WHY = ("At least this many: some figures inside the total are withheld from you, so "
+                   "the change is not tested.")
+
+
+def headline_comparison(head: Result | None) -> dict | None:
+    """A ``<dataset>_headline`` result as every view shows it (the theme page's headline, the
+    Overview tile, the board pack): its row, whether each total is only a lower bound (cells
+    withheld from this user lie inside it), why no change is tested ('' when one is) and the
+    test. None when there is no row. One function, so the three never disagree."""
+    if head is None or head.frame.height == 0:
+        return None
+    row = head.frame.row(0, named=True)
+    part = head.partial.row(0, named=True) if head.partial.width else {}
+    lower = {k: bool(part.get(k)) for k in ("current", "previous")}
+    why = comparison_gap(row)
+    if not why and (lower["current"] or lower["previous"]):
+        why = LOWER_BOUND_WHY  # a floor against a floor (or a count) says nothing about change
+    test = None if why else per_result(head, ("change_test",),
+                                       lambda: change_test(row["current"], row["previous"]))
+    if test is None and not why:
+        why = "No comparison is made: a 12-month total is withheld."
+    return {"row": row, "lower": lower, "why": why, "test": test}
+
+
 def change_test(current, previous, alpha: float = 0.05) -> dict | None:
     """Exact Poisson test of current against previous, or None when either is suppressed."""
     if current is None or previous is None:

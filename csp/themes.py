@@ -104,29 +104,49 @@ def count_change(current, previous, alpha: float = ALPHA) -> dict | None:
     return stats.poisson_change_test(int(current), int(previous), alpha=alpha)
 
 
-def proportion_change(x1, n1, x0, n0, alpha: float = ALPHA) -> dict | None:
+def count_noise(result, value) -> float:
+    """The noise variance of a count ``result`` publishes to its reader (0 when exact:
+    csp.protection.cells.noise_variance under the result's rules)."""
+    from .protection import cells
+
+    if result is None or _missing(value):
+        return 0.0
+    return max((cells.noise_variance(r, value) for r in (getattr(result, "rules", None) or {}).values()),
+               default=0.0)
+
+
+def proportion_change(x1, n1, x0, n0, alpha: float = ALPHA, noise_from=None) -> dict | None:
     """Current proportion x1/n1 against previous x0/n0: Wilson 95% intervals for each and a
     two-sided two-proportion z-test with pooled variance (equivalent to Pearson's chi-square on
     the 2x2 table without continuity correction). None when any input is suppressed or a
-    denominator is zero."""
+    denominator is zero.
+
+    ``noise_from``: the query result the four counts were published in. Where they are
+    perturbed for this reader, the perturbation's variance (from the policy's ptable) is added
+    to the test's variance and widens the intervals: a rate of a few dozen people can move
+    several points by perturbation alone, and that must not read as a significant change
+    (``noise`` in the answer says it was allowed for)."""
     if any(_missing(v) for v in (x1, n1, x0, n0)) or not n1 or not n0:
         return None
-    x1, n1, x0, n0 = int(x1), int(n1), int(x0), int(n0)
+    x1, n1, x0, n0 = min(int(x1), int(n1)), int(n1), min(int(x0), int(n0)), int(n0)
     p1, p0 = x1 / n1, x0 / n0
+    nv1 = stats.proportion_noise(x1, n1, count_noise(noise_from, x1), count_noise(noise_from, n1))
+    nv0 = stats.proportion_noise(x0, n0, count_noise(noise_from, x0), count_noise(noise_from, n0))
     pooled = (x1 + x0) / (n1 + n0)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0) + nv1 + nv0)
     if se == 0:
         p_value = 1.0
     else:
         p_value = float(2 * _sp.ndtr(-abs(p1 - p0) / se))  # two-sided normal tail
     significant = p_value < alpha
     change = p1 - p0
-    lo1, hi1 = stats.wilson_ci(x1, n1)
-    lo0, hi0 = stats.wilson_ci(x0, n0)
+    lo1, hi1 = stats.widened_wilson(x1, n1, nv1)
+    lo0, hi0 = stats.widened_wilson(x0, n0, nv0)
     return {
         "current": p1, "previous": p0, "current_ci": (lo1, hi1), "previous_ci": (lo0, hi0),
         "change_points": 100 * change, "p_value": p_value, "significant": significant,
         "direction": "none" if not significant or change == 0 else ("up" if change > 0 else "down"),
+        "noise": bool(nv1 or nv0),
     }
 
 
@@ -161,6 +181,7 @@ class Tile:
     spark_y: list = field(default_factory=list)
     spark_label: str = ""
     source: str = ""  # dataset behind the tile
+    lower_bound: bool = False  # figures withheld from this user lie inside the total: not tested
     versions: dict = field(default_factory=dict)  # dataset -> version read
 
     @property
@@ -216,7 +237,8 @@ def tiles_table(tiles: list[Tile]) -> TableResult:
         "latest_95pc_ci": [t.ci_label for t in tiles],
         "change": [t.change_label for t in tiles],
         "p_value": [None if t.p_value is None else round(t.p_value, 4) for t in tiles],
-        "judgement": [{"good": "better", "bad": "worse", "neutral": "not significant"}[t.colour]
+        "judgement": [("not tested" if t.lower_bound else
+                       {"good": "better", "bad": "worse", "neutral": "not significant"}[t.colour])
                       if t.available else None for t in tiles],
     }, schema={"theme": pl.String, "period": pl.String, "latest_12_months": pl.String,
                "previous_12_months": pl.String, "latest_95pc_ci": pl.String, "change": pl.String,
@@ -281,10 +303,29 @@ def count_sentence(subject: str, test: dict | None, period: str, where: dict | N
     return text + "."
 
 
+def headline_figures(headline: queries.Result | None) -> dict | None:
+    """The 12-month totals of a ``<dataset>_headline`` result as the theme's page shows them
+    (indicators.headline_comparison), with whether either is only a lower bound; None when they
+    give no comparison (no result, a period not wholly held, a total withheld)."""
+    from .indicators import headline_comparison
+
+    shown = headline_comparison(headline)
+    if shown is None:
+        return None
+    row = shown["row"]
+    if row["current"] is None or row["previous"] is None or (shown["why"] and not any(shown["lower"].values())):
+        return None
+    return {**row, "lower_bound": any(shown["lower"].values())}
+
+
 def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | None, count_col: str,
                wards: queries.Result | None = None, polarity: str = "lower_is_better",
-               source: str = "") -> Tile:
-    """A tile for a monthly count: latest rolling 12 months against the 12 before."""
+               source: str = "", headline: queries.Result | None = None) -> Tile:
+    """A tile for a monthly count: latest rolling 12 months against the 12 before. The two
+    totals are the theme page's headline figures when ``headline`` gives them: under
+    perturbation a sum of twelve published months differs a little from the published 12-month
+    total, and a board member must read one number in both places. The sparkline stays the
+    rolling sum of the monthly figures."""
     tile = Tile(theme, title, polarity, source=source)
     if monthly is None:
         tile.reason = "Not shared with you under the sharing agreement."
@@ -295,21 +336,32 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
         tile.reason = f"Fewer than 24 months of data held ({len(months)}), so no year-on-year comparison."
         return tile
     rolled = rolling_12(values)
-    current, previous = rolled[-1], rolled[-13]
+    current, previous, last = rolled[-1], rolled[-13], months[-1]
+    head = headline_figures(headline)
+    if head is not None:
+        current, previous, last = head["current"], head["previous"], head["last_month"]
     if current is None or previous is None:
         tile.reason = "A month in the latest 24 is suppressed or missing, so no 12-month totals are shown."
         return tile
+    tile.previous_label = f"{previous:,}"
+    tile.period_label = f"12 months to {month_label(last)}"
+    tile.spark_x = [m for m, v in zip(months, rolled) if v is not None]
+    tile.spark_y = [v for v in rolled if v is not None]
+    tile.spark_label = "Rolling 12-month total"
+    if head is not None and head["lower_bound"]:
+        # A total with withheld figures inside it is a floor, not a count to test.
+        tile.lower_bound = True
+        tile.value_label = f"≥{current:,}"
+        tile.change_label = "not tested"
+        tile.sentence = (f"{subject}: at least {current:,} in the {tile.period_label}. Some of the "
+                         "figures inside this total are withheld from you, so the change is not tested.")
+        return _finish(tile, "none", "none")
     test = count_change(current, previous)
     tile.value_label = f"{current:,}"
-    tile.previous_label = f"{previous:,}"
-    tile.period_label = f"12 months to {month_label(months[-1])}"
     tile.change_label = "n/a" if test["pct_change"] is None else f"{test['pct_change']:+.1f}%"
     lo, hi = stats.exact_poisson_ci(current)  # the latest 12-month count's exact 95% interval
     tile.ci_label = f"{lo:,.0f}–{hi:,.0f}"
     tile.significant, tile.p_value = test["significant"], test["p_value"]
-    tile.spark_x = [m for m, v in zip(months, rolled) if v is not None]
-    tile.spark_y = [v for v in rolled if v is not None]
-    tile.spark_label = "Rolling 12-month total"
     where = None
     if wards is not None and test["change"] != 0:
         where = extreme_area(wards.frame.to_dicts(), 1 if test["change"] > 0 else -1)
@@ -377,15 +429,21 @@ class ReoffendingSummary:
     age: dict | None = None
 
 
-def _with_wilson(result: queries.Result, x: str, n: str, lo: str = "rate_lower",
-                 hi: str = "rate_upper") -> queries.Result:
+def with_wilson(result: queries.Result, x: str, n: str, lo: str = "rate_lower",
+                hi: str = "rate_upper") -> queries.Result:
+    """The result with 95% interval columns (lo, hi, %) for x of n: Wilson, widened for the
+    perturbation the reader's figures carry (proportion_change says why), withheld wherever
+    either count is. A perturbed outcome a little above its cohort (each is its own cell) is
+    taken as the whole cohort, never more."""
     los, his = [], []
     for xv, nv in zip(result.frame[x].to_list(), result.frame[n].to_list()):
         if _missing(xv) or _missing(nv) or not nv:
             los.append(None)
             his.append(None)
         else:
-            a, b = stats.wilson_ci(int(xv), int(nv))
+            xi, ni = min(int(xv), int(nv)), int(nv)
+            noise = stats.proportion_noise(xi, ni, count_noise(result, xi), count_noise(result, ni))
+            a, b = stats.widened_wilson(xi, ni, noise)
             los.append(round(100 * a, 1))
             his.append(round(100 * b, 1))
     frame = result.frame.with_columns(pl.Series(lo, los, pl.Float64), pl.Series(hi, his, pl.Float64))
@@ -408,14 +466,14 @@ def reoffending_summary(user: access.User | None, today: dt.date | None = None,
         tile.reason = "No reoffending data has been published yet."
         return ReoffendingSummary(tile, quarterly)
     tile.versions = dict(breakdown.versions)
-    quarterly = _with_wilson(quarterly, "reoffenders", "offenders")
-    breakdown = _with_wilson(breakdown, "reoffenders", "offenders")
+    quarterly = with_wilson(quarterly, "reoffenders", "offenders")
+    breakdown = with_wilson(breakdown, "reoffenders", "offenders")
     rows = breakdown.frame.to_dicts()
     age = cohort_age(total["last_quarter"], today)
     period = (f"the cohorts of {month_label(total['first_quarter'])} to "
               f"{month_label(add_months(total['last_quarter'], 2))}")
     test = proportion_change(total["reoffenders"], total["offenders"],
-                             total["prev_reoffenders"], total["prev_offenders"])
+                             total["prev_reoffenders"], total["prev_offenders"], noise_from=breakdown)
     by_type = [r for r in rows if r["split"] == "cohort type" and not _missing(r["rate_pct"])]
     extra = ""
     if by_type:
@@ -459,7 +517,7 @@ def substance_summary(user: access.User | None) -> SubstanceSummary:
         tile.reason = "No treatment data has been published yet."
         return SubstanceSummary(tile, result)
     tile.versions = dict(result.versions)
-    result = _with_wilson(result, "successful_completions", "in_treatment", "completion_lower", "completion_upper")
+    result = with_wilson(result, "successful_completions", "in_treatment", "completion_lower", "completion_upper")
     frame = result.frame
     latest = frame["quarter"].max()
     year_before = add_months(latest, -12)
@@ -470,7 +528,7 @@ def substance_summary(user: access.User | None) -> SubstanceSummary:
         tile.reason = "No figures for the same quarter a year earlier, so no comparison."
         return SubstanceSummary(tile, result, latest)
     test = proportion_change(now["successful_completions"], now["in_treatment"],
-                             before["successful_completions"], before["in_treatment"])
+                             before["successful_completions"], before["in_treatment"], noise_from=result)
     groups = [r for r in frame.filter((pl.col("quarter") == latest) & (pl.col("substance_group") != "all")).to_dicts()
               if not _missing(r["completion_pct"])]
     extra = ""
@@ -493,10 +551,10 @@ def overview_tiles(user: access.User | None, today: dt.date | None = None) -> li
     """One tile per theme (crime, ASB, reoffending, substance misuse), in that order."""
     crime = count_tile(
         "crime", "Recorded crime", "Recorded crime", try_run(user, "crime_monthly_total"), "crimes",
-        try_run(user, "overview_crime_wards"), source="crime",
+        try_run(user, "overview_crime_wards"), source="crime", headline=try_run(user, "crime_headline"),
     )
     asb = count_tile(
         "asb", "Anti-social behaviour", "Anti-social behaviour", try_run(user, "asb_monthly_total"), "incidents",
-        try_run(user, "overview_asb_wards"), source="asb",
+        try_run(user, "overview_asb_wards"), source="asb", headline=try_run(user, "asb_headline"),
     )
     return [crime, asb, reoffending_summary(user, today).tile, substance_summary(user).tile]

@@ -38,25 +38,22 @@ def headline(name: str, params: dict, noun: str, polarity: str = "lower_is_bette
     The change is coloured as on the Overview: blue significantly better, orange significantly
     worse, grey not significant, and says so in words beside its arrow."""
     head = ui.run(name, params)
-    if head is None or head.frame.height == 0:
+    shown = indicators.headline_comparison(head)
+    if shown is None:
         return
-    row = head.frame.row(0, named=True)
+    row, lower, why_not, test = shown["row"], shown["lower"], shown["why"], shown["test"]
     c1, c2 = st.columns(2)
     label = (f"{noun[:1].upper()}{noun[1:]}, 12 months to {ui.month_label(row['last_month'])}"
              if row["last_month"] else f"{noun[:1].upper()}{noun[1:]}, last 12 months")
-    why_not = indicators.comparison_gap(row)
-    test = None if why_not else indicators.per_result(
-        head, ("change_test",), lambda: indicators.change_test(row["current"], row["previous"]))
     delta = indicators.change_delta(test, polarity)
     c1.metric(
-        label, ui.fmt_count(row["current"], partial=head.partial["current"][0] if head.partial.width else False),
+        label, ui.fmt_count(row["current"], partial=lower["current"]),
         delta=delta["label"] if delta else None,
         delta_color=delta["colour"] if delta else "off", delta_arrow=delta["arrow"] if delta else "auto",
         help="Blue: significantly better than the 12 months before; orange: significantly worse; "
              "grey: within normal variation (exact Poisson test, 5% level).",
     )
-    c2.metric("Previous 12 months", ui.fmt_count(row["previous"], partial=head.partial["previous"][0]
-                                                  if head.partial.width else False))
+    c2.metric("Previous 12 months", ui.fmt_count(row["previous"], partial=lower["previous"]))
     if why_not:
         st.caption(why_not)
         return

@@ -44,16 +44,19 @@ def _tile(tile: themes.Tile) -> None:
             st.markdown(f"**{ui.md_escape(tile.title)}**")
             st.caption(ui.md_escape(tile.reason))
             return
+        if tile.lower_bound:
+            delta, colour, arrow = "not tested: figures inside it are withheld from you", "gray", "off"
+            why = "It is at least this: some figures inside the total are withheld from you."
+        else:
+            delta = f"{tile.change_label} · {indicators.JUDGEMENT_WORDS[tile.colour]}"
+            colour, arrow = tile.metric_colour, {"up": "up", "down": "down"}.get(tile.raw_direction, "off")
+            why = (f"Colour: blue = significantly better, orange = significantly worse, grey = no "
+                   f"significant change (p = {tile.p_value:.3f}).")
         st.metric(
             f"{tile.title}, {tile.period_label}" if tile.theme in ("crime", "asb") else tile.title,
-            tile.value_label,
-            delta=f"{tile.change_label} · {indicators.JUDGEMENT_WORDS[tile.colour]}",
-            delta_color=tile.metric_colour,
-            delta_arrow={"up": "up", "down": "down"}.get(tile.raw_direction, "off"),
+            tile.value_label, delta=delta, delta_color=colour, delta_arrow=arrow,
             help=f"The 12 months before: {tile.previous_label}"
-                 + (f"; 95% interval now {tile.ci_label}. " if tile.ci_label else ". ") +
-                 f"Colour: blue = significantly better, orange = significantly worse, grey = no "
-                 f"significant change (p = {tile.p_value:.3f}).",
+                 + (f"; 95% interval now {tile.ci_label}. " if tile.ci_label else ". ") + why,
         )
         # Our own sparkline: an SVG image with a sentence as its text alternative, in the tile's
         # significance colour (Streamlit's metric chart draws unlabelled marks). Markdown, as
