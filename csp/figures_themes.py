@@ -7,7 +7,6 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from . import control_charts, stats
 from .safety import label as _text
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
@@ -96,40 +95,6 @@ def bars(frame: pl.DataFrame, x: str, y: str, y_title: str, colour: str = OKABE_
 def _labels(col: pl.Series) -> list:
     """Category names escaped; numbers and dates left as they are (axes treat them as such)."""
     return [_text(v) for v in col.to_list()] if col.dtype == pl.String else col.to_list()
-
-
-def monthly_with_limits(months: list, values: list, label: str) -> tuple[go.Figure, str]:
-    """Monthly counts with a control chart (csp.control_charts: exact limits, exceptional months
-    marked only when also unusual against the same month last year) and the rolling 12-month
-    total on a second axis. Returns the figure and the chart's note.
-
-    With any month suppressed or missing, neither limits nor rolling totals are drawn: a mean
-    over only the months large enough to show would be biased upwards."""
-    fig = go.Figure(go.Scatter(x=months, y=values, mode="lines+markers", name=_text(label), connectgaps=False,
-                               line=dict(color=OKABE_ITO[0], width=2), marker=dict(size=5)))
-    gaps = sum(v is None for v in values)
-    if gaps:
-        note = (f"{gaps} of {len(values)} months are suppressed or missing, so they are gaps in the "
-                "line, and no control limits or rolling totals are drawn (they would need those months).")
-        return _layout(fig, 380, label), note
-    chart = control_charts.control_chart(values, months)
-    pts = chart["points"]
-    if not chart["too_short"]:
-        for name, key, dash in (("Centre (mean)", "centre", "dot"), ("Upper control limit", "upper", "dash"),
-                                ("Lower control limit", "lower", "dash")):
-            fig.add_trace(go.Scatter(x=months, y=pts[key], mode="lines", name=name,
-                                     line=dict(color="#666", dash=dash, width=1)))
-        out = [(m, v) for m, v, o in zip(months, values, pts["exceptional"]) if o]
-        if out:
-            fig.add_trace(go.Scatter(x=[m for m, _ in out], y=[v for _, v in out], mode="markers",
-                                     name="Exceptional",
-                                     marker=dict(color=OKABE_ITO[5], size=11, symbol="diamond")))
-    roll = stats.rolling_sum(values)
-    if any(r is not None for r in roll):
-        fig.add_trace(go.Scatter(x=months, y=roll, mode="lines", name="Rolling 12-month total (right axis)",
-                                 line=dict(color=OKABE_ITO[1], width=2), yaxis="y2"))
-        fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero"))
-    return _layout(fig, 380, label), chart["note"]
 
 
 def benchmark_lines(frame: pl.DataFrame, x: str, y: str, group: str, y_title: str) -> go.Figure:

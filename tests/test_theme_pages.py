@@ -143,6 +143,22 @@ def test_substance_owner_and_partner(demo):
     assert "'low'" in all_text(council)  # re-presentations under 5 for some groups: the note says so
 
 
+def test_drug_offences_chart_and_its_text_mark_the_same_months(demo):
+    """The text beside the drug offences chart names the months the chart marks (it once said
+    "No month is marked as unusual" under a chart with exceptional months marked)."""
+    import json
+
+    at = open_page("board.police", "substance-misuse")
+    chart = next(c for c in at.get("plotly_chart") if "Drug offences" in str(c.proto.spec))
+    marked = {t["name"].split(" (")[0].lower(): t["x"] for t in json.loads(chart.proto.spec)["data"]
+              if t.get("mode") == "markers"}
+    text = next(c.value for c in at.caption if c.value.startswith("Drug offences by month"))
+    if not marked:
+        assert "No month is marked as unusual" in text
+    for words, months in marked.items():
+        assert "No month is marked" not in text and f"{len(months)} {words}" in text, (words, text)
+
+
 def test_substance_for_housing_shows_public_parts_only(demo):
     at = open_page("officer.housing", "substance-misuse")
     text = all_text(at)

@@ -152,23 +152,6 @@ def test_cohort_age_explains_the_18_month_lag():
 
 # ---- figures ----------------------------------------------------------------------------
 
-def test_monthly_chart_draws_no_limits_over_suppressed_months():
-    from csp import figures_themes
-    months = [themes.add_months(dt.date(2024, 1, 1), i) for i in range(24)]
-    values = [10 + (i % 3) for i in range(24)]
-    fig, note = figures_themes.monthly_with_limits(months, values, "Drugs")
-    names = [t.name for t in fig.data]
-    from csp import control_charts
-    c = control_charts.control_chart(values, months)
-    assert "Upper control limit" in names and note == c["note"]
-    ucl = next(t for t in fig.data if t.name == "Upper control limit")
-    assert list(ucl.y) == c["points"]["upper"]  # the exact limits, month by month
-    values[5] = None
-    fig, note = figures_themes.monthly_with_limits(months, values, "Drugs")
-    assert [t.name for t in fig.data] == ["Drugs"] and "1 of 24 months" in note
-    assert fig.data[0].y[5] is None  # a gap, not a zero
-
-
 def test_rate_lines_break_band_and_line_at_suppressed_points():
     from csp import figures_themes
     frame = pl.DataFrame({"q": [1, 2, 3, 4, 5], "g": ["a"] * 5, "y": [10.0, 11.0, None, 12.0, 13.0],

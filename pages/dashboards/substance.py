@@ -5,7 +5,7 @@ import polars as pl
 import streamlit as st
 
 from csp import figures_themes as fig
-from csp import chart_text, indicators, themes
+from csp import chart_text, figures, indicators, themes
 from csp.ui import charts
 from csp.ui import common as ui
 from csp.ui.auth import current_user
@@ -75,11 +75,16 @@ def _drug_offences() -> None:
     if result.frame.height == 0:
         st.info("No crime data is available to you yet.")
         return
-    months, values = themes.monthly_window(result.frame, "month", "drug_offences")
-    figure, note = fig.monthly_with_limits(months, values, "Drug offences per month")
-    charts.chart(figure, "drugs_chart", *chart_text.monthly(
-        pl.DataFrame({"month": months, "drug_offences": values}), "drug_offences", "Drug offences"))
-    st.caption(note or "Control limits: c-chart (mean ± 3√mean); points outside them are marked.")
+    # The same control chart, marks and text as the Crime page's trend (one visual language).
+    series, note = indicators.monthly_series(result, "drug_offences",
+                                             shifts=indicators.documented_shifts("crime", ["Drugs"]))
+    label = "Drug offences"
+    figure = indicators.per_result(series, ("monthly_chart", label),
+                                   lambda: figures.monthly_chart(series.frame, "drug_offences", label))
+    charts.chart(figure, "drugs_chart", *indicators.per_result(
+        series, ("trend_text", label), lambda: chart_text.monthly(series.frame, "drug_offences", label)))
+    if note:
+        st.caption(note)
     with st.expander("Table: drug offences by month"):
         ui.table(result)
     ui.download(result, "Download drug offences (Excel)", "drug_offences.xlsx", key="dl_drugs")
