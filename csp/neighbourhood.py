@@ -274,11 +274,13 @@ def hotspots(ranked: queries.Result, count_col: str, ward_rate: float | None, n:
     return out[:n]
 
 
-def hotspot_line(r: dict, count_col: str) -> str:
+def hotspot_line(r: dict, count_col: str, comparator: str | None = None) -> str:
+    """One hotspot in words. A hotspot is above its own ward's rate, yet can be significantly
+    lower than the comparator (a busy ward's quieter corner), so the comparator is named."""
     verdict = {"worse": "significantly higher than", "better": "significantly lower than",
                "similar": "similar to"}.get(r.get("vs_benchmark") or "", "")
     text = f"{r['lsoa_name']}: {r[count_col]:,} crimes, {r['rate_per_1000']:.1f} per 1,000 residents"
-    return text + (f" ({verdict} the comparator)" if verdict else "")
+    return text + (f"; {verdict} {comparator or 'the comparator'}" if verdict else "")
 
 
 @dataclass

@@ -289,3 +289,13 @@ def test_ward_names_are_escaped_everywhere_on_the_page(tiny, monkeypatch):
     for c in at.get("plotly_chart"):
         spec = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), c.proto.spec)
         assert "<b>y</b>" not in spec
+
+
+def test_a_hotspot_names_what_it_is_compared_with():
+    """Above its own ward's rate yet below the comparator: the line says which comparator, so it
+    does not read as a contradiction of the heading ("more crime per resident than the ward")."""
+    row = {"lsoa_name": "Castle 002A", "crimes": 140, "rate_per_1000": 61.25, "vs_benchmark": "better"}
+    line = nb.hotspot_line(row, "crimes", "the partnership area")
+    assert line == ("Castle 002A: 140 crimes, 61.2 per 1,000 residents; significantly lower than "
+                    "the partnership area")
+    assert nb.hotspot_line({**row, "vs_benchmark": None}, "crimes", "x").endswith("per 1,000 residents")

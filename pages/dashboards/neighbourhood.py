@@ -187,7 +187,7 @@ def map_section(ward: str, ward_name: str, compared, cmp: str | None) -> None:
     if hot:
         st.markdown(f"**Hotspots**: the LSOAs with more recorded crime per resident than {name} as a whole, "
                     "highest first:\n"
-                    + "\n".join(f"{i}. {ui.md_escape(nb.hotspot_line(h, 'crimes'))}" for i, h in enumerate(hot, 1)))
+                    + "\n".join(f"{i}. {ui.md_escape(nb.hotspot_line(h, 'crimes', cmp if bench else None))}" for i, h in enumerate(hot, 1)))
     st.caption("Darker areas have higher rates of recorded crime per 1,000 residents a year; the "
                "numbered, outlined areas are the hotspots. LSOAs are small areas of about 1,500 "
                "residents; town-centre LSOAs have high rates per resident because of visitors."
