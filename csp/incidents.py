@@ -348,30 +348,19 @@ def _capped(x, n):
 
 
 def with_wilson(result, x: str, n: str):
-    """The result with Wilson 95% interval columns (rate_lower, rate_upper, %) for x of n,
-    withheld wherever either count is (csp.themes.derived_result)."""
-    import polars as pl
+    """The result with 95% interval columns (rate_lower, rate_upper, %) for x of n
+    (csp.themes.with_wilson: widened for perturbation, withheld wherever either count is)."""
+    from . import themes
 
-    from . import stats, themes
-
-    los, his = [], []
-    for xv, nv in zip(result.frame[x].to_list(), result.frame[n].to_list()):
-        if xv is None or not nv:
-            los.append(None)
-            his.append(None)
-        else:
-            a, b = stats.wilson_ci(_capped(xv, nv), int(nv))
-            los.append(round(100 * a, 1))
-            his.append(round(100 * b, 1))
-    frame = result.frame.with_columns(pl.Series("rate_lower", los, pl.Float64),
-                                      pl.Series("rate_upper", his, pl.Float64))
-    return themes.derived_result(result, frame, {"rate_lower": [x, n], "rate_upper": [x, n]})
+    return themes.with_wilson(result, x, n)
 
 
-def cohort_change(row: dict, outcome: str, size: str) -> dict | None:
+def cohort_change(row: dict, outcome: str, size: str, result=None) -> dict | None:
     """The latest year's rate against the year before (csp.themes.proportion_change: Wilson
-    intervals and a two-proportion test), or None when a count is withheld."""
+    intervals and a two-proportion test, allowing for the perturbation of ``result``, the
+    headline the row is from), or None when a count is withheld."""
     from . import themes
 
     return themes.proportion_change(_capped(row[outcome], row[size]), row[size],
-                                    _capped(row[f"prev_{outcome}"], row[f"prev_{size}"]), row[f"prev_{size}"])
+                                    _capped(row[f"prev_{outcome}"], row[f"prev_{size}"]), row[f"prev_{size}"],
+                                    noise_from=result)

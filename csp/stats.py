@@ -394,6 +394,31 @@ def wilson_ci(successes, n, conf: float = 0.95):
     return lower, upper
 
 
+def proportion_noise(x, n, var_x: float = 0.0, var_n: float = 0.0) -> float:
+    """Variance added to a proportion x/n when x and n are published with independent noise of
+    variances var_x and var_n (cell-key perturbation): the delta method for a ratio,
+    (var_x + p² var_n) / n²."""
+    if not n:
+        return 0.0
+    p = x / n
+    return (var_x + p * p * var_n) / (n * n)
+
+
+def widened_wilson(successes, n, noise: float = 0.0, conf: float = 0.95):
+    """The Wilson interval with its half-width scaled by sqrt(1 + noise / sampling variance)
+    about its own centre: sampling error and the published figures' added noise (variance
+    ``noise`` on the proportion) together. With no noise it is the Wilson interval exactly."""
+    lower, upper = wilson_ci(successes, n, conf)
+    if lower is None or noise <= 0:
+        return lower, upper
+    z = _z(conf)
+    p = successes / n
+    sampling = p * (1 - p) / n + z * z / (4 * n * n)
+    scale = math.sqrt(1 + noise / sampling)
+    mid = (lower + upper) / 2
+    return max(0.0, mid - (mid - lower) * scale), min(1.0, mid + (upper - mid) * scale)
+
+
 # --------------------------------------------------------------------------
 # 4. Benchmarking and RAG colouring
 # --------------------------------------------------------------------------

@@ -100,6 +100,22 @@ def _ptable(name: str):
     return cellkey.load_ptable(config.CONFIG_DIR / "ptables" / f"{name}.csv")
 
 
+def noise_variance(rule: Rule | None, published) -> float:
+    """The variance of the noise a count published under ``rule`` carries: 0 when exact
+    (owner, suppression, no protection), else the ptable row's variance over its cell keys,
+    read at the published value (the true one is not known to whoever reads the figure; rows
+    past the smallest counts all carry about the table's target variance). Lets an interval or
+    test say how far perturbation alone can move a rate."""
+    from .cellkey import MAX_PCV, WRAP_FROM, WRAP_SPAN
+
+    if rule is None or rule.method != "perturb" or not rule.ptable or published is None:
+        return 0.0
+    v = max(int(published), 1)
+    pcv = v if v <= MAX_PCV else (v - 1) % WRAP_SPAN + WRAP_FROM
+    row = _ptable(rule.ptable).pvalues[pcv].astype(float)  # one entry per cell key, equally likely
+    return float(row.var())
+
+
 def is_cell(series: pl.Series) -> bool:
     return isinstance(series.dtype, pl.Struct) and {f.name for f in series.dtype.fields} >= set(FIELDS)
 

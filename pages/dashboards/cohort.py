@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from csp import access, catalog, incidents, themes
+from csp import access, catalog, incidents, indicators, stats, themes
 from csp import figures_themes as fig
 from csp.ui import charts
 from csp.ui import common as ui
@@ -44,7 +44,7 @@ def render(dataset: str) -> None:
     if head is None or head.frame.height == 0:
         return
     row = head.frame.row(0, named=True)
-    test = incidents.cohort_change(row, outcome, size)
+    test = incidents.cohort_change(row, outcome, size, head)
     first, last = row["first_quarter"], row["last_quarter"]
     period = f"the cohorts of {themes.month_label(first)} to {themes.month_label(themes.add_months(last, 2))}"
     c1, c2, c3 = st.columns(3)
@@ -52,12 +52,16 @@ def render(dataset: str) -> None:
         c1.metric(f"{rate_label}, latest year", ui.fmt_count(None), border=True)
     else:
         lo, hi = test["current_ci"]
+        # The Overview's colours: blue/orange only when significant, by the measure's polarity.
+        judged = stats.polarity_colour(test["direction"], d.get("polarity", "lower_is_better"))
         c1.metric(f"{rate_label}, latest year", f"{100 * test['current']:.1f}%",
-                  delta=f"{test['change_points']:+.1f} points "
-                        f"({'significant' if test['significant'] else 'not significant'})",
-                  delta_color="inverse", border=True,
-                  help=f"{period}; 95% interval {100 * lo:.1f}% to {100 * hi:.1f}% (Wilson). Change: "
-                       "percentage points against the four cohort quarters before.")
+                  delta=f"{test['change_points']:+.1f} points · {indicators.JUDGEMENT_WORDS[judged]}",
+                  delta_color=indicators.METRIC_COLOURS[judged],
+                  delta_arrow="up" if test["change_points"] > 0 else "down" if test["change_points"] < 0 else "off",
+                  border=True,
+                  help=f"{period}; 95% interval {100 * lo:.1f}% to {100 * hi:.1f}% (Wilson"
+                       + (", widened for the perturbation of your figures" if test.get("noise") else "")
+                       + "). Change: percentage points against the four cohort quarters before.")
     c2.metric(f"{incidents.label_of(c, size)}, latest year", ui.fmt_count(row[size]), border=True)
     if events:
         per = row.get("per_outcome")

@@ -1,0 +1,72 @@
+"""A rate from perturbed counts is judged with the perturbation allowed for. A reader of a
+youth reoffending rate under the t10 table sees a cohort of about 70 and its reoffenders each
+moved by cell-key noise (variance about 8): tested as if exact, a year with no real change came
+out "significant" about one time in eight, and the 95% interval missed the owner's rate about
+one time in eight. Simulated here with the policy's own ptable and random record keys, against
+the truth the simulation knows."""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from csp import stats, themes
+from csp.protection import cellkey, cells
+
+TRIALS = 3000
+P, N1, N0 = 0.3, 70, 64
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    rng = np.random.default_rng(20261202)
+    rule = cells.Rule("youth_reoffending", "perturb", 10, "ptable_t10")
+    published_in = types.SimpleNamespace(rules={rule.dataset: rule})
+    table = cells._ptable(rule.ptable)
+
+    def publish(values):
+        out, withheld = cellkey.perturb(np.array(values), rng.integers(0, 2**31, size=len(values)), table, 10)
+        return None if withheld.any() else [int(v) for v in out]
+
+    tallies = {"allowed": [0, 0], "ignored": [0, 0]}  # [significant, interval covers the truth]
+    shown = 0
+    for _ in range(TRIALS):
+        figures = publish([rng.binomial(N1, P), N1, rng.binomial(N0, P), N0])  # no real change
+        if figures is None:
+            continue
+        shown += 1
+        for how, source in (("allowed", published_in), ("ignored", None)):
+            test = themes.proportion_change(*figures, noise_from=source)
+            lo, hi = test["current_ci"]
+            tallies[how][0] += test["significant"]
+            tallies[how][1] += lo <= P <= hi
+    assert shown > TRIALS * 0.95
+    return {k: (sig / shown, cover / shown) for k, (sig, cover) in tallies.items()}
+
+
+def test_no_real_change_reads_significant_about_one_time_in_twenty(simulated):
+    false_alarms, _ = simulated["allowed"]
+    assert false_alarms <= 0.07, simulated
+    assert simulated["ignored"][0] > 0.09, simulated  # the defect this guards against
+
+
+def test_the_interval_covers_the_owners_rate_about_95_times_in_100(simulated):
+    _, coverage = simulated["allowed"]
+    assert 0.92 <= coverage <= 0.985, simulated  # Wilson alone is about 94% at n = 70, p = 0.3
+    assert simulated["ignored"][1] < 0.90, simulated
+
+
+def test_exact_figures_are_tested_as_before():
+    """The owner (and suppression) publish exact counts: no noise, the Wilson interval itself."""
+    owner = types.SimpleNamespace(rules={"youth_reoffending": cells.Rule("youth_reoffending", "none", 0)})
+    test = themes.proportion_change(23, 71, 19, 62, noise_from=owner)
+    assert not test["noise"] and test["current_ci"] == stats.wilson_ci(23, 71)
+    assert test == themes.proportion_change(23, 71, 19, 62)
+
+
+def test_noise_variance_is_the_ptable_rows_own():
+    rule = cells.Rule("d", "perturb", 10, "ptable_t10")
+    meta = {r["i"]: r["variance"] for r in cells._ptable("ptable_t10").meta["rows"]}
+    assert cells.noise_variance(rule, 15) == pytest.approx(meta[15])
+    assert cells.noise_variance(cells.Rule("d", "suppress", 10), 15) == 0.0
