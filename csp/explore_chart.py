@@ -92,7 +92,7 @@ def _heatmap(frame: pl.DataFrame, rows_dim, cols_dim, count: str, label: str, wo
              for v, c in zip(zr, cols)] for zr, r in zip(z, rows)]
     fig = go.Figure(go.Heatmap(
         z=z, x=[_text(c) for c in cols], y=[_text(r) for r in rows], text=text,
-        texttemplate="%{text}", colorscale=figures.CIVIDIS, hoverongaps=False,
+        texttemplate="%{text}", colorscale=figures.RATE_SCALE, hoverongaps=False,
         colorbar=dict(title=dict(text=_text(label))),
         hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
     ))

@@ -3,7 +3,7 @@
 Each builder takes frames computed by :mod:`csp.indicators` from named-query results and draws
 them; none reads data itself. Maps are drawn from the boundary GeoJSON in
 ``<data_dir>/boundaries/`` with no tile server, so they work offline and in the board pack.
-Colours: the Okabe-Ito palette for categories and Cividis for rates (both colour-blind safe);
+Colours: the Okabe-Ito palette for categories and Viridis for rates (both colour-blind safe);
 points outside control limits are marked by shape as well as colour.
 
 Plotly renders <a href>, <b> and <span style> in labels, legends and hover text, so every string
@@ -27,7 +27,9 @@ from .safety import label as _text
 # Okabe-Ito (as csp.ui.common.PALETTE, repeated here so this module does not import Streamlit).
 BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#7f7f7f"
 SUPPRESSED_FILL = "#d9d9d9"
-CIVIDIS = "cividis_r"  # reversed: darker = higher rate, as readers expect
+# Viridis, reversed: darker = higher rate, as readers expect. Not Cividis: its middle classes
+# are grey, and read as the grey of a withheld area.
+RATE_SCALE = "viridis_r"
 FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13)
 
 
@@ -310,10 +312,20 @@ def _label_fits(bounds: tuple, height: int):
     return box
 
 
+def rate_decimals(edges: list) -> int:
+    """The fewest decimals (0 to 2) at which every class edge of a map's legend reads differently:
+    rates of 1.6 and 2.4 per 1,000 rounded to whole numbers gave a class "2–2 per 1,000"."""
+    for dp in (0, 1, 2):
+        shown = [f"{e:,.{dp}f}" for e in edges]
+        if len(set(shown)) == len(set(edges)):
+            return dp
+    return 2
+
+
 def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str, count_col: str,
                label: str, title: str | None = None, height: int = 460,
                withheld: str = "suppressed", comparator: str = "the comparator") -> go.Figure | None:
-    """Rate per 1,000 residents by area in up to five classes (quantiles, Cividis: darker =
+    """Rate per 1,000 residents by area in up to five classes (quantiles, Viridis: darker =
     higher; a legend gives each class's range and count of areas), with the rate written on every
     area where it fits (highest rates first, never overlapping, even on a phone), withheld areas
     hatched and grey, and areas significantly worse than ``comparator`` outlined in bold: what
@@ -335,7 +347,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
     shapes = [(rows[f["properties"]["code"]], *simplified(geojson, f, tol)) for f in features]
     edges = rate_classes([r["rate_per_1000"] for r, _, _ in shapes if r.get("rate_per_1000") is not None])
     n_classes = max(1, len(edges) - 1)
-    colours = sample_colorscale(CIVIDIS, [i / (n_classes - 1) for i in range(n_classes)] if n_classes > 1 else [0.5])
+    colours = sample_colorscale(RATE_SCALE, [i / (n_classes - 1) for i in range(n_classes)] if n_classes > 1 else [0.5])
     groups: dict = {}  # class index, 'withheld' or 'norate' -> {"xs", "ys", "n"}
     bold = ([], [])  # outlines of the areas significantly worse than the comparator
     points = []  # (x, y, hover text, rate, fill colour): one point inside each area
@@ -361,6 +373,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
                 bold[0].extend(xs)
                 bold[1].extend(ys)
         points.append((px, py, tip, rate, colour))
+    dp = rate_decimals(edges)
     traces = []
     for key in [k for k in range(n_classes) if k in groups] + [k for k in ("withheld", "norate") if k in groups]:
         g, pattern = groups[key], None
@@ -370,7 +383,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
             name, fill, pattern = f"no rate ({g['n']})", "#ffffff", dict(shape=".", fgcolor="#595959", size=5)
         else:
             lo, hi = edges[key], edges[min(key + 1, len(edges) - 1)]
-            name, fill = (f"{lo:,.0f}–{hi:,.0f}" if hi != lo else f"{lo:,.0f}") + f" per 1,000 ({g['n']})", colours[key]
+            name, fill = (f"{lo:,.{dp}f}–{hi:,.{dp}f}" if hi != lo else f"{lo:,.{dp}f}") + f" per 1,000 ({g['n']})", colours[key]
         traces.append(dict(type="scatter", x=g["xs"], y=g["ys"], mode="lines", fill="toself", fillcolor=fill,
                            line=dict(color="white", width=0.8), hoverinfo="skip", name=name, showlegend=True,
                            **({"fillpattern": pattern} if pattern else {})))
@@ -383,7 +396,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
     placed: list[tuple] = []
     texts: dict[int, str] = {}
     for i in sorted((i for i, q in enumerate(points) if q[3] is not None), key=lambda i: -points[i][3]):
-        text = f"{points[i][3]:,.0f}"
+        text = f"{points[i][3]:,.{dp}f}"
         box = box_at(points[i][0], points[i][1], len(text))
         if not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed):
             placed.append(box)

@@ -1,0 +1,50 @@
+"""A map's legend reads as distinct classes, and its colours cannot be mistaken for withheld.
+Rates of a few per 1,000 (ASB in a quiet ward, fires) rounded to whole numbers once gave classes
+such as "2–2 per 1,000"; Cividis's middle classes were the grey of a withheld area."""
+from __future__ import annotations
+
+import re
+
+import polars as pl
+from plotly.colors import hex_to_rgb, unlabel_rgb
+
+from csp import figures
+
+
+def _square(i: int) -> dict:
+    return {"type": "Polygon", "coordinates": [[[i, 52], [i + 0.9, 52], [i + 0.9, 52.9], [i, 52.9], [i, 52]]]}
+
+
+def _map(rates: list):
+    codes = [f"E0100{i:04d}" for i in range(len(rates))]
+    frame = pl.DataFrame({"code": codes, "name": [f"Area {i}" for i in range(len(rates))],
+                          "n": [None if r is None else 5 for r in rates], "rate_per_1000": rates},
+                         schema_overrides={"rate_per_1000": pl.Float64, "n": pl.Int64})
+    geo = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": c}, "geometry": _square(i)} for i, c in enumerate(codes)]}
+    return figures.choropleth(frame, geo, "code", "name", "n", "Fires")
+
+
+def test_small_rates_give_legend_classes_that_read_differently():
+    fig = _map([1.55, 1.8, 2.05, 2.3, 2.45, 2.7, 3.1, 3.4, 3.9, 4.4])
+    ranges = [t.name.split(" per 1,000")[0] for t in fig.data if " per 1,000 (" in (t.name or "")]
+    assert len(ranges) >= 3
+    assert all(a != b for a, b in (r.split("–") for r in ranges if "–" in r)), ranges
+    assert len(set(ranges)) == len(ranges), ranges
+    assert all(re.fullmatch(r"\d+\.\d(–\d+\.\d)?", r) for r in ranges), ranges  # one decimal is enough
+
+
+def test_large_rates_stay_whole_numbers():
+    assert figures.rate_decimals([12.0, 35.4, 80.2, 140.9]) == 0
+    assert figures.rate_decimals([1.6, 2.4, 3.3]) == 1
+    assert figures.rate_decimals([1.61, 1.64, 1.7]) == 2
+
+
+def test_no_rate_class_is_grey_like_a_withheld_area():
+    fig = _map([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, None])
+    fills = {t.name: t.fillcolor for t in fig.data if getattr(t, "fill", None) == "toself"}
+    for name, colour in fills.items():
+        if "per 1,000" not in name:
+            continue
+        r, g, b = unlabel_rgb(colour) if colour.startswith("rgb") else hex_to_rgb(colour)
+        assert max(r, g, b) - min(r, g, b) > 40, (name, colour)  # saturated, not a grey
