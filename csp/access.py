@@ -16,6 +16,18 @@ from . import catalog, config
 
 ROLES = ("board", "analyst", "practitioner", "admin")
 PARTNERS = ("police", "council", "probation", "health", "fire", "housing", "youth_justice")
+# How the partners are named to people (pages, tables, the audit trail); PARTNERS are the keys.
+PARTNER_NAMES = {"police": "Police", "council": "Council", "probation": "Probation", "health": "Health",
+                 "fire": "Fire and rescue", "housing": "Housing", "youth_justice": "Youth justice"}
+
+
+def partner_name(key: str | None) -> str:
+    """A partner as people name it ('youth_justice' -> 'Youth justice'); a comma-separated list
+    of keys (an audit entry's owners) as a list of names."""
+    if not key:
+        return ""
+    parts = [p.strip() for p in str(key).split(",") if p.strip()]
+    return ", ".join(PARTNER_NAMES.get(p, p.replace("_", " ").capitalize()) for p in parts)
 WARD_CODE = re.compile(r"^[EW]05\d{6}$")
 
 

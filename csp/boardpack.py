@@ -166,7 +166,7 @@ def _definition(dataset: str, definition: str, caveats: str = "") -> str:
     source = ""
     if v is not None:
         cov = v.meta.get("coverage") or {}
-        source = (f" <b>Source:</b> {_e(v.meta['owner'])} ({_e(v.meta['source'])}). "
+        source = (f" <b>Source:</b> {_e(access.partner_name(v.meta['owner']))} ({_e(v.meta['source'])}). "
                   f"<b>Data held:</b> {_e(cov.get('first', '?'))} to {_e(cov.get('last', '?'))}. "
                   f"<b>Published:</b> {_e(v.meta['published_at'][:10])}.")
     return (f"<div class='note'><b>{_e(catalog.contract(dataset).title)}.</b> {_e(definition)}{source}"
@@ -592,7 +592,7 @@ def _cover(user: access.User, produced: dt.datetime) -> str:
         cov = v.meta.get("coverage") or {}
         held = f"{cov['first']} to {cov['last']}" if cov.get("first") else "not dated"
         rows.append(
-            f"<tr><td>{_e(catalog.contract(d).title)}</td><td>{_e(str(v.meta['owner']).replace('_', ' ').title())}</td>"
+            f"<tr><td>{_e(catalog.contract(d).title)}</td><td>{_e(access.partner_name(v.meta['owner']))}</td>"
             f"<td>{_e(held)}</td><td>{_e(v.meta['published_at'][:10])}</td>"
             f"<td>{_e({'lsoa': 'LSOA', 'ward': 'Ward', 'district': 'District'}[g.geography])}</td>"
             f"<td>{_e(_protection_words(g))}</td></tr>")

@@ -150,7 +150,7 @@ def catalogue(user: access.User | None) -> list[dict]:
         g = access.grant(user, name)
         cov = (v.meta.get("coverage") or {}) if v else {}
         out.append({
-            "dataset": name, "title": c.title, "owner": c.owner, "description": c.description,
+            "dataset": name, "title": c.title, "owner": access.partner_name(c.owner), "description": c.description,
             "update_frequency": c.update_frequency,
             "period_grain": c.period_grain or "",
             "legal_basis": c.legal_basis, "review_date": c.review_date,

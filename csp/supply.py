@@ -34,7 +34,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from . import catalog, config, store
+from . import access, catalog, config, store
 
 STEP_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 DEFAULT_DUE_WITHIN = {"monthly": 1, "quarterly": 3, "annual": 12}
@@ -518,7 +518,7 @@ def table_rows(supplies: list[Supply]) -> list[dict]:
         last = s.last_period
         nxt = s.next_due
         rows.append({
-            "partner": s.owner.replace("_", " "),
+            "partner": access.partner_name(s.owner),
             "dataset": s.title,
             "cadence": s.rule.cadence,
             "rule": s.rule.text,

@@ -160,4 +160,12 @@ def test_readable_times_details_and_scopes():
         {"E05000901": "Abbey (E05000901)"}, lambda u: "active")
     row = frame.row(0, named=True)
     assert row["Area scope"] == "Abbey (E05000901), E05000999"  # a code the lookup lacks stays a code
-    assert (row["Role"], row["Partner"], row["Created"]) == ("practitioner", "youth justice", "30 Nov 2026 09:05:00 UTC")
+    assert (row["Role"], row["Partner"], row["Created"]) == ("practitioner", "Youth justice", "30 Nov 2026 09:05:00 UTC")
+
+
+def test_whose_data_is_named_as_people_name_the_partners():
+    from csp.ui import readable
+
+    rows = [{"seq": 1, "at": "2026-12-01T10:00:00+00:00", "actor": "a", "action": "board_pack",
+             "target": "pack", "details": "{}", "data_owner": "council,fire,health,youth_justice"}]
+    assert readable.audit_frame(rows)["Whose data"][0] == "Council, Fire and rescue, Health, Youth justice"

@@ -351,7 +351,7 @@ def test_analyst_sees_what_is_due_from_them_first(demo):
     at_ = go(login("analyst.police"), "data-supply")
     assert not at_.exception, at_.exception
     heads = [h.value for h in at_.header]
-    assert heads[0] == "What is due from you (police)" and "Every partner" in heads
+    assert heads[0] == "What is due from you (Police)" and "Every partner" in heads
     # Their own datasets, each with its status in words, before everything else.
     own = expected_statuses("police")
     assert catalog.contract("crime").title in own and catalog.contract("asb").title in own

@@ -143,7 +143,7 @@ def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:
     published = v.meta["published_at"][:10]
     with st.expander("What this shows"):
         st.markdown(
-            f"{definition}\n\n**Source:** {md_escape(v.meta['owner'])} ({md_escape(v.meta['source'])}). "
+            f"{definition}\n\n**Source:** {md_escape(access.partner_name(v.meta['owner']))} ({md_escape(v.meta['source'])}). "
             f"**Data held:** {cov.get('first', '?')} to {cov.get('last', '?')}. "
             f"**Published:** {published} (version {v.version})."
             + (f"\n\n**Caveats:** {caveats}" if caveats else "")

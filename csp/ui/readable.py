@@ -8,6 +8,8 @@ import json
 
 import polars as pl
 
+from ..access import partner_name
+
 ROLE_WORDS = {"board": "board member", "analyst": "analyst", "practitioner": "practitioner",
               "admin": "administrator"}
 
@@ -63,14 +65,14 @@ def audit_frame(rows: list[dict]) -> pl.DataFrame:
     """Audit entries as a table a person reads (the download keeps the raw fields)."""
     out = [{"#": r["seq"], "When": when(r["at"]), "Who": r["actor"], "Action": words(r["action"] or ""),
             "What": r["target"] or "", "Details": details(r["details"]),
-            "Whose data": (r.get("data_owner") or "").replace("_", " ")} for r in rows]
+            "Whose data": partner_name(r.get("data_owner"))} for r in rows]
     return pl.DataFrame(out, schema={"#": pl.Int64, **{c: pl.String for c in list(AUDIT_COLUMNS.values())[1:]}})
 
 
 def users_frame(everyone: list[dict], ward_names: dict[str, str], status) -> pl.DataFrame:
     """Accounts with their scope by ward name, role in words and the date each was created."""
     out = [{"Username": u["username"], "Name": u["name"], "Email": u.get("email") or "",
-            "Role": ROLE_WORDS.get(u["role"], u["role"]), "Partner": u["partner"].replace("_", " "),
+            "Role": ROLE_WORDS.get(u["role"], u["role"]), "Partner": partner_name(u["partner"]),
             "Area scope": ", ".join(ward_names.get(c, c) for c in u["areas"]) or "the whole partnership area",
             "Status": status(u), "Created": when(u.get("created_at"))} for u in everyone]
     return pl.DataFrame(out, schema={c: pl.String for c in

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from csp import audit
+from csp import access, audit
 from csp.ui import auth, readable
 
 USES = ("view", "download", "export", "board_pack")
@@ -12,7 +12,7 @@ USES = ("view", "download", "export", "board_pack")
 
 def render() -> None:
     me = auth.current_user()
-    partner = me.partner.replace("_", " ").title()
+    partner = access.partner_name(me.partner)
     st.title(f"Use of {partner} data", anchor=False)
     st.caption(f"Everyone who viewed a page built on {partner} data, downloaded it or exported it, "
                "from the audit trail.")

@@ -45,7 +45,7 @@ def render() -> None:
         username = c1.text_input("Username", help="3-40 characters: a-z, 0-9, '.', '_', '-'")
         name = c2.text_input("Full name")
         role = c1.selectbox("Role", access.ROLES)
-        partner = c2.selectbox("Partner", access.PARTNERS)
+        partner = c2.selectbox("Partner", access.PARTNERS, format_func=access.partner_name)
         areas = st.multiselect("Area scope (empty = the whole partnership area)", list(wards),
                                format_func=wards.get)
         password = st.text_input("Initial password", type="password",
@@ -65,7 +65,8 @@ def render() -> None:
             with st.form("change_access"):
                 c1, c2 = st.columns(2)
                 role = c1.selectbox("Role", access.ROLES, index=access.ROLES.index(u["role"]))
-                partner = c2.selectbox("Partner", access.PARTNERS, index=access.PARTNERS.index(u["partner"]))
+                partner = c2.selectbox("Partner", access.PARTNERS, index=access.PARTNERS.index(u["partner"]),
+                                       format_func=access.partner_name)
                 areas = st.multiselect("Area scope (empty = the whole partnership area)",
                                        sorted(set(wards) | set(u["areas"])), default=list(u["areas"]),
                                        format_func=lambda c: wards.get(c, c))

@@ -16,7 +16,7 @@ def render() -> None:
     with st.container(horizontal=True):
         actor = st.text_input("User", key="audit_actor")
         action = st.selectbox("Action", ACTIONS, format_func=lambda a: a or "Any", key="audit_action")
-        owner = st.selectbox("Whose data", ["", *access.PARTNERS], format_func=lambda p: p or "Any",
+        owner = st.selectbox("Whose data", ["", *access.PARTNERS], format_func=lambda p: access.partner_name(p) or "Any",
                              key="audit_owner")
         text = st.text_input("Contains", key="audit_text")
         since = st.date_input("From", value=dt.date.today() - dt.timedelta(days=30), key="audit_since")

@@ -35,7 +35,7 @@ def render() -> None:
 
     if _own_first(user):
         mine = [s for s in tracked if s.owner == user.partner]
-        st.header(f"What is due from you ({ui.md_escape(user.partner.replace('_', ' '))})", anchor=False)
+        st.header(f"What is due from you ({ui.md_escape(access.partner_name(user.partner))})", anchor=False)
         if not mine:
             st.info("Your partner supplies no tracked dataset.")
         for s in mine:
@@ -51,7 +51,7 @@ def render() -> None:
 
     st.header("History", anchor=False)
     for s in tracked:
-        with st.expander(f"{s.title} ({s.owner.replace('_', ' ')}): {s.status}"):
+        with st.expander(f"{s.title} ({access.partner_name(s.owner)}): {s.status}"):
             st.markdown(f"**Rule:** {ui.md_escape(s.rule.text)}.  \n{ui.md_escape(s.sentence)}")
             for note in s.notes:
                 st.caption(ui.md_escape(note))
@@ -65,7 +65,7 @@ def render() -> None:
         st.header("Not tracked", anchor=False)
         st.caption("Lookups and derived tables with no periods to supply (or no rule): when each was last published.")
         st.dataframe(provenance.styled(
-            [{"dataset": s.title, "partner": s.owner.replace("_", " "), "why": s.rule.why_not,
+            [{"dataset": s.title, "partner": access.partner_name(s.owner), "why": s.rule.why_not,
               "as_at": f"{s.as_at:%d %b %Y}" if s.as_at else "not published"} for s in reference],
             {"dataset": "Dataset", "partner": "Partner", "why": "Why not tracked", "as_at": "Last published"}),
             hide_index=True, width="stretch", key="supply_reference")
