@@ -132,6 +132,22 @@ page = st.navigation(pages, position="hidden")
 st.html("<style>[data-testid='stDateInput'] [role='spinbutton']{display:inline-block;"
         "min-width:24px;min-height:24px;line-height:24px;text-align:center}</style>")
 
+# On a phone the sidebar lies over the page; Streamlit's own navigation closes it after a tap,
+# page links do not, so the new page opened under a menu that stayed open. A fixed script (no
+# data in it): a tap on one of our links at phone width presses the sidebar's own close button.
+st.html("""<script>
+(() => {
+  if (window.__cspNavCloses) return;
+  window.__cspNavCloses = true;
+  document.addEventListener("click", (e) => {
+    if (!e.target.closest || !e.target.closest(".st-key-csp_nav a")) return;
+    if (!window.matchMedia("(max-width: 767.98px)").matches) return;
+    const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (close) setTimeout(() => close.click(), 0);
+  }, true);
+})();
+</script>""", unsafe_allow_javascript=True)
+
 with st.sidebar:
     with st.container(key="csp_nav", gap="xsmall"):
         for section, section_pages in pages.items():

@@ -25,12 +25,12 @@ def settle(page: Page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
 
 
-# Counts the app's finished runs as they arrive, before React draws anything: each ForwardMsg
-# from the server is a protobuf, and a run's end is the one with top-level field 6
-# (script_finished). The run-state attribute alone is not enough: on a loaded machine the
-# browser can take a run's start and end in one React batch, so 'running' never reaches the
-# DOM and a wait on it never ends (CI lost the admin's Access log -> next page click and an
-# analyst's Publish that way).
+# Counts the app's finished runs as they arrive: each ForwardMsg from the server is a protobuf,
+# and a run's end is the one with top-level field 6 (script_finished). The run-state attribute
+# alone is not enough: on a loaded machine the browser can take a run's start and end in one
+# React batch, so 'running' never reaches the DOM and a wait on it never ends (CI lost the
+# admin's Access log -> next page click and an analyst's Publish that way). But a message is
+# counted on arrival, before the app has drawn it, so it is only the fallback (see rerun).
 RUN_COUNTER = """(() => {
   if (window.__cspRunsFinished !== undefined) return;
   window.__cspRunsFinished = 0;
@@ -58,7 +58,10 @@ RUN_COUNTER = """(() => {
     constructor(...args) {
       super(...args);
       this.addEventListener('message', (e) => {
-        if (e.data instanceof ArrayBuffer && finished(e.data)) window.__cspRunsFinished += 1;
+        if (e.data instanceof ArrayBuffer && finished(e.data)) {
+          window.__cspRunsFinished += 1;
+          window.__cspFinishedAt = performance.now();
+        }
       });
     }
   };
@@ -87,16 +90,17 @@ _WATCH_RUN = """() => {
 }"""
 
 _RUN_ENDED = """(before) => window.__cspRunEnded === true
-  || (before >= 0 && window.__cspRunsFinished > before)"""
+  || (before >= 0 && window.__cspRunsFinished > before
+      && performance.now() - window.__cspFinishedAt > 2000)"""
 
 
 def rerun(page: Page, action) -> None:
     """Do something that makes the app run again (a click, a key) and wait for that run to end.
 
     Waiting only for 'not running' could pass before the new run has even started, so this
-    waits for a run to finish after the action: counted from the server's messages where the
-    page was opened by new_context (RUN_COUNTER), else seen as the app's run state leaving
-    'running'."""
+    waits for the app's run state to leave 'running' after the action; or, where the page was
+    opened by new_context and the browser never showed 'running' (RUN_COUNTER), for a run's end
+    to have arrived from the server 2 s ago, time for the app to draw it."""
     before = page.evaluate(_WATCH_RUN)
     action()
     page.wait_for_function(_RUN_ENDED, arg=before)

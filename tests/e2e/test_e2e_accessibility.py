@@ -6,6 +6,7 @@ anything else that takes focus."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -117,6 +118,7 @@ def test_every_page_passes_axe_for_each_persona(base_url, page, axe_source, user
             rerun(page, link.click)
         settle(page)
         expect(page.get_by_test_id("stMain").locator("h1").first).to_be_visible()
+        expect(page).to_have_title(re.compile("^" + re.escape(name)))  # the new page is drawn
         page_title, found = check_page(page, axe_source, f"{username} on {name}")
         page_titles[name] = page_title
         problems += found
@@ -148,5 +150,28 @@ def test_phone_charts_have_no_covering_toolbar(base_url, browser):
             assert page.locator(".modebar-container .modebar-btn").count() == 0, view
             snap(page, f"phone-board.police-Crime-{view}")
         assert drawn >= 3
+    finally:
+        ctx.close()
+
+
+def test_phone_menu_closes_after_a_tap(base_url, browser):
+    """At 390×844 the sidebar lies over the page: after a tap on a page in the menu, the new
+    page opens with the menu closed, as Streamlit's own navigation does."""
+    ctx = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = ctx.new_page()
+        login(page, base_url, "officer.housing")
+        sidebar = page.get_by_test_id("stSidebar")
+        for name in ("Crime", "Neighbourhood"):
+            if sidebar.get_attribute("data-collapsed") != "false":
+                page.get_by_test_id("stExpandSidebarButton").click()
+            expect(sidebar).to_have_attribute("data-collapsed", "false")
+            link = page.locator(NAV).get_by_role("link", name=name, exact=True)
+            rerun(page, link.tap)
+            snap(page, f"phone-officer.housing-menu-after-tap-{name}")
+            expect(page).to_have_title(re.compile("^" + re.escape(name)))
+            expect(sidebar).to_have_attribute("data-collapsed", "true")
+            expect(page.get_by_test_id("stMain").locator("h1").first).to_be_in_viewport()
+            snap(page, f"phone-officer.housing-menu-closed-{name}")
     finally:
         ctx.close()
