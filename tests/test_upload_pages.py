@@ -69,7 +69,7 @@ def test_catalogue_lists_every_dataset(app_env):
     summary = at.dataframe[0].value
     assert len(summary) == len(catalog.contracts())  # with population and areas
     crime = summary[summary["title"] == "Police recorded crime (street level)"].iloc[0]
-    assert crime["owner"] == "police" and crime["latest_version"] == "v000001"
+    assert crime["owner"] == "Police" and crime["latest_version"] == "v000001"
     assert crime["coverage"] == "2023-02 to 2024-02"
     assert "perturbed" in crime["access"]
 
@@ -106,3 +106,19 @@ def test_upload_page_mapping_is_offered_and_remembered(app_env):
     assert not at.exception, at.exception
     assert "Validation passed" in texts(at)
     assert upload.remembered_mapping("police", "crime") == {"Offence *group*": "crime_type"}
+
+
+def test_versions_table_reads_as_dates_and_numbers(app_env):
+    """Published times as dates (not ISO strings), rows with thousands separators, the retention
+    box not contradicting its own value."""
+    import re
+
+    at = go(login("analyst.police", app_env["password"]), "upload")
+    assert not at.exception, at.exception
+    versions = next(d.value for d in at.dataframe if "Published" in d.value.columns)
+    meta = store.current("crime").meta
+    row = versions[versions["Version"] == store.current_version_id("crime")].iloc[0]
+    assert re.fullmatch(r"\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d UTC", row["Published"]), row["Published"]
+    assert row["Rows"] == f"{meta['rows']:,}" and bool(row["Serving"])
+    box = at.number_input(key="up_ret_crime")
+    assert box.label == "Keep old versions for (days)" and "every old version is kept" in box.help

@@ -11,6 +11,7 @@ import streamlit as st
 
 from csp import catalog, pii, safety, store, upload, validate
 from csp.ui import common as ui
+from csp.ui import readable
 from csp.ui.auth import current_user
 
 NONE = "(not in this file)"
@@ -245,11 +246,12 @@ def _versions(user, dataset: str) -> None:
     for v in reversed(vs):
         m, val = v.meta, v.meta.get("validation") or {}
         cov = m.get("coverage") or {}
-        rows.append({"version": v.version, "serving": v.version == serving, "published": m["published_at"],
-                     "by": m["published_by"], "rows": m["rows"],
-                     "coverage": f"{cov.get('first')} to {cov.get('last')}" if cov else "",
-                     "file": m.get("source", ""), "checksum": (m.get("source_checksum") or "")[:12],
-                     "warnings": len(val.get("warnings", []))})
+        rows.append({"Version": v.version, "Serving": v.version == serving,
+                     "Published": readable.when(m["published_at"]), "By": m["published_by"],
+                     "Rows": f"{m['rows']:,}" if isinstance(m.get("rows"), int) else str(m.get("rows") or ""),
+                     "Coverage": f"{readable.when(cov.get('first'))} to {readable.when(cov.get('last'))}" if cov else "",
+                     "File": m.get("source", ""), "Checksum (start)": (m.get("source_checksum") or "")[:12],
+                     "Warnings": len(val.get("warnings", []))})
     st.dataframe(rows, hide_index=True, width="stretch")
     others = [v.version for v in vs if v.version != serving]
     with st.container(horizontal=True):
@@ -261,8 +263,10 @@ def _versions(user, dataset: str) -> None:
                 except upload.UploadError as e:
                     st.error(ui.md_escape(e))
         days = upload.retention_days(dataset)
-        new_days = st.number_input("Keep old versions for (days)" + ("" if days else ": not set, all kept"),
-                                   min_value=upload.MIN_KEEP_DAYS, value=days or 365, step=1, key=f"up_ret_{dataset}")
+        new_days = st.number_input("Keep old versions for (days)", min_value=upload.MIN_KEEP_DAYS,
+                                   value=days or 365, step=1, key=f"up_ret_{dataset}",
+                                   help=(f"Now: old versions are kept for {days} days." if days else
+                                         "Now: no limit is set, so every old version is kept until you save one."))
         if st.button("Save retention and purge", key=f"up_retbtn_{dataset}"):
             upload.set_retention(dataset, int(new_days), user.username)
             purged = upload.apply_retention(dataset, user.username)
@@ -271,8 +275,8 @@ def _versions(user, dataset: str) -> None:
     events = [e for e in store.history(dataset) if e.get("event") in ("rollback", "purge", "retention")]
     if events:
         st.caption("Rollbacks and purges")
-        st.dataframe([{"when": e["at"], "what": e["event"], "by": e.get("by"),
-                       "detail": ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "event", "by"))}
+        st.dataframe([{"When": readable.when(e["at"]), "What": readable.words(e["event"]), "By": e.get("by"),
+                       "Detail": readable.details({k: v for k, v in e.items() if k not in ("at", "event", "by")})}
                       for e in reversed(events)], hide_index=True, width="stretch")
 
 
