@@ -415,7 +415,16 @@ class Supply:
         if len(m) == 1:
             parts.append(f"{m[0].label} missing (due by {m[0].due:%d %b %Y})")
         elif m:
-            named = ", ".join(p.label for p in m[:4]) + (f" and {len(m) - 4} more" if len(m) > 4 else "")
+            # Consecutive periods as one run ("2023-03 to 2023-12 (10 months)"), not a wall of labels.
+            groups: list[list[PeriodStatus]] = []
+            for p in m:
+                if groups and p.start - groups[-1][-1].start == self.rule.step:
+                    groups[-1].append(p)
+                else:
+                    groups.append([p])
+            unit = {1: "months", 3: "quarters", 12: "years"}.get(self.rule.step, "periods")
+            runs = [g[0].label if len(g) == 1 else f"{g[0].label} to {g[-1].label} ({len(g)} {unit})" for g in groups]
+            named = ", ".join(runs[:4]) + (f" and {len(runs) - 4} more" if len(runs) > 4 else "")
             parts.append(f"{len(m)} periods missing: {named} (the first was due by {m[0].due:%d %b %Y})")
         elif self.status == LATE:
             due = [p for p in self.periods if p.due < self.today and p.status in (ON_TIME, LATE, FIRST_LOAD)][-1]

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import go, login
+from csp.ui.common import md_escape as ui_escape
 
 from upload_fixtures import crime_csv, crime_rows, with_extra
 
@@ -82,8 +83,16 @@ def test_data_quality_page(app_env):
     feb = table[table["Period"].astype(str).str.startswith("2024-02")].iloc[0]
     assert feb["Records"] == 15 and feb["With valid geography"] == 12 and bool(feb["Below 85%"])
     assert "below 85%" in texts(at)
-    # 2023-03 .. 2023-12 are missing: one run, not ten labels
-    assert "10 period(s) with no data: 2023-03 to 2023-12 (10 months)." in texts(at)
+    # 2023-03 .. 2023-12 are missing: one run, not ten labels; the count and the words are Data
+    # supply's own, so the two pages agree.
+    from csp import supply
+
+    owed = supply.dataset_supply("crime")
+    assert "2023-03 to 2023-12 (10 months)" in owed.sentence
+    assert ui_escape(owed.sentence) in texts(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Periods missing"] == str(len(owed.missing)) and len(owed.missing) >= 10
+    assert metrics["Periods that arrived late"] == str(len(owed.late))
     cats = json.loads(at.dataframe[-1].proto.columns)
     assert cats["first_month"]["type_config"]["format"] == "MMM YYYY", cats  # no 00:00:00
     # Monthly periods read as months, not as midnight timestamps.

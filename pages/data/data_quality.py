@@ -4,7 +4,7 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
-from csp import access, catalog, disclosure, quality
+from csp import access, catalog, disclosure, quality, supply
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -41,14 +41,22 @@ def render() -> None:
 
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Latest period", sched.latest or "-")
-    c2.metric("Periods late", sched.periods_late, help=f"Expected by now: {sched.expected_latest}")
-    c3.metric("Periods missing", len(sched.missing))
+    owed = supply.dataset_supply(dataset)
+    if owed.tracked:
+        # The Data supply page's own judgement, so the two pages never disagree on what is
+        # missing (due and not supplied) and what arrived late (supplied after its due date).
+        c2.metric("Periods missing", len(owed.missing), help="Due by now and not supplied (as on Data supply).")
+        c3.metric("Periods that arrived late", len(owed.late), help="Supplied after their due date.")
+        (st.warning if owed.missing or owed.late else st.caption)(ui.md_escape(owed.sentence))
+    else:
+        c2.metric("Periods behind", sched.periods_late, help=f"Expected by now: {sched.expected_latest}")
+        c3.metric("Gaps", len(sched.missing), help="Periods between the first and the latest held with no data.")
+        if sched.periods_late:
+            st.warning(f"The latest period held is {sched.latest}; {sched.expected_latest} was expected by now "
+                       f"({sched.periods_late} period(s) behind).")
+        if sched.missing:
+            st.warning(f"{len(sched.missing)} period(s) with no data: " + "; ".join(sched.missing_runs) + ".")
     c4.metric(f"Periods under {quality.VALID_GEOGRAPHY_MIN:.0f}% valid geography", low.height)
-    if sched.periods_late:
-        st.warning(f"The latest period held is {sched.latest}; {sched.expected_latest} was due by now "
-                   f"({sched.periods_late} period(s) late).")
-    if sched.missing:
-        st.warning(f"{len(sched.missing)} period(s) with no data: " + "; ".join(sched.missing_runs) + ".")
     if low.height:
         st.warning("Share of records with a valid geography is below "
                    f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: " + ", ".join(quality.period_label(d, sched.step) for d in low["month"]))
