@@ -172,3 +172,16 @@ def test_area_filter_changes_every_view(demo):
                          {"from": p.start.strftime("%Y-%m"), "to": p.end.strftime("%Y-%m"),
                           "area": "E05999009"}).frame
     assert [int(v) for v in series["crimes"]] == expect["crimes"].to_list()
+
+
+def test_a_breakdown_says_which_months_its_totals_cover(demo):
+    """A bar is the whole period's count: the section says which months, as the Period box does."""
+    from apptest_helpers import open_view
+
+    at = open_view(open_page("board.police"), "By crime type")
+    assert not at.exception, at.exception
+    period = at.selectbox(key="period").value if any(s.key == "period" for s in at.selectbox) else None
+    said = [c.value for c in at.caption if c.value.startswith("Totals for ")]
+    assert len(said) == 1, [c.value for c in at.caption]
+    months = int(said[0].rsplit("(", 1)[1].split()[0])
+    assert months == 24 and (period is None or str(months) in str(period)), (said, period)

@@ -83,6 +83,9 @@ def test_overview_practitioner_sees_only_their_wards(demo):
     assert "Not shared with you" in text  # reoffending and treatment are not shared with housing
     for name in other_wards().values():
         assert f"in {name} ward" not in text
+    intro = at.caption[0].value
+    assert intro.startswith("What is changing in your wards (") and "partnership" not in intro
+    assert "across the partnership" in open_page("board.police", "overview").caption[0].value
 
 
 # ---- reoffending ------------------------------------------------------------------------

@@ -3,6 +3,8 @@ monthly data, by quarter for quarterly data), breakdown, and ranked areas with m
 current user; the pages choose which sections and queries to show."""
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from .. import access, chart_text, disclosure, figures, incidents, indicators, queries, themes
@@ -110,6 +112,19 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
     ui.dataset_note(dataset, definition + ("" if quarterly else CONTROL_NOTE), caveats)
 
 
+def period_words(params: dict) -> str:
+    """'for Oct 2024 to Sep 2026 (24 months)' from a view's from/to months (YYYY-MM), or ''."""
+    start, end = params.get("from"), params.get("to")
+    try:
+        a, b = dt.date.fromisoformat(f"{start}-01"), dt.date.fromisoformat(f"{end}-01")
+    except (TypeError, ValueError):
+        return ""
+    n = (b.year - a.year) * 12 + b.month - a.month + 1
+    if n < 1:
+        return ""
+    return f"for {ui.month_label(a)} to {ui.month_label(b)} ({n} month{'s' if n != 1 else ''})"
+
+
 def breakdown_section(name: str, params: dict, category_col: str, count_col: str, label: str,
                       title: str, dataset: str, definition: str, caveats: str, key: str,
                       empty: str = "Nothing matches these filters.", category_label: str | None = None) -> None:
@@ -120,6 +135,9 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
     if result.frame.height == 0:
         st.info(empty)
         return
+    span = period_words(params)
+    if span:
+        st.caption(f"Totals {span}.")  # a bar is the whole period's count, not a month's
     (chart, table), shown = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_view")
     if shown == "Chart":
         with chart:

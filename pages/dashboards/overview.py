@@ -70,9 +70,12 @@ def _tile(tile: themes.Tile) -> None:
 
 def render() -> None:
     st.title("Overview", anchor=False)
-    st.caption("What is changing across the partnership: the latest 12 months against the 12 before, "
+    user = current_user()
+    where = (f"in your wards ({ui.md_escape(indicators.scope_label(user))})" if user.areas
+             else "across the partnership")
+    st.caption(f"What is changing {where}: the latest 12 months against the 12 before, "
                "and whether each change is more than routine variation.")
-    tiles = themes.overview_tiles(current_user())
+    tiles = themes.overview_tiles(user)
     for row in (tiles[:2], tiles[2:]):
         cols = st.columns(2)
         for col, tile in zip(cols, row):
