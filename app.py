@@ -96,9 +96,7 @@ pages: dict[str, list] = {}
 specs_by_title = {}  # page title -> PageSpec, for the audit's data owners
 landing = home_page = None
 for spec in PAGES:
-    if access.can(user, spec.action) and (
-        not spec.datasets or any(access.grant(user, d) for d in spec.datasets)
-    ):
+    if spec.open_to(user):
         module = importlib.import_module(f"pages.{spec.module}")
         p = st.Page(page_function(module, spec), title=spec.title, icon=spec.icon, url_path=spec.url_path)
         pages.setdefault(spec.section, []).append(p)

@@ -24,6 +24,25 @@ class PageSpec:
     datasets: tuple[str, ...] = ()
     default_for_roles: tuple[str, ...] = ()  # roles whose landing page this is (else the first page)
     dataset: str | None = None  # for the incident dashboard: which dataset it draws (render(dataset))
+    geography: str | None = None  # the coarsest grant the page can use (a ward page needs ward or finer)
+
+    def open_to(self, user) -> bool:
+        """Listed for this user: the role may do ``action`` and some dataset is granted at
+        ``geography`` or finer (a page that could only say 'not at this geography' is left out
+        of the menu; its URL says why, csp.ui.denied)."""
+        from csp import access, catalog
+
+        if not access.can(user, self.action):
+            return False
+        if not self.datasets:
+            return True
+        levels = catalog.GEO_LEVELS  # finest first
+        for d in self.datasets:
+            g = access.grant(user, d)
+            if g is not None and (self.geography is None
+                                  or levels.index(g.geography) <= levels.index(self.geography)):
+                return True
+        return False
 
 
 def explorable() -> tuple[str, ...]:
@@ -53,7 +72,7 @@ PAGES: list[PageSpec] = [
     PageSpec("dashboards.substance", "Substance misuse", ":material/medication:", "substance-misuse", "Dashboards",
              datasets=("substance_misuse", "alcohol_admissions", "crime")),
     PageSpec("dashboards.neighbourhood", "Neighbourhood", ":material/home_pin:", "neighbourhood", "Dashboards",
-             datasets=("crime", "asb"), default_for_roles=("practitioner",)),
+             datasets=("crime", "asb"), default_for_roles=("practitioner",), geography="ward"),
     PageSpec("dashboards.explore", "Explore", ":material/explore:", "explore", "Dashboards", datasets=explorable()),
     PageSpec("dashboards.my_dashboard", "My dashboard", ":material/space_dashboard:", "my-dashboard", "Dashboards", datasets=explorable()),
     PageSpec("data.catalogue", "Catalogue", ":material/menu_book:", "catalogue", "Data"),

@@ -261,10 +261,14 @@ def test_page_for_a_one_ward_officer_says_there_is_nothing_fair_to_compare(demo)
 
 
 def test_page_for_a_district_only_partner(demo):
+    """A page that could only refuse is not in the menu; its URL says why, in words."""
     at = go(login("board.health"), "neighbourhood")
     assert not at.exception
-    assert "by district, not by ward" in all_text(at)
+    assert at.title[0].value == "You don't have access to this page"
+    assert "only by district" in all_text(at) and "Health partner" in all_text(at)
     assert len(at.dataframe) == 0 and len(at.get("plotly_chart")) == 0
+    menu = [str(link.proto.label) for link in at.get("page_link")]
+    assert "Neighbourhood" not in menu and "Crime" in menu
 
 
 def test_ward_names_are_escaped_everywhere_on_the_page(tiny, monkeypatch):

@@ -25,7 +25,7 @@ def _role(user: access.User) -> str:
 
 
 def _partner(user: access.User) -> str:
-    return user.partner.replace("_", " ")
+    return access.partner_name(user.partner)
 
 
 def reason(user: access.User, spec) -> str:
@@ -33,6 +33,12 @@ def reason(user: access.User, spec) -> str:
     if not access.can(user, spec.action):
         return (f"Your role ({_role(user)}) does not include {ACTION_WORDS.get(spec.action, 'this page')}. "
                 "An administrator can change your role if you need it.")
+    granted = [d for d in spec.datasets if access.grant(user, d) is not None]
+    if granted and getattr(spec, "geography", None):
+        level = access.grant(user, granted[0]).geography
+        return (f"It shows figures by {spec.geography}, and the sharing agreement shares this data with "
+                f"the {_partner(user)} partner only by {level}. The dashboards in the menu show what "
+                "you may see.")
     titles = []
     for d in spec.datasets:
         try:
