@@ -105,15 +105,19 @@ def test_health_is_district_only(demo):
     at = open_page("board.health")
     assert at.title[0].value == "Crime"
     infos = [i.value for i in across_views(at, "info")]
-    assert any("ward detail" in i for i in infos)
+    assert any("Figures by ward and LSOA are not shared with you" in i and "Health partner by district" in i
+               for i in infos)
+    # No tab that could only refuse: ward, LSOA, flags and outcomes are said once, under Trend.
+    from apptest_helpers import views
+    assert views(at) == ["Trend", "By crime type"], views(at)
     assert not any("ward_name" in d.value.columns or "lsoa_name" in d.value.columns
                    for d in across_views(at, "dataframe"))
     assert len(across_views(at, "plotly_chart")) == 2  # trend and types; no maps, no outcomes
     # Outcomes are finer than health's protected base (period x district x crime type).
-    assert any("Outcomes are not shared" in i for i in infos)
+    assert any("outcomes are not shared with you" in i and "would split it finer" in i for i in infos)
     asb = open_page("board.health", "asb")
     assert asb.title[0].value == "Anti-social behaviour"
-    assert any("ward detail" in i.value for i in across_views(asb, "info"))
+    assert any("Figures by ward and LSOA are not shared" in i.value for i in across_views(asb, "info"))
     assert len(across_views(asb, "plotly_chart")) == 1
 
 

@@ -77,11 +77,13 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
     from the contract and the user's grant."""
     cat = c.categories[0] if c.categories else None
     cat_label = incidents.label_of(c, cat) if cat else ""
-    # The ward tab says why when wards are not shared; an LSOA tab appears only when LSOAs are
-    # (the ward tab already explains the user's geography).
-    lsoa_ok = access.grant(user, dataset).geography == "lsoa"
-    levels = [lv for lv in ("ward", "lsoa") if incidents.query_name(dataset, f"by_{lv}")
-              and (lv != "lsoa" or lsoa_ok)]
+    # A section the user may not see gets no tab (a tab that could only refuse is a dead end);
+    # the Trend section says once what is withheld and why. Ward and LSOA tabs appear as far down
+    # as the grant goes.
+    granted = access.grant(user, dataset).geography
+    held = [lv for lv in ("ward", "lsoa") if incidents.query_name(dataset, f"by_{lv}")]
+    levels = [lv for lv in held if catalog.GEO_LEVELS.index(lv) >= catalog.GEO_LEVELS.index(granted)]
+    withheld: list[str] = []  # sections finer than the user's protected table
     views = {}
 
     def trend():
@@ -91,9 +93,12 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
                                quarterly=c.grain_months != 1)
         if not cat:
             st.caption(f"No breakdown by category: the data holds none. {caveats}")
-        if not levels:
+        if not held:
             st.caption(f"{d.get('title', c.title)} is held by {LEVEL_WORDS[c.finest_geo or 'district']} "
                        "only, so there is no ward or LSOA view.")
+        note = _withheld_note(withheld, granted if held and not levels else None, d, user)
+        if note:
+            st.info(note)
     views["Trend"] = trend
     if cat:
         cat_words = incidents.in_sentence(cat_label)
@@ -105,7 +110,7 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
         words = incidents.in_sentence(incidents.label_of(c, f))
         title = f"{label} by {words}"
         if f not in extra:
-            views[f"By {words}"] = lambda title=title: _not_shared(title, d)
+            withheld.append(f"the {words}")
             continue
         views[f"By {words}"] = lambda f=f, words=words, title=title: sections.breakdown_section(
             f"{dataset}_by_{f}", params, f, count, label, title, dataset, definition, caveats,
@@ -120,7 +125,7 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
     for b in c.breakdowns:
         title = incidents.label_of(c, b)
         if not access.shares_field(user, dataset, b):
-            views[title] = lambda title=title: _not_shared(title, d)
+            withheld.append(incidents.in_sentence(title))
             continue
         notes = indicators.NOTES.get(f"{dataset}_{b}") or (
             indicators.NOTES["outcomes"] if b == "outcome" else (definition, caveats))
@@ -131,13 +136,20 @@ def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label,
     return views
 
 
-def _not_shared(title: str, d: dict) -> None:
-    st.header(title, anchor=False)
-    # "Outcomes are not shared", "Time of call: not shared": a plural label reads as a sentence.
-    lead = f"{title} are not shared with you: u" if title.endswith("s") else f"{title}: not shared with you. U"
-    st.info(f"{lead}nder your sharing agreement these figures come "
-            f"from one protected table of counts by period, area and "
-            f"{incidents.in_sentence(d.get('category_label', 'category'))}, and this would split it finer.")
+def _withheld_note(withheld: list[str], level: str | None, d: dict, user) -> str:
+    """What this page leaves out for this user and why, in one plain note ('' when nothing)."""
+    parts = []
+    if level:
+        parts.append(f"Figures by ward and LSOA are not shared with you: the sharing agreement shares "
+                     f"this data with the {access.partner_name(user.partner)} partner by {LEVEL_WORDS[level]}.")
+    if withheld:
+        names = withheld[0] if len(withheld) == 1 else ", ".join(withheld[:-1]) + " and " + withheld[-1]
+        names = names[:1].upper() + names[1:]
+        parts.append(f"{names} {'is' if len(withheld) == 1 else 'are'} not shared with you: under your "
+                     "sharing agreement these figures come from one protected table of counts by period, "
+                     f"area and {incidents.in_sentence(d.get('category_label', 'category'))}, and "
+                     f"{'this' if len(withheld) == 1 else 'these'} would split it finer.")
+    return " ".join(parts)
 
 
 def _period(dataset: str, c: catalog.Contract) -> tuple[str, str]:
