@@ -130,13 +130,28 @@ page = st.navigation(pages, position="hidden")
 st.html("<style>[data-testid='stDateInput'] [role='spinbutton']{display:inline-block;"
         "min-width:24px;min-height:24px;line-height:24px;text-align:center}</style>")
 
-# On a phone the sidebar lies over the page; Streamlit's own navigation closes it after a tap,
-# page links do not, so the new page opened under a menu that stayed open. A fixed script (no
-# data in it): a tap on one of our links at phone width presses the sidebar's own close button.
+# Two phone fixes in one fixed script (no data in it). The sidebar lies over the page:
+# Streamlit's own navigation closes it after a tap, page links do not, so the new page opened
+# under a menu that stayed open; a tap on one of our links at phone width now presses the
+# sidebar's own close button. And a section tab far along the strip (a link to ?view=By+LSOA)
+# opened scrolled out of sight: the open tab is scrolled into the strip's view.
 st.html("""<script>
 (() => {
   if (window.__cspNavCloses) return;
   window.__cspNavCloses = true;
+  let queued = false;
+  const showOpenTabs = () => {
+    queued = false;
+    document.querySelectorAll('[role="tablist"]').forEach((list) => {
+      const tab = list.querySelector('[role="tab"][aria-selected="true"]');
+      if (!tab || list.scrollWidth <= list.clientWidth) return;
+      const left = tab.offsetLeft - list.offsetLeft, right = left + tab.offsetWidth;
+      if (left < list.scrollLeft || right > list.scrollLeft + list.clientWidth)
+        list.scrollLeft = Math.max(0, left - 24);
+    });
+  };
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(showOpenTabs); } })
+    .observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-selected"]});
   document.addEventListener("click", (e) => {
     if (!e.target.closest || !e.target.closest(".st-key-csp_nav a")) return;
     if (!window.matchMedia("(max-width: 767.98px)").matches) return;

@@ -229,20 +229,21 @@ class TableResult:
 
 def tiles_table(tiles: list[Tile]) -> TableResult:
     versions = {k: v for t in tiles for k, v in t.versions.items()}
-    return TableResult(name="overview_tiles", versions=versions, frame=pl.DataFrame({
+    # The figure, its change and the judgement first: on a phone only the first columns fit.
+    cols = {
         "theme": [t.title for t in tiles],
-        "period": [t.period_label for t in tiles],
         "latest_12_months": [t.value_label for t in tiles],
-        "previous_12_months": [t.previous_label for t in tiles],
-        "latest_95pc_ci": [t.ci_label for t in tiles],
         "change": [t.change_label for t in tiles],
-        "p_value": [None if t.p_value is None else round(t.p_value, 4) for t in tiles],
         "judgement": [("not tested" if t.lower_bound else
                        {"good": "better", "bad": "worse", "neutral": "not significant"}[t.colour])
                       if t.available else None for t in tiles],
-    }, schema={"theme": pl.String, "period": pl.String, "latest_12_months": pl.String,
-               "previous_12_months": pl.String, "latest_95pc_ci": pl.String, "change": pl.String,
-               "p_value": pl.Float64, "judgement": pl.String}))
+        "previous_12_months": [t.previous_label for t in tiles],
+        "period": [t.period_label for t in tiles],
+        "latest_95pc_ci": [t.ci_label for t in tiles],
+        "p_value": [None if t.p_value is None else round(t.p_value, 4) for t in tiles],
+    }
+    schema = {c: (pl.Float64 if c == "p_value" else pl.String) for c in cols}
+    return TableResult(name="overview_tiles", versions=versions, frame=pl.DataFrame(cols, schema=schema))
 
 
 def _finish(tile: Tile, direction: str, raw_direction: str) -> Tile:

@@ -71,9 +71,10 @@ def audit_frame(rows: list[dict]) -> pl.DataFrame:
 
 def users_frame(everyone: list[dict], ward_names: dict[str, str], status) -> pl.DataFrame:
     """Accounts with their scope by ward name, role in words and the date each was created."""
-    out = [{"Username": u["username"], "Name": u["name"], "Email": u.get("email") or "",
-            "Role": ROLE_WORDS.get(u["role"], u["role"]), "Partner": partner_name(u["partner"]),
+    # Who and whether they can log in first: on a phone only the first columns fit.
+    out = [{"Username": u["username"], "Status": status(u), "Role": ROLE_WORDS.get(u["role"], u["role"]),
+            "Partner": partner_name(u["partner"]),
             "Area scope": ", ".join(ward_names.get(c, c) for c in u["areas"]) or "the whole partnership area",
-            "Status": status(u), "Created": when(u.get("created_at"))} for u in everyone]
+            "Name": u["name"], "Email": u.get("email") or "", "Created": when(u.get("created_at"))} for u in everyone]
     return pl.DataFrame(out, schema={c: pl.String for c in
-                                     ("Username", "Name", "Email", "Role", "Partner", "Area scope", "Status", "Created")})
+                                     ("Username", "Status", "Role", "Partner", "Area scope", "Name", "Email", "Created")})

@@ -9,7 +9,8 @@ from csp.ui import common as ui
 from csp.ui import provenance
 from csp.ui.auth import current_user
 
-TABLE = {"partner": "Partner", "dataset": "Dataset", "status": "Status", "last_period": "Last period supplied",
+# The dataset and its status first: on a phone only the first columns fit.
+TABLE = {"dataset": "Dataset", "status": "Status", "partner": "Partner", "last_period": "Last period supplied",
          "supplied_on": "Supplied on", "missing": "Missing", "late": "Periods late", "next_due": "Next due",
          "cadence": "Cadence", "due": "Due by"}
 HISTORY = {"period": "Period", "due_by": "Due by", "status": "Status", "supplied_on": "Supplied on",
@@ -44,7 +45,7 @@ def render() -> None:
     st.header("Every partner" if _own_first(user) else "Supply by partner and dataset", anchor=False)
     if tracked:
         st.dataframe(provenance.styled(supply.table_rows(tracked), TABLE), hide_index=True, width="stretch",
-                     key="supply_table")
+                     key="supply_table", column_config={"Dataset": st.column_config.Column(pinned=True)})
     else:
         st.info("No dataset is declared with periods to supply.")
     provenance.legend()

@@ -175,3 +175,17 @@ def test_phone_menu_closes_after_a_tap(base_url, browser):
             snap(page, f"phone-officer.housing-menu-closed-{name}")
     finally:
         ctx.close()
+
+
+def test_phone_shows_the_open_section_tab(base_url, browser):
+    """A link to a section far along the strip (?view=By+LSOA) opens with that tab in sight."""
+    ctx = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = ctx.new_page()
+        login(page, base_url, "board.police", path="/crime?view=By+LSOA")
+        tab = page.locator(".st-key-view").get_by_role("tab", name="By LSOA", exact=True)
+        expect(tab).to_have_attribute("aria-selected", "true")
+        expect(tab).to_be_in_viewport(ratio=1)
+        snap(page, "phone-board.police-Crime-open-tab-in-sight")
+    finally:
+        ctx.close()
