@@ -31,7 +31,9 @@ def choices(user: access.User | None, dataset: str) -> list[Choice]:
     if user is not None and user.areas:
         out = [Choice(None, "Your wards" if len(user.areas) > 1 else "Your ward", "default")]
     else:
-        out = [Choice(None, f"The partnership: {partnership.describe()}", "default")]
+        # Short and led by what it is: a long partnership name was cut off in the filter box.
+        where = partnership.district_words()
+        out = [Choice(None, f"Whole partnership ({where})" if where else "Every district held", "default")]
         if partnership.districts():
             out.append(Choice(ALL, "All data held (with areas outside the partnership and no location)", "all"))
     if areas is None or areas.height == 0:

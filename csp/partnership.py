@@ -72,6 +72,12 @@ def _known_districts() -> dict[str, str] | None:
     return dict(rows)
 
 
+def district_words() -> str:
+    """The partnership's districts by name ('Lincoln'), or '' when no area is set."""
+    known = _known_districts() or {}
+    return ", ".join(known.get(c, c) for c in districts() or [])
+
+
 def describe() -> str:
     """The partnership in words, for captions and the board pack: its name, or its districts."""
     codes = districts()

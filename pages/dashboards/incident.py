@@ -50,10 +50,15 @@ def render(dataset: str) -> None:
                                     placeholder=f"All {incidents.in_sentence(cat_label)}s", key="type",
                                     bind="query-params") or None
         picked = {}
-        for f in extra:
-            values = list(c.field(f).values or ())
-            picked[f] = st.multiselect(incidents.label_of(c, f), options=values,
-                                       placeholder="All", key=f, bind="query-params") or None
+        if extra:
+            # The flags in a "More filters" panel: five filter boxes filled a phone's first screen
+            # before any figure. The button says how many are in use, so none is hidden unseen.
+            on = sum(1 for f in extra if st.query_params.get_all(f) or st.session_state.get(f))
+            with st.popover("More filters" + (f" ({on} in use)" if on else ""), width="content"):
+                for f in extra:
+                    values = list(c.field(f).values or ())
+                    picked[f] = st.multiselect(incidents.label_of(c, f), options=values,
+                                               placeholder="All", key=f, bind="query-params") or None
     cats = {**({cat: chosen} if cat else {}), **{f: v for f, v in picked.items()}}
     params = {"from": start, "to": end, "area": area, **cats}
     sections.headline(f"{dataset}_headline", {"to": indicators.headline_end(end, dataset), "area": area,
