@@ -11,6 +11,8 @@ Pages are modules with a render() function, run only through app.py's navigation
 script on its own (Streamlit's legacy pages/ mode) this file draws nothing."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from csp import access, catalog, incidents, indicators
@@ -26,9 +28,7 @@ def render(dataset: str) -> None:
     d = c.dashboard
     user = current_user()
     st.title(d.get("title", c.title), anchor=False)
-    definition, caveats = d.get("definition", c.description), d.get("caveats", "")
-    noun, label = d.get("noun", dataset), d.get("label", "Count")
-    count = incidents.count_column(c)
+    noun = d.get("noun", dataset)
 
     facets = ui.run(f"{dataset}_facets")
     if facets is None or facets.frame.height == 0:
@@ -63,8 +63,7 @@ def render(dataset: str) -> None:
     params = {"from": start, "to": end, "area": area, **cats}
     sections.headline(f"{dataset}_headline", {"to": indicators.headline_end(end, dataset), "area": area,
                                               **cats}, noun, polarity=d.get("polarity", "lower_is_better"))
-    views = _views(c, d, dataset, user, params, months[0], chosen, extra, count, label, noun, definition,
-                   caveats)
+    views = _views(Page(c, user, params, months[0], chosen, tuple(extra)))
     # One section at a time, in tabs bound to the URL (?view=...): a filter change redraws the
     # headline and the open section, not every chart of the page (issue 17: the browser's
     # drawing of all of them was most of a filter change's time). A shared link opens the same
@@ -76,10 +75,33 @@ def render(dataset: str) -> None:
                 draw()
 
 
-def _views(c, d, dataset, user, params, first_held, chosen, extra, count, label, noun, definition,
-           caveats) -> dict:
+@dataclass(frozen=True)
+class Page:
+    """What the sections of one dashboard share: its contract, the reader, the filters chosen."""
+    c: catalog.Contract
+    user: object
+    params: dict
+    first_held: str
+    chosen: list | None  # categories picked (None: all)
+    extra: tuple  # the flag filters this user may use
+
+    @property
+    def d(self) -> dict:
+        return self.c.dashboard
+
+    @property
+    def dataset(self) -> str:
+        return self.c.name
+
+
+def _views(p: Page) -> dict:
     """The page's sections in order, tab label -> function drawing it; which appear follows
     from the contract and the user's grant."""
+    c, d, dataset, user, params = p.c, p.d, p.dataset, p.user, p.params
+    first_held, chosen, extra = p.first_held, p.chosen, p.extra
+    count = incidents.count_column(c)
+    definition, caveats = d.get("definition", c.description), d.get("caveats", "")
+    noun, label = d.get("noun", dataset), d.get("label", "Count")
     cat = c.categories[0] if c.categories else None
     cat_label = incidents.label_of(c, cat) if cat else ""
     # A section the user may not see gets no tab (a tab that could only refuse is a dead end);
