@@ -23,10 +23,11 @@ import argparse
 import os
 import re
 import secrets
-import socket
 import statistics
 import sys
 from pathlib import Path
+
+from deploy.local import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CSP_CHROMIUM", "/usr/bin/chromium")
@@ -84,12 +85,6 @@ SETTLED = """() => {
       && app.getAttribute('data-test-script-state') === 'notRunning'
       && !document.querySelector('[data-stale="true"]');
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(page, action, title: str | None = None, timeout_s: float = 60) -> float:

@@ -60,10 +60,6 @@ class Pin:
     view: SavedView | None  # None: deleted, or no longer shared with this user
 
 
-def _db():
-    return state.connect()
-
-
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -115,7 +111,7 @@ def save(user: access.User | None, name: str, spec: explore.Spec, sharing: str =
     explore.plan(user, spec)  # AccessDenied / SpecError: nothing saved
     text = spec.to_json()
     now = _now()
-    with _db() as con:
+    with state.connect() as con:
         old = con.execute(f"SELECT {_COLUMNS} FROM saved_views WHERE owner = ? AND name = ?",
                           (user.username, name)).fetchone()
         if old is not None:
@@ -143,7 +139,7 @@ def update(view_id: int, user: access.User | None, *, name: str | None = None,
     view = _own(view_id, user)
     name = _name(name) if name is not None else view.name
     sharing = _sharing(sharing) if sharing is not None else view.sharing
-    with _db() as con:
+    with state.connect() as con:
         clash = con.execute("SELECT id FROM saved_views WHERE owner = ? AND name = ? AND id <> ?",
                             (user.username, name, view.id)).fetchone()
         if clash:
@@ -163,7 +159,7 @@ def list_visible(user: access.User | None) -> list[SavedView]:
     """The user's own views, then those shared with them, each by name."""
     if user is None:
         return []
-    with _db() as con:
+    with state.connect() as con:
         rows = con.execute(
             f"SELECT {_COLUMNS} FROM saved_views WHERE {_visible_where()} "
             "ORDER BY CASE WHEN owner = ? THEN 0 ELSE 1 END, lower(name), id",
@@ -177,7 +173,7 @@ def get(view_id, user: access.User | None) -> SavedView:
     if user is None:
         raise ViewError(NOT_FOUND)
     vid = _id(view_id)
-    with _db() as con:
+    with state.connect() as con:
         r = con.execute(f"SELECT {_COLUMNS} FROM saved_views WHERE id = ? AND {_visible_where()}",
                         (vid, user.username, user.partner)).fetchone()
     if r is None:
@@ -206,7 +202,7 @@ def delete(view_id, user: access.User | None) -> None:
     """Delete a view of one's own (and every pin of it). Audited."""
     user = _user(user)
     view = _own(view_id, user)
-    with _db() as con:
+    with state.connect() as con:
         con.execute("DELETE FROM saved_view_pins WHERE view_id = ?", (view.id,))
         con.execute("DELETE FROM saved_views WHERE id = ?", (view.id,))
     _audit(user, "view_delete", view)
@@ -216,7 +212,7 @@ def pin(view_id, user: access.User | None) -> None:
     """Pin a view the user may see to their dashboard (last); pinning twice changes nothing."""
     user = _user(user)
     view = get(view_id, user)
-    with _db() as con:
+    with state.connect() as con:
         (last,) = con.execute("SELECT coalesce(max(position), 0) FROM saved_view_pins WHERE username = ?",
                               (user.username,)).fetchone()
         con.execute("INSERT INTO saved_view_pins (username, view_id, position) VALUES (?, ?, ?) "
@@ -225,7 +221,7 @@ def pin(view_id, user: access.User | None) -> None:
 
 def unpin(view_id, user: access.User | None) -> None:
     user = _user(user)
-    with _db() as con:
+    with state.connect() as con:
         con.execute("DELETE FROM saved_view_pins WHERE username = ? AND view_id = ?",
                     (user.username, _id(view_id)))
 
@@ -234,7 +230,7 @@ def move(view_id, user: access.User | None, offset: int) -> None:
     """Move a pinned view up (offset -1) or down (+1) the dashboard."""
     user = _user(user)
     vid = _id(view_id)
-    with _db() as con:
+    with state.connect() as con:
         order = [r[0] for r in con.execute(
             "SELECT view_id FROM saved_view_pins WHERE username = ? ORDER BY position, view_id",
             (user.username,))]
@@ -253,7 +249,7 @@ def pinned(user: access.User | None) -> list[Pin]:
     comes with no view (the dashboard says so, and offers to unpin it)."""
     if user is None:
         return []
-    with _db() as con:
+    with state.connect() as con:
         pins = con.execute("SELECT view_id, position FROM saved_view_pins WHERE username = ? "
                            "ORDER BY position, view_id", (user.username,)).fetchall()
         rows = con.execute(f"SELECT {_COLUMNS} FROM saved_views WHERE {_visible_where()}",
@@ -271,7 +267,7 @@ def layout(user: access.User | None) -> dict:
     last view they had open)."""
     if user is None:
         return {}
-    with _db() as con:
+    with state.connect() as con:
         r = con.execute("SELECT layout FROM dashboard_layouts WHERE username = ?", (user.username,)).fetchone()
     try:
         value = json.loads(r[0]) if r else {}
@@ -285,7 +281,7 @@ def set_layout(user: access.User | None, value: dict) -> None:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     if len(text) > MAX_LAYOUT_BYTES:
         raise ViewError("That layout is too large to keep.")
-    with _db() as con:
+    with state.connect() as con:
         con.execute("INSERT INTO dashboard_layouts (username, layout, updated_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (username) DO UPDATE SET layout = excluded.layout, updated_at = excluded.updated_at",
                     (user.username, text, _now()))
