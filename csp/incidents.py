@@ -352,7 +352,7 @@ def with_wilson(result, x: str, n: str):
     (csp.themes.with_wilson: widened for perturbation, withheld wherever either count is)."""
     from . import themes
 
-    return themes.with_wilson(result, x, n)
+    return themes.with_wilson(result, x, n, rate="rate_pct" if "rate_pct" in result.frame.columns else None)
 
 
 def cohort_change(row: dict, outcome: str, size: str, result=None) -> dict | None:

@@ -115,6 +115,15 @@ def count_noise(result, value) -> float:
                default=0.0)
 
 
+def small_count_reach(result) -> int:
+    """Published counts below this, in ``result``, may be a count under the threshold moved up by
+    perturbation (csp.protection.cells.small_count_reach); 0 when its counts are exact."""
+    from .protection import cells
+
+    return max((cells.small_count_reach(r) for r in (getattr(result, "rules", None) or {}).values()),
+               default=0)
+
+
 def proportion_change(x1, n1, x0, n0, alpha: float = ALPHA, noise_from=None) -> dict | None:
     """Current proportion x1/n1 against previous x0/n0: Wilson 95% intervals for each and a
     two-sided two-proportion z-test with pooled variance (equivalent to Pearson's chi-square on
@@ -128,6 +137,9 @@ def proportion_change(x1, n1, x0, n0, alpha: float = ALPHA, noise_from=None) -> 
     (``noise`` in the answer says it was allowed for)."""
     if any(_missing(v) for v in (x1, n1, x0, n0)) or not n1 or not n0:
         return None
+    reach = small_count_reach(noise_from)
+    if any(0 < int(v) < reach for v in (x1, n1, x0, n0)):
+        return None  # a count perturbation may have raised from under the threshold: no rate
     x1, n1, x0, n0 = min(int(x1), int(n1)), int(n1), min(int(x0), int(n0)), int(n0)
     p1, p0 = x1 / n1, x0 / n0
     nv1 = stats.proportion_noise(x1, n1, count_noise(noise_from, x1), count_noise(noise_from, n1))
@@ -431,24 +443,37 @@ class ReoffendingSummary:
 
 
 def with_wilson(result: queries.Result, x: str, n: str, lo: str = "rate_lower",
-                hi: str = "rate_upper") -> queries.Result:
+                hi: str = "rate_upper", rate: str | None = None) -> queries.Result:
     """The result with 95% interval columns (lo, hi, %) for x of n: Wilson, widened for the
     perturbation the reader's figures carry (proportion_change says why), withheld wherever
     either count is. A perturbed outcome a little above its cohort (each is its own cell) is
-    taken as the whole cohort, never more."""
-    los, his = [], []
+    taken as the whole cohort, never more. Where a published count may be one under the
+    threshold moved up by perturbation (small_count_reach), the interval and ``rate`` (the
+    query's own rate column) are withheld too: such a rate reads 100% as easily as 10%."""
+    reach = small_count_reach(result)
+    los, his, shaky = [], [], []
     for xv, nv in zip(result.frame[x].to_list(), result.frame[n].to_list()):
-        if _missing(xv) or _missing(nv) or not nv:
+        if _missing(xv) or _missing(nv) or not nv or 0 < int(xv) < reach or int(nv) < reach:
             los.append(None)
             his.append(None)
+            shaky.append(not (_missing(xv) or _missing(nv) or not nv))
         else:
             xi, ni = min(int(xv), int(nv)), int(nv)
             noise = stats.proportion_noise(xi, ni, count_noise(result, xi), count_noise(result, ni))
             a, b = stats.widened_wilson(xi, ni, noise)
             los.append(round(100 * a, 1))
             his.append(round(100 * b, 1))
+            shaky.append(False)
     frame = result.frame.with_columns(pl.Series(lo, los, pl.Float64), pl.Series(hi, his, pl.Float64))
-    return derived_result(result, frame, {lo: [x, n], hi: [x, n]})
+    out = derived_result(result, frame, {lo: [x, n], hi: [x, n]})
+    cols = [c for c in (rate, lo, hi) if c and c in out.frame.columns]
+    if any(shaky) and cols:
+        hide = pl.Series("shaky", shaky, pl.Boolean)
+        frame = out.frame.with_columns([pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in cols])
+        mask = out.suppressed.with_columns([
+            (out.suppressed[c] | hide if c in out.suppressed.columns else hide).alias(c) for c in cols])
+        out = dataclasses.replace(out, frame=frame, suppressed=mask)
+    return out
 
 
 def reoffending_summary(user: access.User | None, today: dt.date | None = None,
@@ -467,8 +492,8 @@ def reoffending_summary(user: access.User | None, today: dt.date | None = None,
         tile.reason = "No reoffending data has been published yet."
         return ReoffendingSummary(tile, quarterly)
     tile.versions = dict(breakdown.versions)
-    quarterly = with_wilson(quarterly, "reoffenders", "offenders")
-    breakdown = with_wilson(breakdown, "reoffenders", "offenders")
+    quarterly = with_wilson(quarterly, "reoffenders", "offenders", rate="rate_pct")
+    breakdown = with_wilson(breakdown, "reoffenders", "offenders", rate="rate_pct")
     rows = breakdown.frame.to_dicts()
     age = cohort_age(total["last_quarter"], today)
     period = (f"the cohorts of {month_label(total['first_quarter'])} to "
@@ -518,7 +543,8 @@ def substance_summary(user: access.User | None) -> SubstanceSummary:
         tile.reason = "No treatment data has been published yet."
         return SubstanceSummary(tile, result)
     tile.versions = dict(result.versions)
-    result = with_wilson(result, "successful_completions", "in_treatment", "completion_lower", "completion_upper")
+    result = with_wilson(result, "successful_completions", "in_treatment", "completion_lower", "completion_upper",
+                         rate="completion_pct")
     frame = result.frame
     latest = frame["quarter"].max()
     year_before = add_months(latest, -12)

@@ -116,6 +116,17 @@ def noise_variance(rule: Rule | None, published) -> float:
     return float(row.var())
 
 
+def small_count_reach(rule: Rule | None) -> int:
+    """The smallest published value a true count under the threshold cannot have become (0 when
+    exact). The ptable moves a small count up to the threshold or beyond (a true 1 can read 10
+    under the t10 table), so a rate built on a published count below this may be mostly noise:
+    rates leave such counts out rather than draw them."""
+    if rule is None or rule.method != "perturb" or not rule.ptable or rule.threshold <= 1:
+        return 0
+    table = _ptable(rule.ptable).pvalues
+    return int(max(v + int(table[v].max()) for v in range(1, rule.threshold))) + 1
+
+
 def is_cell(series: pl.Series) -> bool:
     return isinstance(series.dtype, pl.Struct) and {f.name for f in series.dtype.fields} >= set(FIELDS)
 

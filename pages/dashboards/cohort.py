@@ -78,8 +78,9 @@ def render(dataset: str) -> None:
         charts.chart(fig.rate_lines(q, c.period_field, "rate_pct", "rate_lower", "rate_upper", "group",
                                     f"{rate_label}, % (95% CI shaded)"),
                      f"{dataset}_quarterly_chart", f"{rate_label} by cohort quarter, with its 95% interval")
-        st.caption("Quarters where a count is withheld (small numbers) are left out of the chart, "
-                   "not drawn as zero. Cohorts are small: read the latest year together.")
+        st.caption("Quarters where a count is withheld (small numbers), or is so near the threshold that "
+                   "perturbation may have raised it from a smaller one, are left out of the chart, not drawn "
+                   "as zero. Cohorts are small: read the latest year together.")
         with st.expander("Table: by cohort quarter"):
             ui.table(with_ci)
         ui.download(with_ci, "Download quarterly figures (Excel)", f"{dataset}_quarterly.xlsx",
