@@ -54,7 +54,7 @@ def render(dataset: str) -> None:
             # The flags in a "More filters" panel: five filter boxes filled a phone's first screen
             # before any figure. The button says how many are in use, so none is hidden unseen.
             on = sum(1 for f in extra if st.query_params.get_all(f) or st.session_state.get(f))
-            with st.popover("More filters" + (f" ({on} in use)" if on else ""), width="content"):
+            with st.popover("More filters" + (f" ({on} in use)" if on else ""), width="content", key="more_filters"):
                 for f in extra:
                     values = list(c.field(f).values or ())
                     picked[f] = st.multiselect(incidents.label_of(c, f), options=values,
