@@ -150,7 +150,7 @@ def test_a_page_the_user_may_not_open_says_so_in_plain_words(app_env, tmp_path, 
     at = go(login("health.board", app_env["password"]), "crime")
     assert [t.value for t in at.title] == ["You don't have access to this page"]
     text = " ".join(m.value for m in at.markdown)
-    assert "does not share police recorded crime" in text and "with the health partner" in text
+    assert "does not share police recorded crime" in text and "with the Health partner" in text
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), text  # no internal names such as crime_cube
     assert data_elements(at) == 0
 
