@@ -189,3 +189,15 @@ def test_a_breakdown_says_which_months_its_totals_cover(demo):
     assert len(said) == 1, [c.value for c in at.caption]
     months = int(said[0].rsplit("(", 1)[1].split()[0])
     assert months == 24 and (period is None or str(months) in str(period)), (said, period)
+
+
+def test_a_tab_chosen_on_one_dashboard_does_not_open_the_next_there(demo):
+    from apptest_helpers import open_view
+
+    at = open_view(open_page("board.police", "asb"), "By ward")
+    assert any("by ward" in h.value for h in at.header), [h.value for h in at.header]
+    at = go(at, "fires")
+    assert not at.exception, at.exception
+    headers = [h.value for h in at.header]
+    assert any(h.startswith(("Monthly trend", "Trend by quarter")) for h in headers), headers
+    assert not any("by ward" in h for h in headers), headers

@@ -68,6 +68,12 @@ def render(dataset: str) -> None:
     # headline and the open section, not every chart of the page (issue 17: the browser's
     # drawing of all of them was most of a filter change's time). A shared link opens the same
     # section.
+    # Every dashboard's strip has the same key (so ?view= works on each); a tab chosen on one
+    # page must not open the next page there (Fires opened on "By LSOA" after ASB's LSOA tab).
+    if st.session_state.get("csp_view_page") != dataset:
+        st.session_state["csp_view_page"] = dataset
+        if "view" not in st.query_params:
+            st.session_state.pop("view", None)
     tabs = st.tabs(list(views), key="view", bind="query-params", on_change="rerun")
     for (title, draw), tab in zip(views.items(), tabs):
         if tab.open:
