@@ -252,9 +252,10 @@ def tiles_table(tiles: list[Tile]) -> TableResult:
         "previous_12_months": [t.previous_label for t in tiles],
         "period": [t.period_label for t in tiles],
         "latest_95pc_ci": [t.ci_label for t in tiles],
-        "p_value": [None if t.p_value is None else round(t.p_value, 4) for t in tiles],
+        # As text: a tile with no test (not shared, or a floor) shows an empty cell, not "None".
+        "p_value": ["" if t.p_value is None else f"{t.p_value:.3f}" for t in tiles],
     }
-    schema = {c: (pl.Float64 if c == "p_value" else pl.String) for c in cols}
+    schema = {c: pl.String for c in cols}
     return TableResult(name="overview_tiles", versions=versions, frame=pl.DataFrame(cols, schema=schema))
 
 

@@ -33,7 +33,7 @@ TABLE_COLUMNS = {  # pixel widths so every column fits beside the sidebar at 128
     "latest_12_months": _col.TextColumn("Latest", width=60),
     "previous_12_months": _col.TextColumn("Before", width=60),
     "latest_95pc_ci": _col.TextColumn("95% CI", width=90), "change": _col.TextColumn("Change", width=85),
-    "p_value": _col.NumberColumn("p", format="%.3f", width=50),
+    "p_value": _col.TextColumn("p", width=55),
     "judgement": _col.TextColumn("Judgement", width=115),
 }
 
