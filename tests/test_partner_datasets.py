@@ -594,3 +594,20 @@ def test_upgrade_republishes_data_from_before_its_contract_grew(legacy):
     # Nothing left to do: a second run publishes nothing.
     code, out, err = cli_run("upgrade")
     assert code == 0 and "matches its contract" in out and store.current("crime").version == after.version
+
+
+def test_housing_asb_opens_on_cases_opened_even_after_another_dashboard(demo):
+    """The contract's default (cases opened) holds when one arrives from Crime with no crime
+    type chosen: an empty list carried over from Crime once counted opened and closed together."""
+    from csp import queries, users
+
+    at = go(login("board.council"), "crime")
+    assert not at.exception, at.exception
+    at = go(at, "housing-asb")
+    assert not at.exception, at.exception
+    box = at.multiselect(key="type")
+    assert box.value == ["Opened"] and box.placeholder == "All"
+    opened = queries.run(users.get_user("board.council"), "housing_asb_headline",
+                         {"case_event": ["Opened"]}).frame.row(0, named=True)["current"]
+    metric = next(m for m in at.metric if "12 months to" in m.label)
+    assert metric.value == f"{opened:,}"

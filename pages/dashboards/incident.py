@@ -39,6 +39,16 @@ def render(dataset: str) -> None:
     cat_label = incidents.label_of(c, cat) if cat else ""
     extra = [f for f in incidents.filters(c) if access.shares_field(user, dataset, f)]
     defaults = d.get("defaults") or {}
+    # Every dashboard's widgets share their keys (so ?view=, ?type= work on each), and Streamlit
+    # keeps a widget's value across pages: a tab or category chosen on one dashboard opened the
+    # next one there, and an empty category list overrode the page's own default (Housing ASB
+    # counted cases opened and closed together). Arriving on another dashboard starts its
+    # section and categories afresh, unless the URL names them; the period and area carry on.
+    if st.session_state.get("csp_view_page") != dataset:
+        st.session_state["csp_view_page"] = dataset
+        for key in ("view", "type", *incidents.filters(c)):
+            if key not in st.query_params:
+                st.session_state.pop(key, None)
     with st.container(horizontal=True):
         start, end = _period(dataset, c)
         area = ui.area_filter(dataset)
@@ -47,7 +57,7 @@ def render(dataset: str) -> None:
             options = facets.frame[cat].drop_nulls().to_list()
             chosen = st.multiselect(cat_label, options=options,
                                     default=[v for v in defaults.get(cat, []) if v in options] or None,
-                                    placeholder=f"All {incidents.in_sentence(cat_label)}s", key="type",
+                                    placeholder=_all_of(cat_label), key="type",
                                     bind="query-params") or None
         picked = {}
         if extra:
@@ -68,12 +78,6 @@ def render(dataset: str) -> None:
     # headline and the open section, not every chart of the page (issue 17: the browser's
     # drawing of all of them was most of a filter change's time). A shared link opens the same
     # section.
-    # Every dashboard's strip has the same key (so ?view= works on each); a tab chosen on one
-    # page must not open the next page there (Fires opened on "By LSOA" after ASB's LSOA tab).
-    if st.session_state.get("csp_view_page") != dataset:
-        st.session_state["csp_view_page"] = dataset
-        if "view" not in st.query_params:
-            st.session_state.pop("view", None)
     tabs = st.tabs(list(views), key="view", bind="query-params", on_change="rerun")
     for (title, draw), tab in zip(views.items(), tabs):
         if tab.open:
@@ -167,6 +171,14 @@ def _views(p: Page) -> dict:
             category_label=title,
             empty=f"The {noun} you may see hold no {incidents.in_sentence(title)} for these filters.")
     return views
+
+
+def _all_of(label: str) -> str:
+    """The empty category box's words: "All crime types", but just "All" where adding an s
+    would not make a plural ("Cases opened or closed")."""
+    words = incidents.in_sentence(label)
+    return f"All {words}s" if words and (" " not in words or words.split()[-1] in (
+        "type", "category", "group", "band", "disposal", "outcome")) else "All"
 
 
 def _withheld_note(withheld: list[str], level: str | None, d: dict, user) -> str:
