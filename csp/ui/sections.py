@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from .. import access, chart_text, disclosure, figures, incidents, indicators, queries, themes
+from .. import access, catalog, chart_text, disclosure, figures, incidents, indicators, queries, themes
 from . import charts
 from . import common as ui
 from .auth import current_user
@@ -135,7 +135,9 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
     if result.frame.height == 0:
         st.info(empty)
         return
-    span = period_words(params)
+    # Monthly data only: a quarterly window's from/to months are not the quarters it holds (its
+    # Period box names those).
+    span = period_words(params) if catalog.contract(dataset).grain_months == 1 else ""
     if span:
         st.caption(f"Totals {span}.")  # a bar is the whole period's count, not a month's
     (chart, table), shown = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_view")

@@ -75,9 +75,13 @@ def render(dataset: str) -> None:
         st.header(f"{rate_label} by cohort quarter", anchor=False)
         with_ci = incidents.with_wilson(quarterly, outcome, size)
         q = with_ci.frame.with_columns(pl.lit("all").alias("group"))
-        charts.chart(fig.rate_lines(q, c.period_field, "rate_pct", "rate_lower", "rate_upper", "group",
-                                    f"{rate_label}, % (95% CI shaded)"),
-                     f"{dataset}_quarterly_chart", f"{rate_label} by cohort quarter, with its 95% interval")
+        if q["rate_pct"].drop_nulls().len():
+            charts.chart(fig.rate_lines(q, c.period_field, "rate_pct", "rate_lower", "rate_upper", "group",
+                                        f"{rate_label}, % (95% CI shaded)"),
+                         f"{dataset}_quarterly_chart", f"{rate_label} by cohort quarter, with its 95% interval")
+        else:  # an empty chart with a meaningless axis says nothing
+            st.info("No single quarter's rate can be given to you: each quarter's cohort is too small "
+                    "for its figures to be shown safely. The latest year together is above.")
         st.caption("Quarters where a count is withheld (small numbers), or is so near the threshold that "
                    "perturbation may have raised it from a smaller one, are left out of the chart, not drawn "
                    "as zero. Cohorts are small: read the latest year together.")
@@ -97,6 +101,10 @@ def render(dataset: str) -> None:
             st.info("Nothing to show.")
             continue
         b = incidents.with_wilson(result, outcome, size)
+        if not b.frame["rate_pct"].drop_nulls().len():
+            st.info("No group's rate can be given to you: each group is too small for its figures "
+                    "to be shown safely.")
+            continue
         charts.chart(fig.bars(b.frame, f, "rate_pct", f"{rate_label}, % (95% CI)", horizontal=True,
                               error=("rate_lower", "rate_upper")),
                      f"{dataset}_by_{f}_chart", f"Bar chart: {title.lower()}, with 95% intervals")
