@@ -23,6 +23,7 @@ class Field:
     optional: bool = False
     values: tuple[str, ...] | None = None  # the categories it may hold, where the contract lists them
     at_most: str | None = None  # a count that can never exceed this other field (checked on upload)
+    ordered: bool = False  # its values are in a natural order (age bands, times): charts keep it
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def _load() -> tuple[dict[str, Contract], dict[str, Contract]]:
             Field(f["name"], f["type"], f["tier"], f.get("description", ""), f.get("geo"),
                   bool(f.get("optional", False)),
                   tuple(str(v) for v in f["values"]) if f.get("values") is not None else None,
-                  f.get("at_most"))
+                  f.get("at_most"), bool(f.get("ordered", False)))
             for f in spec["fields"]
         )
         kind = spec.get("kind", "reference")

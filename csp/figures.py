@@ -141,12 +141,18 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
 
 def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str,
               title: str | None = None, height: int | None = None,
-              withheld: str = "suppressed") -> go.Figure:
-    """Horizontal bars, largest at the top. Withheld categories (null counts) are not drawn
+              withheld: str = "suppressed", order: tuple | None = None) -> go.Figure:
+    """Horizontal bars, largest at the top, or in ``order`` (top first) where the categories have
+    a natural one (age bands, times of day). Withheld categories (null counts) are not drawn
     as bars but listed in the axis label as ``withheld`` ('suppressed' or 'low') so they are not
     mistaken for zero."""
     rows = frame.select(category_col, count_col).to_dicts()
-    shown = sorted((r for r in rows if r[count_col] is not None), key=lambda r: r[count_col])
+    if order:
+        rank = {v: i for i, v in enumerate(order)}
+        key = lambda r: -rank.get(r[category_col], len(rank))  # noqa: E731 (Plotly draws bottom-up)
+    else:
+        key = lambda r: r[count_col]  # noqa: E731
+    shown = sorted((r for r in rows if r[count_col] is not None), key=key)
     hidden = [r[category_col] for r in rows if r[count_col] is None]
     # Plotly draws the first category at the bottom: suppressed ones go below the smallest bar.
     cats = [f"{_text(c)} ({withheld})" for c in hidden] + [_text(r[category_col]) for r in shown]

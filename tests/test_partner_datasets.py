@@ -611,3 +611,21 @@ def test_housing_asb_opens_on_cases_opened_even_after_another_dashboard(demo):
                          {"case_event": ["Opened"]}).frame.row(0, named=True)["current"]
     metric = next(m for m in at.metric if "12 months to" in m.label)
     assert metric.value == f"{opened:,}"
+
+
+def test_age_bands_and_times_keep_their_natural_order(demo):
+    """Ordinal categories (declared `ordered` in the contract) are drawn in their order, not
+    sorted by size (age bands read 18-24, 25-34, 35-49, 0-17, 50+ before)."""
+    import json
+
+    from apptest_helpers import open_view
+    from csp import catalog
+
+    c = catalog.contract("ae_assaults")
+    for field, view in (("age_band", "Age band"), ("time_band", "Time of assault")):
+        at = open_view(go(login("board.police"), "ae-assaults"), view)
+        assert not at.exception, at.exception
+        chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+        drawn = [y.split(" (")[0] for y in chart["data"][0]["y"]][::-1]  # Plotly lists bottom-up
+        expected = [v for v in c.field(field).values if v in drawn]
+        assert drawn == expected and len(drawn) >= 3, (field, drawn)

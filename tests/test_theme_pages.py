@@ -84,7 +84,7 @@ def test_overview_practitioner_sees_only_their_wards(demo):
     for name in other_wards().values():
         assert f"in {name} ward" not in text
     intro = at.caption[0].value
-    assert intro.startswith("What is changing in your wards (") and "partnership" not in intro
+    assert intro.startswith("What is changing in your wards, ") and " and " in intro and "(" not in intro
     assert "across the partnership" in open_page("board.police", "overview").caption[0].value
 
 

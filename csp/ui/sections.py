@@ -127,7 +127,8 @@ def period_words(params: dict) -> str:
 
 def breakdown_section(name: str, params: dict, category_col: str, count_col: str, label: str,
                       title: str, dataset: str, definition: str, caveats: str, key: str,
-                      empty: str = "Nothing matches these filters.", category_label: str | None = None) -> None:
+                      empty: str = "Nothing matches these filters.", category_label: str | None = None,
+                      order: tuple | None = None) -> None:
     result = ui.run(name, params)
     if result is None:
         return
@@ -144,9 +145,9 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
     if shown == "Chart":
         with chart:
             word = disclosure.withheld_label(result)
-            fig = indicators.per_result(result, ("bar_chart", category_col, count_col, label, word),
+            fig = indicators.per_result(result, ("bar_chart", category_col, count_col, label, word, order),
                                         lambda: figures.bar_chart(result.frame, category_col, count_col,
-                                                                  label, withheld=word))
+                                                                  label, withheld=word, order=order))
             alt, summary = indicators.per_result(result, ("bar_text", category_col, count_col, label, word),
                                                  lambda: chart_text.bars(result.frame, category_col, count_col,
                                                                          label, withheld=word))

@@ -151,7 +151,7 @@ def _views(p: Page) -> dict:
             continue
         views[f"By {words}"] = lambda f=f, words=words, title=title: sections.breakdown_section(
             f"{dataset}_by_{f}", params, f, count, label, title, dataset, definition, caveats,
-            f"{dataset}_by_{f}", category_label=incidents.label_of(c, f),
+            f"{dataset}_by_{f}", category_label=incidents.label_of(c, f), order=_order(c, f),
             empty=f"The {noun} you may see carry no {words} for these filters (not every extract "
                   "records it).")
     bench_params = {k: v for k, v in params.items() if k != "area"}
@@ -168,9 +168,15 @@ def _views(p: Page) -> dict:
             indicators.NOTES["outcomes"] if b == "outcome" else (definition, caveats))
         views[title] = lambda b=b, title=title, notes=notes: sections.breakdown_section(
             f"{dataset}_by_{b}", params, b, count, label, title, dataset, *notes, f"{dataset}_by_{b}",
-            category_label=title,
+            category_label=title, order=_order(c, b),
             empty=f"The {noun} you may see hold no {incidents.in_sentence(title)} for these filters.")
     return views
+
+
+def _order(c, name: str) -> tuple | None:
+    """A field's categories in their natural order, where the contract says they have one."""
+    f = c.field(name)
+    return f.values if f.ordered else None
 
 
 def _all_of(label: str) -> str:

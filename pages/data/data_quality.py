@@ -24,6 +24,8 @@ def render() -> None:
     st.title("Data quality", anchor=False)
     user = current_user()
     options = [d for d in quality.QUALITY_QUERIES if access.grant(user, d)]
+    # An analyst checks their own partner's data first (every analyst landed on police crime).
+    options.sort(key=lambda d: catalog.contract(d).owner != user.partner)
     if not options:
         st.info("No dataset with quality checks is shared with you.")
         return
