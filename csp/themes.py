@@ -309,7 +309,7 @@ def count_sentence(subject: str, test: dict | None, period: str, where: dict | N
         return f"{subject} was unchanged in the {period} against the 12 months before."
     verb = "rose" if test["change"] > 0 else "fell"
     pct = test["pct_change"]
-    size = f"{abs(pct):.0f}%" if pct is not None else f"by {abs(test['change']):,}"
+    size = f"{abs(pct):.1f}%" if pct is not None else f"by {abs(test['change']):,}"  # as the chip beside it
     text = f"{subject} {verb} {size} ({significance_phrase(test['significant'])}) in the {period}"
     if where is not None:
         noun = "rise" if test["change"] > 0 else "fall"

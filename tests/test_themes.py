@@ -84,7 +84,7 @@ def test_count_tile_figures_sentence_and_polarity():
     # Lower is better: a significant fall is good, coloured blue. The largest fall among the
     # wards whose counts are not suppressed is Abbey (-200); 'Hidden' is suppressed and skipped.
     assert tile.colour == "good" and tile.metric_colour == "blue" and tile.arrow == "▼"
-    assert tile.sentence == (f"Burglary fell {abs(test['pct_change']):.0f}% (significant) in the "
+    assert tile.sentence == (f"Burglary fell {abs(test['pct_change']):.1f}% (significant) in the "
                              "12 months to Dec 2024; the largest fall was in Abbey ward.")
     assert tile.spark_y[-1] == 960 and tile.spark_y[0] == 1200 and len(tile.spark_y) == 13
     # The same fall for an indicator where higher is better is bad.
@@ -98,7 +98,7 @@ def test_count_tile_small_change_is_neutral_and_says_so():
     test = stats.poisson_change_test(52 * 12, 600)
     assert not test["significant"]
     assert tile.colour == "neutral" and tile.arrow == "▲" and tile.direction == "none"
-    assert f"rose {test['pct_change']:.0f}% (not significant" in tile.sentence
+    assert f"rose {test['pct_change']:.1f}% (not significant" in tile.sentence
     assert tile.sentence.endswith("the largest rise was in Abbey ward.")
 
 
