@@ -1,8 +1,8 @@
 """A rate from perturbed counts is judged with the perturbation allowed for. A reader of a
 youth reoffending rate under the t10 table sees a cohort of about 70 and its reoffenders each
 moved by cell-key noise (variance about 8): tested as if exact, a year with no real change came
-out "significant" about one time in eight, and the 95% interval missed the owner's rate about
-one time in eight. Simulated here with the policy's own ptable and random record keys, against
+out "significant" about one time in ten, and the 95% interval missed the owner's rate more than
+one time in ten. Simulated here with the policy's own ptable and random record keys, against
 the truth the simulation knows."""
 from __future__ import annotations
 
