@@ -174,9 +174,11 @@ with st.sidebar:
         if st.button("Stop viewing as", key="stop_view_as"):
             auth.view_as(None)
             st.rerun()
-    st.markdown(f"**{ui_escape(user.name)}**  \n{user.role.title()} · {user.partner.replace('_', ' ').title()}")
-    if user.areas:
-        st.caption("Area scope: " + ui_escape(scope_label(user)))
+    st.markdown(f"**{ui_escape(user.name)}**  \n{access.role_name(user.role).capitalize()} · "
+                f"{access.partner_name(user.partner)}")
+    if user.areas:  # names, not codes: the officer knows the ward by its name
+        st.caption(f"Your ward{'s' if len(user.areas) > 1 else ''}: "
+                   + ui_escape(scope_label(user, codes=False)))
     if cookie.generated:
         st.caption("Demo mode: cookie key generated for this data directory.")
     boardpack_button()  # draws nothing for roles without board_pack

@@ -21,6 +21,16 @@ PARTNER_NAMES = {"police": "Police", "council": "Council", "probation": "Probati
                  "fire": "Fire and rescue", "housing": "Housing", "youth_justice": "Youth justice"}
 
 
+# How the roles are named to people.
+ROLE_NAMES = {"board": "board member", "analyst": "analyst", "practitioner": "practitioner",
+              "admin": "administrator"}
+
+
+def role_name(role: str | None) -> str:
+    """'board' -> 'board member'."""
+    return ROLE_NAMES.get(role or "", role or "")
+
+
 def partner_name(key: str | None) -> str:
     """A partner as people name it ('youth_justice' -> 'Youth justice'); a comma-separated list
     of keys (an audit entry's owners) as a list of names."""

@@ -55,7 +55,8 @@ def _add_months(d: dt.date, n: int) -> dt.date:
 # published, escaped).
 HUMAN = {
     "custody": "Released from custody", "court_order": "Court order", "caution": "Caution",
-    "adult": "Adults", "juvenile": "Young people (10–17)", "IOM": "Integrated offender management",
+    "adult": "Adults", "juvenile": "Juveniles (10–17)",  # as csp.themes.REOFFENDING_AGES
+    "IOM": "Integrated offender management",
     "other": "Other offenders", "all": "All", "age group": "By age",
     "age group and cohort group": "By age and cohort group", "cohort group": "By cohort group",
     "cohort type": "By how they entered the cohort", "better": "Better", "worse": "Worse",
@@ -153,11 +154,20 @@ def _with_ci(result, lower: str, upper: str, name: str = "ci_95"):
     return derived_result(result, frame, {name: [c for c in (lower, upper) if c in mask.columns]})
 
 
-def _group_label(row: dict) -> str:
-    """A reoffending breakdown row in words: 'Adults, integrated offender management'."""
-    parts = [HUMAN.get(row.get(c), row.get(c)) for c in ("age_group", "cohort_type", "cohort_group")
-             if row.get(c)]
-    return "All offenders" if row.get("split") == "all" else ", ".join(str(p) for p in parts)
+def _held_words(cov: dict) -> str:
+    """A dataset's coverage as months a person reads: 'Oct 2022 to Sep 2026'."""
+    if not cov.get("first"):
+        return "not dated"
+    return f"{supply.period_words(cov['first'])} to {supply.period_words(cov['last'])}"
+
+
+def _day(stamp: str) -> str:
+    """An ISO timestamp's day, '2 December 2026'."""
+    try:
+        d = dt.date.fromisoformat(str(stamp)[:10])
+    except ValueError:
+        return str(stamp)[:10]
+    return f"{d.day} {d:%B %Y}"
 
 
 def _definition(dataset: str, definition: str, caveats: str = "") -> str:
@@ -167,8 +177,8 @@ def _definition(dataset: str, definition: str, caveats: str = "") -> str:
     if v is not None:
         cov = v.meta.get("coverage") or {}
         source = (f" <b>Source:</b> {_e(access.partner_name(v.meta['owner']))} ({_e(v.meta['source'])}). "
-                  f"<b>Data held:</b> {_e(cov.get('first', '?'))} to {_e(cov.get('last', '?'))}. "
-                  f"<b>Published:</b> {_e(v.meta['published_at'][:10])}.")
+                  f"<b>Data held:</b> {_e(_held_words(cov))}. "
+                  f"<b>Published:</b> {_e(_day(v.meta['published_at']))}.")
     return (f"<div class='note'><b>{_e(catalog.contract(dataset).title)}.</b> {_e(definition)}{source}"
             + (f" <b>Caveats:</b> {_e(caveats)}" if caveats else "") + "</div>")
 
@@ -428,9 +438,7 @@ def _reoffending(user: access.User, fig: _Figures) -> Section:
     if s.age:
         out.append(f"<p class='small'>{_e(s.age.get('text', ''))}</p>")
     if s.breakdown is not None and s.breakdown.frame.height:
-        b = s.breakdown
-        b = dataclasses.replace(b, frame=b.frame.with_columns(pl.Series(
-            "group", [_group_label(r) for r in b.frame.to_dicts()], pl.String)))
+        b = themes.reoffending_groups(s.breakdown)  # the web page's labels and order
         appendix.append(_table(_with_ci(b, "rate_lower", "rate_upper"), {
             "group": "Offenders", "offenders": "Number", "reoffenders": "Reoffenders",
             "rate_pct": "Rate %", "ci_95": "95% CI", "per_reoffender": "Reoffences per reoffender"},
@@ -590,19 +598,18 @@ def _cover(user: access.User, produced: dt.datetime) -> str:
         if v is None or g is None or not catalog.contract(d).protected:
             continue
         cov = v.meta.get("coverage") or {}
-        held = f"{cov['first']} to {cov['last']}" if cov.get("first") else "not dated"
+        held = _held_words(cov)
         rows.append(
             f"<tr><td>{_e(catalog.contract(d).title)}</td><td>{_e(access.partner_name(v.meta['owner']))}</td>"
-            f"<td>{_e(held)}</td><td>{_e(v.meta['published_at'][:10])}</td>"
+            f"<td>{_e(held)}</td><td>{_e(_day(v.meta['published_at']))}</td>"
             f"<td>{_e({'lsoa': 'LSOA', 'ward': 'Ward', 'district': 'District'}[g.geography])}</td>"
             f"<td>{_e(_protection_words(g))}</td></tr>")
-    role = {"board": "board member", "analyst": "analyst", "admin": "administrator",
-            "practitioner": "practitioner"}.get(user.role, user.role)
+    role = access.role_name(user.role)
     return (
         "<section id='cover' class='cover'>"
         f"<h1>{_e(name)}</h1>{period}"
         f"<p class='who'>Prepared for <b>{_e(user.name)}</b> ({_e(role)}, "
-        f"{_e(user.partner.replace('_', ' '))}) on {_e(produced.strftime('%d %B %Y at %H:%M UTC'))}. "
+        f"{_e(access.partner_name(user.partner))}) on {_e(produced.strftime('%d %B %Y at %H:%M UTC'))}. "
         f"<b>Area:</b> {_e(_area_words(user) if user.areas else 'the whole partnership area: ' + partnership.describe())}.</p>"
         + _summary(user)
         + "<table class='asat'><caption>Data in this pack: as at, and how it is protected</caption>"

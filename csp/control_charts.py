@@ -442,7 +442,7 @@ def _notes(phases: list[dict], points: dict, runs: list[dict], min_points: int,
         notes.append(f"The average and limits are recalculated from {_mon(r['start'])}{why}.")
     for r in phases:
         if not r["has_limits"] and len(phases) > 1:
-            notes.append(f"The {r['months']} month(s) from {_mon(r['start'])} are too few for "
+            notes.append(f"The {r['months']} month{'' if r['months'] == 1 else 's'} from {_mon(r['start'])} are too few for "
                          f"control limits (at least {min_points} are needed), so only their "
                          "average is shown.")
     xmr = [r for r in phases if r["method"] == "xmr"]

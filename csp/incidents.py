@@ -333,7 +333,7 @@ def quarterly_series(result, count_col: str, start: str | None, end: str | None)
     notes = ["Quarterly figures: each point is one quarter. Control limits are drawn for monthly "
              "counts only; the rolling 4-quarter (12-month) total is in the table."]
     if any(withheld):
-        notes.append(f"{sum(withheld)} quarter(s) are withheld (small numbers); no rolling total "
+        notes.append(f"{_n(sum(withheld), 'quarter')} withheld (small numbers); no rolling total "
                      "is given across them.")
     return _derived(result, out, mask), " ".join(notes)
 
@@ -364,3 +364,8 @@ def cohort_change(row: dict, outcome: str, size: str, result=None) -> dict | Non
     return themes.proportion_change(_capped(row[outcome], row[size]), row[size],
                                     _capped(row[f"prev_{outcome}"], row[f"prev_{size}"]), row[f"prev_{size}"],
                                     noise_from=result)
+
+
+def _n(n: int, noun: str) -> str:
+    """'1 quarter is' / '3 quarters are'."""
+    return f"{n} {noun} is" if n == 1 else f"{n} {noun}s are"

@@ -237,7 +237,7 @@ def _monthly_series(result: Result, count_col: str, start, end, shifts: tuple = 
     n_supp = sum(1 for v in shown if v is None)
     if n_supp:
         notes.append(
-            f"{n_supp} month(s) are withheld (small numbers), so control limits are not shown "
+            f"{n_supp} month{' is' if n_supp == 1 else 's are'} withheld (small numbers), so control limits are not shown "
             "and rolling 12-month totals are shown only where a full year has every month."
         )
     else:
@@ -516,13 +516,14 @@ def population_note(benchmark: dict | None) -> str:
     return f"Rates are {RATE_UNIT}" + (f", using mid-{year} population estimates." if year else ".")
 
 
-def scope_label(user: access.User) -> str:
-    """The user's wards as people know them: "Abbey (E05010775)". Names come through the access
-    layer like any data; a code the lookup does not name (or no lookup) stays a bare code."""
-    names: dict = {}
-    try:
-        frame = queries.run(user, "areas").frame.filter(pl.col("area_level") == "ward")
-        names = dict(zip(frame["ward_code"].to_list(), frame["ward_name"].to_list()))
-    except (access.AccessDenied, queries.QueryError):
-        pass
-    return ", ".join(f"{names[c]} ({c})" if names.get(c) else c for c in user.areas)
+def scope_label(user: access.User, codes: bool = True) -> str:
+    """The user's wards as people know them: "Abbey (E05010775), Castle (E05010776)", or with
+    ``codes`` False "Abbey and Castle". Names come through the access layer like any data
+    (csp.neighbourhood.ward_names); a code the lookup does not name stays a bare code."""
+    from .neighbourhood import ward_names
+
+    names = ward_names(user)
+    if codes:
+        return ", ".join(f"{names[c]} ({c})" if names.get(c) else c for c in user.areas)
+    shown = [names.get(c) or c for c in user.areas]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1] if shown else ""

@@ -106,6 +106,16 @@ def period_label(start: int, step: int) -> str:
     return f"{y:04d}-{m + 1:02d}"
 
 
+def period_words(text) -> str:
+    """A period as a person reads it: a month 'May 2024' (not '2024-05'); quarters, financial
+    years and years as their publishers name them; anything unreadable as it is."""
+    s = str(text).strip()
+    i = parse_period(s)
+    if i is None or not _YM.match(s):
+        return s
+    return f"{month_date(i):%b %Y}"
+
+
 def due_date(start: int, step: int, due_within: int) -> dt.date:
     """The last day a period may arrive on time: the end of the month ``due_within`` months after
     the period's last month (a quarter with 3: the end of the following quarter)."""

@@ -273,8 +273,8 @@ def test_admin_adds_user_and_views_as_them_without_password(app_env):
     at.run()  # (the landing page itself is another module's business; we look at the frame)
     # Now the app is exactly housing.officer's: their scope, no admin pages.
     assert any("Viewing as" in w.value for w in at.warning)
-    # The ward by name as well as code (markdown-escaped: names are data).
-    assert r"Area scope: Abbey \(E05000901\)" in [c.value for c in at.caption]
+    # The ward by name (markdown-escaped: names are data).
+    assert "Your ward: Abbey" in [c.value for c in at.caption]
     at._page_hash = calc_hash("admin_users")
     at.run()
     assert not [t for t in at.title if t.value == "Users"]  # not a page they have

@@ -4,6 +4,7 @@ queries run as the same user."""
 from __future__ import annotations
 
 import html
+import datetime as dt
 import re
 
 import plotly.offline
@@ -70,7 +71,9 @@ def test_cover_shows_user_scope_and_as_at_dates(packs, demo):
     council = text_of(packs["board.council"])
     assert "Chris Board (Council)" in council and "the whole partnership area" in council
     crime = store.current("crime").meta["coverage"]
-    assert f"{crime['first']} to {crime['last']}" in council
+    first, last = (dt.date.fromisoformat(crime[k][:7] + "-01") for k in ("first", "last"))
+    assert f"{first:%b %Y} to {last:%b %Y}" in council  # months as people read them
+    assert f"{crime['first']} to {crime['last']}" not in council
     scoped = text_of(packs["board.fire.scoped"])
     assert f"Eastfield ({FIRE_WARD})" in scoped
 

@@ -102,8 +102,10 @@ def test_reoffending_owner_unsuppressed_with_cohort_age(demo):
     assert rate.value == f"{100 * total['reoffenders'] / total['offenders']:.1f}%"
     lo, hi = stats.wilson_ci(total["reoffenders"], total["offenders"])
     tables = [d.value for d in at.dataframe]
-    breakdown = next(t for t in tables if "split" in t.columns)
-    row = breakdown[breakdown["split"] == "all"].iloc[0]
+    breakdown = next(t for t in tables if "group" in t.columns)
+    assert list(breakdown["group"])[0] == "All offenders"  # people's words, everyone first
+    assert not {"split", "age_group", "cohort_type"} & set(breakdown.columns)
+    row = breakdown[breakdown["group"] == "All offenders"].iloc[0]
     assert float(row["rate_lower"]) == round(100 * lo, 1) and float(row["rate_upper"]) == round(100 * hi, 1)
     assert "suppressed" not in str([t.to_dict() for t in tables])
     assert len(at.get("plotly_chart")) == 2

@@ -20,8 +20,7 @@ ACTION_WORDS = {
 
 
 def _role(user: access.User) -> str:
-    return {"board": "board member", "analyst": "analyst", "practitioner": "practitioner",
-            "admin": "administrator"}.get(user.role, user.role)
+    return access.role_name(user.role)
 
 
 def _partner(user: access.User) -> str:

@@ -8,10 +8,9 @@ import json
 
 import polars as pl
 
-from ..access import partner_name
+from ..access import ROLE_NAMES, partner_name
 
-ROLE_WORDS = {"board": "board member", "analyst": "analyst", "practitioner": "practitioner",
-              "admin": "administrator"}
+ROLE_WORDS = ROLE_NAMES
 
 
 def when(value) -> str:

@@ -15,6 +15,9 @@ from .auth import current_user
 
 CONTROL_NOTE = " " + indicators.CONTROL_NOTE
 RATE_NOTE = " " + indicators.RATE_NOTE
+# Under cell-key perturbation or suppression each cell is protected on its own.
+PROTECTED_PARTS = (" Each figure is protected on its own, so the parts may not add up exactly to "
+                   "the total for the same period.")
 
 # Labels only (a column may hold numbers or the word 'suppressed'); codes are in the CSV.
 AREA_COLUMNS = {
@@ -80,9 +83,10 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
         st.info("Nothing matches these filters.")
         return
     if quarterly:
+        # Every quarter is read (for the rolling four quarters) but only the chosen ones are shown.
         series, note = indicators.per_result(
-            result, ("quarterly_series", count_col, params["to"]),
-            lambda: incidents.quarterly_series(result, count_col, None, params["to"]))
+            result, ("quarterly_series", count_col, params.get("from"), params["to"]),
+            lambda: incidents.quarterly_series(result, count_col, params.get("from"), params["to"]))
         shown = indicators.per_result(series, ("table_columns",), lambda: themes.select_columns(
             series, ["quarter", count_col, "rolling_4_quarters"]))
         text = lambda: (f"{label} by quarter, with the rolling four quarters", None)  # noqa: E731
@@ -112,8 +116,10 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
     ui.dataset_note(dataset, definition + ("" if quarterly else CONTROL_NOTE), caveats)
 
 
-def period_words(params: dict) -> str:
-    """'for Oct 2024 to Sep 2026 (24 months)' from a view's from/to months (YYYY-MM), or ''."""
+def period_words(params: dict, grain: int = 1) -> str:
+    """'for Oct 2024 to Sep 2026 (24 months)' from a view's from/to months (YYYY-MM), or ''.
+    Quarterly data (``grain`` 3, rows dated by their quarter's first month): the whole quarters
+    that start in the window, 'for Oct 2024 to Sep 2026 (8 quarters)'."""
     start, end = params.get("from"), params.get("to")
     try:
         a, b = dt.date.fromisoformat(f"{start}-01"), dt.date.fromisoformat(f"{end}-01")
@@ -122,7 +128,19 @@ def period_words(params: dict) -> str:
     n = (b.year - a.year) * 12 + b.month - a.month + 1
     if n < 1:
         return ""
-    return f"for {ui.month_label(a)} to {ui.month_label(b)} ({n} month{'s' if n != 1 else ''})"
+    if grain == 1:
+        return f"for {ui.month_label(a)} to {ui.month_label(b)} ({n} month{'s' if n != 1 else ''})"
+    starts = [m for m in range(n) if ((a.month - 1 + m) % 12) % grain == 0]
+    if not starts:
+        return ""
+    first, last = _shift(a, starts[0]), _shift(a, starts[-1] + grain - 1)
+    k = len(starts)
+    return f"for {ui.month_label(first)} to {ui.month_label(last)} ({k} quarter{'s' if k != 1 else ''})"
+
+
+def _shift(d: dt.date, months: int) -> dt.date:
+    m = d.month - 1 + months
+    return dt.date(d.year + m // 12, m % 12 + 1, 1)
 
 
 def breakdown_section(name: str, params: dict, category_col: str, count_col: str, label: str,
@@ -136,11 +154,11 @@ def breakdown_section(name: str, params: dict, category_col: str, count_col: str
     if result.frame.height == 0:
         st.info(empty)
         return
-    # Monthly data only: a quarterly window's from/to months are not the quarters it holds (its
-    # Period box names those).
-    span = period_words(params) if catalog.contract(dataset).grain_months == 1 else ""
+    # A bar is the whole period's count, not a month's; each bar is protected on its own, so
+    # the bars need not add up to the headline (a different period) or to each other's total.
+    span = period_words(params, catalog.contract(dataset).grain_months)
     if span:
-        st.caption(f"Totals {span}.")  # a bar is the whole period's count, not a month's
+        st.caption(f"Totals {span}." + (PROTECTED_PARTS if result.methods() else ""))
     (chart, table), shown = charts.lazy_tabs(["Chart", "Table"], key=f"{key}_view")
     if shown == "Chart":
         with chart:

@@ -111,10 +111,14 @@ def render() -> None:
                 "Download the comparison (Excel)", "neighbourhood_comparison.xlsx", key="dl_nb_cmp",
                 context={"Ward": f"{ward_name} ({ward})", "Comparator": cmp or "none"})
 
-    st.header("Reoffending and treatment (whole area only)", anchor=False)
-    st.caption("Reoffending and treatment figures are held for the whole area, not by ward.")
-    for tile in (themes.reoffending_summary(user).tile, themes.substance_summary(user).tile):
-        st.markdown(f"**{ui.md_escape(tile.title)}:** " + ui.md_escape(tile.sentence or tile.reason))
+    # Only what the user may see: a section of "not shared" lines is a dead end.
+    tiles = [t for t in (themes.reoffending_summary(user).tile, themes.substance_summary(user).tile)
+             if t.available]
+    if tiles:
+        st.header("Reoffending and treatment (whole area only)", anchor=False)
+        st.caption("Reoffending and treatment figures are held for the whole area, not by ward.")
+        for tile in tiles:
+            st.markdown(f"**{ui.md_escape(tile.title)}:** " + ui.md_escape(tile.sentence or tile.reason))
     definition, caveats = indicators.NOTES["crime"]
     ui.dataset_note("crime", definition + " Rates use the mid-year resident population.", caveats)
     ui.dataset_note("asb", *indicators.NOTES["asb"])
@@ -155,17 +159,19 @@ def trend_section(ward: str, ward_name: str) -> None:
 def map_section(ward: str, ward_name: str, compared, cmp: str | None) -> None:
     user = current_user()
     name = ui.md_escape(ward_name)
-    st.header(f"Where in {name}: crime by LSOA", anchor=False)
     try:
         lsoas, refused = queries.run(user, "neighbourhood_lsoas", {"ward": ward}), ""
     except (access.AccessDenied, queries.QueryError) as e:  # said plainly under the map
         lsoas, refused = None, str(e)
+    by_lsoa = lsoas is not None and lsoas.frame.height > 0
+    # The heading says what the map shows: LSOAs only where the user may see them.
+    st.header(f"Where in {name}: crime by LSOA" if by_lsoa else f"{name} on the map", anchor=False)
     rows = {r["category"]: r for r in compared.frame.to_dicts()}
     ward_rate = (rows.get(nb.CRIME) or {}).get("ward_rate_per_1000")
-    if lsoas is None or lsoas.frame.height == 0:
+    if not by_lsoa:
         fig = figures_neighbourhood.ward_map(ward, ward_name, None, "crimes", "Crimes", ward_rate=ward_rate)
         if fig is not None:
-            charts.chart(fig, "nb_map", f"Map of {ward_name} and its LSOAs, shaded by recorded crime per 1,000 residents")
+            charts.chart(fig, "nb_map", f"Map of {ward_name}, labelled with its recorded crime per 1,000 residents")
         st.caption(ui.md_escape(refused + " The map shows the ward as a whole.") if refused else
                    "No LSOA figures are held for this ward.")
         return

@@ -68,19 +68,10 @@ def _tile(tile: themes.Tile) -> None:
         ui.dataset_note(tile.source, definition, caveats)
 
 
-def ward_names(user) -> str:
-    """'Abbey and Castle' from the user's area scope (names as the access layer gives them)."""
-    from csp import neighbourhood
-
-    names = neighbourhood.ward_names(user)
-    shown = [names.get(c, c) for c in user.areas]
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
-
-
 def render() -> None:
     st.title("Overview", anchor=False)
     user = current_user()
-    where = (f"in your ward{'s' if len(user.areas) > 1 else ''}, {ui.md_escape(ward_names(user))}"
+    where = (f"in your ward{'s' if len(user.areas) > 1 else ''}, {ui.md_escape(indicators.scope_label(user, codes=False))}"
              if user.areas else "across the partnership")
     st.caption(f"What is changing {where}: the latest 12 months against the 12 before, "
                "and whether each change is more than routine variation.")

@@ -9,7 +9,7 @@ from csp.ui import charts
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
-TYPES = {"custody": "Released from custody", "court_order": "Court order", "caution": "Caution"}
+TYPES = themes.REOFFENDING_TYPES
 GROUPS = {"": "All offenders", "IOM": "IOM (integrated offender management)", "other": "Not IOM"}
 
 
@@ -50,10 +50,12 @@ def render() -> None:
 
     st.header("Reoffending rate by quarterly cohort", anchor=False)
     q = summary.quarterly
-    order = ["all", "adult", "juvenile"]
-    charts.chart(fig.rate_lines(q.frame, "cohort_quarter", "rate_pct", "rate_lower", "rate_upper", "age_group",
+    # People's words in the legend ("All offenders", not "all").
+    lines = q.frame.with_columns(pl.col("age_group").replace(themes.REOFFENDING_AGES))
+    order = list(themes.REOFFENDING_AGES.values())
+    charts.chart(fig.rate_lines(lines, "cohort_quarter", "rate_pct", "rate_lower", "rate_upper", "age_group",
                                 "Reoffending rate, % (95% CI shaded)", order=order),
-                 "reoff_chart", *chart_text.lines(q.frame, "cohort_quarter", "rate_pct", "age_group",
+                 "reoff_chart", *chart_text.lines(lines, "cohort_quarter", "rate_pct", "age_group",
                                                   "reoffending rate by quarterly cohort, %",
                                                   order=order, unit="%"))
     st.caption("Filtered by the cohort type and group chosen above. Quarters where a count is "
@@ -65,18 +67,13 @@ def render() -> None:
     st.header(f"Latest year of cohorts ({themes.month_label(total['first_quarter'])} to "
               f"{themes.month_label(themes.add_months(total['last_quarter'], 2))}), by group", anchor=False)
     b = summary.breakdown
-    labelled = b.frame.with_columns(pl.concat_str(
-        [pl.col("age_group").fill_null(""), pl.col("cohort_type").replace(TYPES).fill_null(""),
-         pl.col("cohort_group").replace({"IOM": "IOM", "other": "not IOM"}).fill_null("")],
-        separator=" ").str.strip_chars().str.replace_all(r"\s+", " ").alias("group"))
-    labelled = labelled.with_columns(pl.when(pl.col("group") == "").then(pl.lit("all offenders"))
-                                     .otherwise(pl.col("group")).alias("group"))
-    charts.chart(fig.bars(labelled, "group", "rate_pct", "Reoffending rate, % (95% CI)",
+    labelled = themes.reoffending_groups(b)
+    charts.chart(fig.bars(labelled.frame, "group", "rate_pct", "Reoffending rate, % (95% CI)",
                           horizontal=True, error=("rate_lower", "rate_upper")),
-                 "reoff_groups", *chart_text.bars(labelled, "group", "rate_pct", "Reoffending rate, %"))
+                 "reoff_groups", *chart_text.bars(labelled.frame, "group", "rate_pct", "Reoffending rate, %"))
     with st.expander("Table: latest year by age group, cohort type and cohort group"):
-        ui.table(b)
-    ui.download(b, "Download the breakdown (Excel)", "reoffending_breakdown.xlsx", key="dl_reoff_b")
+        ui.table(labelled, column_config={"group": st.column_config.Column("Group", pinned=True)})
+    ui.download(labelled, "Download the breakdown (Excel)", "reoffending_breakdown.xlsx", key="dl_reoff_b")
 
     ui.dataset_note(
         "reoffending",
