@@ -299,7 +299,9 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> Section:
         series, note = indicators.monthly_series(monthly, t.count_col, params["from"], params["to"],
                                                  indicators.documented_shifts(t.dataset, None))
         trend = ("<h3>Monthly trend</h3>"
-                 + fig(figures.monthly_chart(series.frame, t.count_col, t.label, height=300),
+                 + fig(figures.monthly_chart(series.frame, t.count_col, t.label, height=300,
+                                             polarity=catalog.contract(t.dataset).dashboard.get(
+                                                 "polarity", "lower_is_better")),
                        f"Monthly {t.noun} with control limits, {_month(start)} to {_month(last)}")
                  + (f"<p class='small'>{_e(note)}</p>" if note else ""))
     cells = [trend]

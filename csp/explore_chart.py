@@ -105,8 +105,7 @@ def _heatmap(frame: pl.DataFrame, rows_dim, cols_dim, count: str, label: str, wo
     return figures._layout(fig, max(300, 26 * len(rows) + 140)), note
 
 
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-           "#332288", "#88CCEE"]
+PALETTE = figures.SERIES
 
 
 def _colour(i: int) -> str:

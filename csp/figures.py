@@ -26,6 +26,11 @@ from .safety import label as _text
 
 # Okabe-Ito (as csp.ui.common.PALETTE, repeated here so this module does not import Streamlit).
 BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#7f7f7f"
+PURPLE, INK = "#CC79A7", "#3b3b3b"  # Okabe-Ito reddish purple; near-black for a plain series
+# Series and bars that carry no judgement avoid the judgement colours (blue = better, vermillion
+# = worse): the categorical order starts with ink, green and purple, and bars are slate.
+SERIES = [INK, GREEN, PURPLE, "#56B4E9", ORANGE, "#F0E442", "#332288", "#88CCEE", "#117733", "#AA4499"]
+BAR = "#5b6b7a"
 SUPPRESSED_FILL = "#d9d9d9"
 # Viridis, reversed: darker = higher rate, as readers expect. Not Cividis: its middle classes
 # are grey, and read as the grey of a withheld area.
@@ -65,19 +70,23 @@ def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
 
 
 def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str | None = None,
-                  height: int = 400) -> go.Figure:
+                  height: int = 400, polarity: str = "lower_is_better") -> go.Figure:
     """Monthly counts with the 12-month rolling average and the control chart by phase
     (csp.control_charts): centre line and limits per phase with a marked start for each
-    documented change; exceptional months as vermillion diamonds, months outside the limits but
-    like last year as hollow circles, runs that suggest a shift as triangles. Hover text says what
+    documented change; exceptional months as diamonds, vermillion where worse and blue where
+    better by ``polarity`` (grey for a measure with none), months outside the limits but like
+    last year as hollow circles, runs that suggest a shift as triangles. Hover text says what
     each month shows."""
     months = series["month"].to_list()
     counts = series[count_col].to_list()
     signals = series["signal"].to_list() if "signal" in series.columns else [None] * len(months)
     fig = go.Figure()
     label, title = _text(label), title and _text(title)
+    # Colours keep the app's one language: blue = better, vermillion = worse (by the measure's
+    # polarity), grey = no judgement. So the series is ink, its rolling average purple, and
+    # only a month that is exceptional carries blue or vermillion.
     fig.add_trace(go.Scatter(
-        x=months, y=counts, name=label, mode="lines+markers", line=dict(color=BLUE, width=2),
+        x=months, y=counts, name=label, mode="lines+markers", line=dict(color=INK, width=2),
         marker=dict(size=5), customdata=[s or "" for s in signals],
         hovertemplate="%{x|%b %Y}: %{y:,}<br>%{customdata}<extra></extra>",
     ))
@@ -87,7 +96,7 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
         avg = [None if v is None else v / 12 for v in rolling]
         fig.add_trace(go.Scatter(
             x=months, y=avg, name="12-month rolling average", mode="lines",
-            line=dict(color=ORANGE, width=3), customdata=rolling,
+            line=dict(color=PURPLE, width=3), customdata=rolling,
             hovertemplate="%{x|%b %Y}: average %{y:,.1f} a month "
                           "(12-month total %{customdata:,})<extra></extra>",
         ))
@@ -111,16 +120,21 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
                 x=xs, y=ys, name=name, mode="lines", line=dict(color=GREY, width=1.5, dash=dash),
                 hoverinfo="skip", showlegend=col != "lower_limit", legendgroup=name,
             ))
-        for key, name, marker in (
-                ("exceptional", "Exceptional (outside the limits and unlike last year)",
-                 dict(symbol="diamond", size=12, color=VERMILLION, line=dict(color="black", width=1))),
-                ("seasonal", "Outside the limits, as a year before",
-                 dict(symbol="circle-open", size=12, color=VERMILLION, line=dict(width=2))),
-                ("shift_run", "Part of a run: a possible shift",
-                 dict(symbol="triangle-up", size=9, color=BLUE, line=dict(color="black", width=1)))):
+        above = (pl.col(count_col) > pl.col("centre_line")).fill_null(False)
+        high, low = {"lower_is_better": (VERMILLION, BLUE), "higher_is_better": (BLUE, VERMILLION)}.get(
+            polarity, (GREY, GREY))
+        for key, where, name, marker in (
+                ("exceptional", above, "Exceptionally high (unlike last year)",
+                 dict(symbol="diamond", size=12, color=high, line=dict(color="black", width=1))),
+                ("exceptional", ~above, "Exceptionally low (unlike last year)",
+                 dict(symbol="diamond-tall", size=12, color=low, line=dict(color="black", width=1))),
+                ("seasonal", pl.lit(True), "Outside the limits, as a year before",
+                 dict(symbol="circle-open", size=12, color=INK, line=dict(width=2))),
+                ("shift_run", pl.lit(True), "Part of a run: a possible shift",
+                 dict(symbol="triangle-up", size=9, color=GREY, line=dict(color="black", width=1)))):
             if key not in series.columns:
                 continue
-            hit = series.filter(pl.col(key).fill_null(False))
+            hit = series.filter(pl.col(key).fill_null(False) & where)
             if hit.height:
                 fig.add_trace(go.Scatter(
                     x=hit["month"].to_list(), y=hit[count_col].to_list(), name=name, mode="markers",
@@ -159,7 +173,7 @@ def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str
     label, title = _text(label), title and _text(title)
     vals = [None] * len(hidden) + [r[count_col] for r in shown]
     fig = go.Figure(go.Bar(
-        x=vals, y=cats, orientation="h", marker_color=BLUE,
+        x=vals, y=cats, orientation="h", marker_color=BAR,
         # Inside a bar long enough for it, else just outside: the longest bar's figure is never cut
         # off at the edge of a phone's narrow chart.
         text=[None if v is None else f"{v:,}" for v in vals], textposition="auto",

@@ -33,7 +33,7 @@ def year_on_year_chart(series: pl.DataFrame, count_col: str, label: str, height:
         hovertemplate="%{x|%b}, a year before: %{y:,}<extra></extra>",
     ))
     fig.add_trace(go.Scatter(
-        x=months, y=now, name=label, mode="lines+markers", line=dict(color=BLUE, width=2.5),
+        x=months, y=now, name=label, mode="lines+markers", line=dict(color=figures.INK, width=2.5),
         marker=dict(size=5), connectgaps=False, customdata=words,
         hovertemplate="%{x|%b %Y}: %{y:,}<br>%{customdata}<extra></extra>",
     ))

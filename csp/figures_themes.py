@@ -7,9 +7,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from .figures import BAR, SERIES
 from .safety import label as _text
 
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
+OKABE_ITO = SERIES  # the categorical order (csp.figures: judgement colours kept for judgements)
 FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13)
 
 
@@ -70,7 +71,7 @@ def _segments(part: pl.DataFrame, y: str) -> list[pl.DataFrame]:
     return out
 
 
-def bars(frame: pl.DataFrame, x: str, y: str, y_title: str, colour: str = OKABE_ITO[0],
+def bars(frame: pl.DataFrame, x: str, y: str, y_title: str, colour: str = BAR,
          horizontal: bool = False, error: tuple[str, str] | None = None) -> go.Figure:
     part = frame.filter(pl.col(y).is_not_null())
     kwargs = {}

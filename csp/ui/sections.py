@@ -105,7 +105,8 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
     if open_tab == "Chart":
         with chart:
             fig = indicators.per_result(series, ("monthly_chart", count_col, label),
-                                        lambda: figures.monthly_chart(series.frame, count_col, label))
+                                        lambda: figures.monthly_chart(series.frame, count_col, label,
+                                                                          polarity=_polarity(dataset)))
             alt, summary = indicators.per_result(series, ("trend_text", count_col, label), text)
             charts.chart(fig, f"{key}_trend_chart", alt, summary)
     with table:  # the table is cheap to draw; only the hidden chart is skipped
@@ -114,6 +115,13 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
         st.caption(note)
     ui.download(shown, f"Download {what} figures (Excel)", f"{key}_{what}.xlsx", key=f"dl_{key}_{what}")
     ui.dataset_note(dataset, definition + ("" if quarterly else CONTROL_NOTE), caveats)
+
+
+def _polarity(dataset: str) -> str:
+    try:
+        return catalog.contract(dataset).dashboard.get("polarity", "lower_is_better")
+    except KeyError:
+        return "lower_is_better"
 
 
 def period_words(params: dict, grain: int = 1) -> str:
