@@ -303,7 +303,11 @@ def quarterly_series(result, count_col: str, start: str | None, end: str | None)
     masked = dict(zip(frame["month"].to_list(), result.suppressed[count_col].to_list())) \
         if count_col in result.suppressed.columns else {}
     q0 = lambda d: dt.date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)  # noqa: E731
-    first = q0(dt.date.fromisoformat(start + "-01")) if start else (min(known) if known else None)
+    # The first whole quarter from ``start`` (a quarter is dated by its first month, so a window
+    # from August holds the quarters from October, as the period's label and the breakdowns say).
+    first = (_add_months(q0(dt.date.fromisoformat(start + "-01")), 3)
+             if start and q0(dt.date.fromisoformat(start + "-01")) != dt.date.fromisoformat(start + "-01")
+             else q0(dt.date.fromisoformat(start + "-01")) if start else (min(known) if known else None))
     last = q0(dt.date.fromisoformat(end + "-01")) if end else (max(known) if known else None)
     if first is None or last is None:
         empty = pl.DataFrame(schema={"month": pl.Date, "quarter": pl.String, count_col: pl.Int64,

@@ -33,10 +33,13 @@ def _add_months(d: dt.date, n: int) -> dt.date:
 
 
 def flag_geography(frame: pl.DataFrame) -> pl.DataFrame:
-    """Adds ``low_geography``: the period's share of validly located records is under 85%."""
+    """Adds ``low_geography``: the period's share of validly located records is under 85%. A
+    share over 100% is capped: it comes from two counts perturbed apart (protection noise on
+    each), and no more records can be located than there are."""
     if "pct_located" not in frame.columns:
         return frame
-    return frame.with_columns((pl.col("pct_located") < VALID_GEOGRAPHY_MIN).fill_null(False).alias("low_geography"))
+    return frame.with_columns(pl.col("pct_located").clip(upper_bound=100.0)).with_columns(
+        (pl.col("pct_located") < VALID_GEOGRAPHY_MIN).fill_null(False).alias("low_geography"))
 
 
 @dataclass
@@ -50,7 +53,7 @@ class Schedule:
 
 
 def runs(periods: list[dt.date], step: int) -> list[str]:
-    """Consecutive periods as runs a person reads: '2021-01 to 2021-03 (3 months)', '2022-06'."""
+    """Consecutive periods as runs a person reads: 'Jan 2021 to Mar 2021 (3 months)', 'Jun 2022'."""
     out: list[list[dt.date]] = []
     for d in sorted(periods):
         if out and _add_months(out[-1][-1], step) == d:
@@ -58,8 +61,8 @@ def runs(periods: list[dt.date], step: int) -> list[str]:
         else:
             out.append([d])
     unit = {1: "months", 3: "quarters", 12: "years"}.get(step, "periods")
-    return [period_label(r[0], step) if len(r) == 1 else
-            f"{period_label(r[0], step)} to {period_label(r[-1], step)} ({len(r)} {unit})" for r in out]
+    name = lambda d: supply.period_words(period_label(d, step))  # noqa: E731
+    return [name(r[0]) if len(r) == 1 else f"{name(r[0])} to {name(r[-1])} ({len(r)} {unit})" for r in out]
 
 
 def schedule(dataset: str, periods: list[dt.date], today: dt.date | None = None) -> Schedule:

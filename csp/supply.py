@@ -248,6 +248,11 @@ class PeriodStatus:
     events: tuple[Event, ...] = ()
 
     @property
+    def words(self) -> str:
+        """The period as a person reads it ('Sep 2026', '2024 Q2')."""
+        return period_words(self.label)
+
+    @property
     def history_text(self) -> str:
         return "; ".join(f"{e.what} {e.at:%d %b %Y}" + (f" ({e.version})" if e.version else "")
                          + (f", {e.note}" if e.note else "") for e in self.events)
@@ -410,6 +415,19 @@ class Supply:
         return next((p for p in self.periods if p.status == NOT_YET_DUE), None)
 
     @property
+    def missing_runs(self) -> list[str]:
+        """Consecutive missing periods as one run ("Mar 2023 to Dec 2023 (10 months)"), not a
+        wall of labels."""
+        groups: list[list[PeriodStatus]] = []
+        for p in self.missing:
+            if groups and p.start - groups[-1][-1].start == self.rule.step:
+                groups[-1].append(p)
+            else:
+                groups.append([p])
+        unit = {1: "months", 3: "quarters", 12: "years"}.get(self.rule.step, "periods")
+        return [g[0].words if len(g) == 1 else f"{g[0].words} to {g[-1].words} ({len(g)} {unit})" for g in groups]
+
+    @property
     def sentence(self) -> str:
         """The dataset's supply in one plain sentence."""
         if not self.tracked:
@@ -420,28 +438,20 @@ class Supply:
         if last is None:
             parts.append("Nothing supplied yet")
         else:
-            parts.append(f"Last period supplied {last.label}, on {last.supplied_at:%d %b %Y}")
+            parts.append(f"Last period supplied {last.words}, on {last.supplied_at:%d %b %Y}")
         m = self.missing
         if len(m) == 1:
-            parts.append(f"{m[0].label} missing (due by {m[0].due:%d %b %Y})")
+            parts.append(f"{m[0].words} missing (due by {m[0].due:%d %b %Y})")
         elif m:
-            # Consecutive periods as one run ("2023-03 to 2023-12 (10 months)"), not a wall of labels.
-            groups: list[list[PeriodStatus]] = []
-            for p in m:
-                if groups and p.start - groups[-1][-1].start == self.rule.step:
-                    groups[-1].append(p)
-                else:
-                    groups.append([p])
-            unit = {1: "months", 3: "quarters", 12: "years"}.get(self.rule.step, "periods")
-            runs = [g[0].label if len(g) == 1 else f"{g[0].label} to {g[-1].label} ({len(g)} {unit})" for g in groups]
+            runs = self.missing_runs
             named = ", ".join(runs[:4]) + (f" and {len(runs) - 4} more" if len(runs) > 4 else "")
             parts.append(f"{len(m)} periods missing: {named} (the first was due by {m[0].due:%d %b %Y})")
         elif self.status == LATE:
             due = [p for p in self.periods if p.due < self.today and p.status in (ON_TIME, LATE, FIRST_LOAD)][-1]
-            parts.append(f"{due.label} arrived {due.days_late} day{'s' if due.days_late != 1 else ''} late")
+            parts.append(f"{due.words} arrived {due.days_late} day{'s' if due.days_late != 1 else ''} late")
         nxt = self.next_due
         if nxt is not None:
-            parts.append(f"next due: {nxt.label} by {nxt.due:%d %b %Y}")
+            parts.append(f"next due: {nxt.words} by {nxt.due:%d %b %Y}")
         return "; ".join(parts) + "."
 
 
@@ -542,13 +552,13 @@ def table_rows(supplies: list[Supply]) -> list[dict]:
             "cadence": s.rule.cadence,
             "rule": s.rule.text,
             "due": s.rule.short,
-            "last_period": last.label if last else "",
+            "last_period": last.words if last else "",
             "supplied_on": f"{last.supplied_at:%d %b %Y}" if last else "",
             "as_at": f"{s.as_at:%d %b %Y}" if s.as_at else "",
             "status": s.status,
-            "missing": ", ".join(p.label for p in s.missing),
+            "missing": ", ".join(s.missing_runs),
             "late": len(s.late),
-            "next_due": f"{nxt.label} by {nxt.due:%d %b %Y}" if nxt else "",
+            "next_due": f"{nxt.words} by {nxt.due:%d %b %Y}" if nxt else "",
         })
     return rows
 
@@ -556,7 +566,7 @@ def table_rows(supplies: list[Supply]) -> list[dict]:
 def history_rows(s: Supply) -> list[dict]:
     """Every period of a dataset, newest first, with when it arrived and what happened to it."""
     return [{
-        "period": p.label, "due_by": f"{p.due:%d %b %Y}", "status": p.status,
+        "period": p.words, "due_by": f"{p.due:%d %b %Y}", "status": p.status,
         "supplied_on": f"{p.supplied_at:%d %b %Y %H:%M}" if p.supplied_at else "",
         "version": p.version or "", "days_late": "" if p.days_late is None else str(p.days_late),
         "history": p.history_text,

@@ -89,7 +89,7 @@ def test_missing_periods_read_as_runs_and_gaps_are_counted():
     months = [D(2023, 1, 1), D(2023, 5, 1), D(2023, 7, 1)]
     s = quality.schedule("crime", months, today=D(2023, 9, 1))
     assert s.missing == ["2023-02", "2023-03", "2023-04", "2023-06"]
-    assert s.missing_runs == ["2023-02 to 2023-04 (3 months)", "2023-06"]
+    assert s.missing_runs == ["Feb 2023 to Apr 2023 (3 months)", "Jun 2023"]
     q = quality.schedule("substance_misuse", [D(2022, 1, 1), D(2023, 1, 1)], today=D(2023, 3, 1))
     assert q.missing_runs == ["2022 Q2 to 2022 Q4 (3 quarters)"]
     rows = [(D(2013, m, 1), "Burglary") for m in range(1, 7)] + [(D(2013, m, 1), "Robbery") for m in (1, 2, 6)]
@@ -98,3 +98,15 @@ def test_missing_periods_read_as_runs_and_gaps_are_counted():
     got = {r["crime_type"]: r["change"] for r in changes.iter_rows(named=True)}
     assert got == {"Burglary": "used throughout", "Robbery": "not used in 3 of 6 months"}
     assert quality.changes_summary(changes) == "Of 2 categories: 1 used in every month, 1 missing from some months."
+
+
+def test_a_share_from_two_perturbed_counts_never_reads_over_100_percent():
+    # Perturbation can push "located" above "records" for a non-owner; no more records can be
+    # located than there are, so the share is capped and not flagged.
+    import polars as pl
+    from csp import quality
+    frame = pl.DataFrame({"records": [40, 40, 40], "located": [42, 30, None],
+                          "pct_located": [105.0, 75.0, None]})
+    out = quality.flag_geography(frame)
+    assert out["pct_located"].to_list() == [100.0, 75.0, None]
+    assert out["low_geography"].to_list() == [False, True, False]

@@ -81,18 +81,18 @@ def test_data_quality_page(app_env):
     table = at.dataframe[0].value
     # 2024-02: 15 crimes, 3 with no LSOA -> 80% located, flagged under 85%.
     feb = table[table["Period"].astype(str).str.startswith("2024-02")].iloc[0]
-    assert feb["Records"] == 15 and feb["With valid geography"] == 12 and bool(feb["Below 85%"])
+    assert feb["Records"] == 15 and feb["With valid geography"] == 12 and feb["Below 85%"] == "Yes"
     assert "below 85%" in texts(at)
     # 2023-03 .. 2023-12 are missing: one run, not ten labels; the count and the words are Data
     # supply's own, so the two pages agree.
     from csp import supply
 
     owed = supply.dataset_supply("crime")
-    assert "2023-03 to 2023-12 (10 months)" in owed.sentence
+    assert "Mar 2023 to Dec 2023 (10 months)" in owed.sentence
     assert ui_escape(owed.sentence) in texts(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Periods missing"] == str(len(owed.missing)) and len(owed.missing) >= 10
-    assert metrics["Periods that arrived late"] == str(len(owed.late))
+    assert metrics["Periods late"] == str(len(owed.late))
     cats = json.loads(at.dataframe[-1].proto.columns)
     assert cats["first_month"]["type_config"]["format"] == "MMM YYYY", cats  # no 00:00:00
     # Monthly periods read as months, not as midnight timestamps.

@@ -4,7 +4,7 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
-from csp import access, catalog, disclosure, quality, supply
+from csp import access, catalog, disclosure, figures, quality, supply
 from csp.ui import common as ui
 from csp.ui.auth import current_user
 
@@ -42,35 +42,44 @@ def render() -> None:
     low = frame.filter(pl.col("low_geography")) if "low_geography" in frame.columns else frame.clear()
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Latest period", sched.latest or "-")
+    c1.metric("Latest period", supply.period_words(sched.latest) if sched.latest else "-")
     owed = supply.dataset_supply(dataset)
     if owed.tracked:
         # The Data supply page's own judgement, so the two pages never disagree on what is
         # missing (due and not supplied) and what arrived late (supplied after its due date).
         c2.metric("Periods missing", len(owed.missing), help="Due by now and not supplied (as on Data supply).")
-        c3.metric("Periods that arrived late", len(owed.late), help="Supplied after their due date.")
+        c3.metric("Periods late", len(owed.late), help="Supplied after their due date.")
         (st.warning if owed.missing or owed.late else st.caption)(ui.md_escape(owed.sentence))
     else:
         c2.metric("Periods behind", sched.periods_late, help=f"Expected by now: {sched.expected_latest}")
         c3.metric("Gaps", len(sched.missing), help="Periods between the first and the latest held with no data.")
         if sched.periods_late:
-            st.warning(f"The latest period held is {sched.latest}; {sched.expected_latest} was expected by now "
-                       f"({sched.periods_late} period(s) behind).")
+            n = sched.periods_late
+            st.warning(f"The latest period held is {supply.period_words(sched.latest)}; "
+                       f"{supply.period_words(sched.expected_latest)} was expected by now "
+                       f"({n} period{'' if n == 1 else 's'} behind).")
         if sched.missing:
-            st.warning(f"{len(sched.missing)} period(s) with no data: " + "; ".join(sched.missing_runs) + ".")
-    c4.metric(f"Periods under {quality.VALID_GEOGRAPHY_MIN:.0f}% valid geography", low.height)
+            n = len(sched.missing)
+            st.warning(f"{n} period{'' if n == 1 else 's'} with no data: " + "; ".join(sched.missing_runs) + ".")
+    c4.metric(f"Under {quality.VALID_GEOGRAPHY_MIN:.0f}% located", low.height,
+              help=f"Periods where under {quality.VALID_GEOGRAPHY_MIN:.0f}% of records have a valid geography.")
     if low.height:
         st.warning("Share of records with a valid geography is below "
-                   f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: " + ", ".join(quality.period_label(d, sched.step) for d in low["month"]))
+                   f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: "
+                   + ", ".join(supply.period_words(quality.period_label(d, sched.step)) for d in low["month"]))
 
     fig = px.bar(frame.to_pandas(), x="month", y="records", labels=LABELS,
                  color="low_geography" if "low_geography" in frame.columns else None,
-                 color_discrete_map={False: ui.PALETTE[0], True: ui.PALETTE[5]})
+                 color_discrete_map={False: figures.BAR, True: figures.VERMILLION})
     fig.update_layout(height=300, margin=dict(t=10), showlegend=False)
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False},
                     alt=f"Bar chart: records per period, {frame.height} periods; the figures are in the table below")
 
     st.header("By period", anchor=False)
+    # "Below 85%" as a word, not a checkbox a reader may think they can tick.
+    if "low_geography" in frame.columns:
+        frame = frame.with_columns(pl.when(pl.col("low_geography")).then(pl.lit("Yes")).otherwise(pl.lit(""))
+                                   .alias("low_geography"))
     display = frame.rename({k: v for k, v in LABELS.items() if k in frame.columns})
     mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
     partial = result.partial.rename({k: v for k, v in LABELS.items() if k in result.partial.columns})
