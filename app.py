@@ -7,7 +7,7 @@ import importlib
 
 import streamlit as st
 
-from csp import access, audit, config
+from csp import access, audit, config, queries
 from csp.ui import auth, denied
 from csp.ui.boardpack import boardpack_button
 from csp.indicators import scope_label
@@ -188,7 +188,7 @@ with st.sidebar:
         st.rerun()
 
 
-def audit_view(page) -> None:
+def audit_view(page, read: set) -> None:
     """Audit the page view with its filters (the URL query string the filters are bound to),
     once per distinct view per session, so reruns that change nothing are not logged again."""
     view = (page.url_path, user.username, tuple(sorted((k, tuple(st.query_params.get_all(k))) for k in st.query_params)))
@@ -202,12 +202,15 @@ def audit_view(page) -> None:
         real.username, "view", target=spec.url_path if spec else (page.url_path or page.title),
         details={"filters": {k: v[0] if len(v) == 1 else list(v) for k, v in view[2]}}
         | ({"view_as": user.username} if user != real else {}),
-        data_owner=audit.owners_of(spec.datasets) if spec else None,
+        # Whose data the view used: the datasets its queries read (Explore lists every dataset
+        # but one view reads one), not every dataset the page could read.
+        data_owner=audit.owners_of(read),
     )
 
 
-try:
-    page.run()
-finally:  # also when the page stops early (st.stop) or reruns
-    if home_page is None or page.title != home_page.title:  # the root step only moves on
-        audit_view(page)
+with queries.tracking_reads() as read:
+    try:
+        page.run()
+    finally:  # also when the page stops early (st.stop) or reruns
+        if home_page is None or page.title != home_page.title:  # the root step only moves on
+            audit_view(page, read)

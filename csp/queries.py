@@ -24,6 +24,8 @@ Pages never hold a DuckDB connection; this module is the only reader of publishe
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import functools
 import os
@@ -612,6 +614,23 @@ def from_text(name: str, text: str, path: Path | None = None) -> NamedQuery:
     return _parse(path or config.contracts_path(), text, name)
 
 
+# The datasets the queries of one page run read, for the audit trail's "whose data" (app.py):
+# Explore and My dashboard may read any dataset, but a view uses only the ones it read.
+_reads: contextvars.ContextVar[set | None] = contextvars.ContextVar("csp_reads", default=None)
+
+
+@contextlib.contextmanager
+def tracking_reads():
+    """Collects, in the set it yields, the partner datasets (by their own name, not a cube's;
+    no reference data) that the queries run inside it were allowed to read."""
+    seen: set[str] = set()
+    token = _reads.set(seen)
+    try:
+        yield seen
+    finally:
+        _reads.reset(token)
+
+
 def run_query(user: access.User | None, q: NamedQuery, params: dict | None = None) -> Result:
     """Run a parsed query (a named one, or one built by csp.explore) as a user: the same access
     layer, protection and checks as every page."""
@@ -635,6 +654,11 @@ def run_query(user: access.User | None, q: NamedQuery, params: dict | None = Non
     _check_area_level(q, values, grants)
     _check_choices(user, q, values)
     values = {**values, **_system_values(q, user)}
+    seen = _reads.get()
+    if seen is not None:  # every check passed: this view reads these datasets
+        # Lookups and published reference figures (areas, population) are read by every page:
+        # that is no use of a partner's data.
+        seen.update(b for b in (catalog.base(d) for d in q.datasets) if catalog.contract(b).kind != "reference")
     current = {d: store.current(d) for d in q.datasets}
     # Reported under the dataset's own name: a cube is a file of its parent's version.
     versions = {catalog.base(d): (v.version if v else None) for d, v in current.items()}

@@ -250,7 +250,8 @@ def test_login_logout_and_page_view_are_audited(app_env):
     from pages import PAGES
 
     spec = next(p for p in PAGES if views[0]["target"] in (p.url_path, p.title))
-    # whose data it was: the owners of the page's datasets under the policy
+    # whose data it was: the owners of the datasets the page read (all of them for a
+    # board member's landing page)
     assert views[0]["data_owner"] == ",".join(audit.owners_of(spec.datasets)) != ""
     at.run()  # a rerun showing the same view is not logged again
     assert len(audit.search(action="view", actor="council.board")) == 1
@@ -317,3 +318,23 @@ def test_page_views_are_audited_under_one_name_per_page(app_env):
     targets = [r["target"] for r in audit.search(action="view", actor="housing.officer")]
     assert targets[-1] == "neighbourhood" and set(targets) == {"neighbourhood", "crime"}
     assert set(targets) <= {p.url_path for p in PAGES}
+
+
+def test_a_view_is_a_use_of_only_the_data_it_read(app_env):
+    """Explore may read any dataset, but a view of one dataset is a use of its owner's data
+    only ("Use of our data" for the other partners does not list it)."""
+    at = login(AppTest.from_file(APP, default_timeout=30).run(), "council.board", app_env["password"])
+    assert logged_in(at)
+    from apptest_helpers import go
+    at = go(at, "explore")
+    assert not at.exception, at.exception
+    view = audit.search(action="view", actor="council.board")[0]
+    assert view["target"] == "explore"
+    from csp import queries
+    with queries.tracking_reads() as read:  # what the page reads, run directly as the user
+        queries.run(users.get_user("council.board"), "crime_facets")
+    assert read == {"crime"}
+    owners = set(view["data_owner"].split(",")) if view["data_owner"] else set()
+    from pages import PAGES
+    spec = next(p for p in PAGES if p.url_path == "explore")
+    assert owners < set(audit.owners_of(spec.datasets)), (owners, spec.datasets)
