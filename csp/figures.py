@@ -383,8 +383,10 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
             tip = (f"{name}<br>{rate:,.1f} per 1,000 residents<br>{label}: {r[count_col]:,}"
                    + (f"<br>{_text(verdict)} than {_text(comparator)}" if verdict in ("better", "worse")
                       else f"<br>{_text(verdict)}" if verdict else ""))
-        g = groups.setdefault(key, {"xs": [], "ys": [], "n": 0})
+        g = groups.setdefault(key, {"xs": [], "ys": [], "n": 0, "rates": []})
         g["n"] += 1
+        if rate is not None:
+            g["rates"].append(rate)
         for ring in rings:
             xs, ys = [q[0] for q in ring] + [None], [q[1] for q in ring] + [None]
             g["xs"] += xs
@@ -393,7 +395,10 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
                 bold[0].extend(xs)
                 bold[1].extend(ys)
         points.append((px, py, tip, rate, colour))
-    dp = rate_decimals(edges)
+    # A class reads as the lowest to the highest rate of its own areas: shared edges ("2–3.5",
+    # "3.5–5") left a reader unsure which class an area of 3.5 was in.
+    ranges = {k: (min(g["rates"]), max(g["rates"])) for k, g in groups.items() if g["rates"]}
+    dp = rate_decimals(sorted({v for pair in ranges.values() for v in pair}))
     traces = []
     for key in [k for k in range(n_classes) if k in groups] + [k for k in ("withheld", "norate") if k in groups]:
         g, pattern = groups[key], None
@@ -402,7 +407,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
         elif key == "norate":
             name, fill, pattern = f"no rate ({g['n']})", "#ffffff", dict(shape=".", fgcolor="#595959", size=5)
         else:
-            lo, hi = edges[key], edges[min(key + 1, len(edges) - 1)]
+            lo, hi = ranges[key]
             name, fill = (f"{lo:,.{dp}f}–{hi:,.{dp}f}" if hi != lo else f"{lo:,.{dp}f}") + f" per 1,000 ({g['n']})", colours[key]
         traces.append(dict(type="scatter", x=g["xs"], y=g["ys"], mode="lines", fill="toself", fillcolor=fill,
                            line=dict(color="white", width=0.8), hoverinfo="skip", name=name, showlegend=True,

@@ -48,3 +48,21 @@ def test_no_rate_class_is_grey_like_a_withheld_area():
             continue
         r, g, b = unlabel_rgb(colour) if colour.startswith("rgb") else hex_to_rgb(colour)
         assert max(r, g, b) - min(r, g, b) > 40, (name, colour)  # saturated, not a grey
+
+
+def test_legend_classes_never_share_a_value():
+    # Quantile edges are shared by neighbouring classes ("2.0–3.5", "3.5–5.0"): a reader could
+    # not tell which class an area of 3.5 was in. Each class now reads as its own areas' range.
+    rates = [1.0, 1.4, 2.0, 2.6, 3.5, 3.5, 4.1, 5.0, 6.2, 7.7, 9.0, 12.4]
+    fig = _map(rates)
+    spans = []
+    for t in fig.data:
+        if " per 1,000 (" not in (t.name or ""):
+            continue
+        text = t.name.split(" per 1,000")[0]
+        lo, hi = (float(v) for v in (text.split("–") if "–" in text else (text, text)))
+        spans.append((lo, hi))
+    spans.sort()
+    assert len(spans) >= 3
+    assert all(a_hi < b_lo for (_, a_hi), (b_lo, _) in zip(spans, spans[1:])), spans
+    assert spans[0][0] == min(rates) and spans[-1][1] == max(rates)

@@ -212,6 +212,10 @@ def areas_section(level: str, name: str, bench_name: str, params: dict, bench_pa
     user = current_user()
     bench_words = indicators.benchmark_label(user.areas if user else (), bench)
     ranked, note = indicators.ranked_areas(result, count_col, bench)
+    # The period the map covers (the Period box; the headline above is always 12 months).
+    span = period_words(params, catalog.contract(dataset).grain_months)
+    if span:
+        st.caption(f"Counts {span}; rates are yearly averages over those months.")
     code_col = f"{level}_code"
     name_col = "ward_name" if level == "ward" else "lsoa_name"
     # The area's name stays in view when a phone scrolls the table sideways.
