@@ -169,3 +169,16 @@ def test_whose_data_is_named_as_people_name_the_partners():
     rows = [{"seq": 1, "at": "2026-12-01T10:00:00+00:00", "actor": "a", "action": "board_pack",
              "target": "pack", "details": "{}", "data_owner": "council,fire,health,youth_justice"}]
     assert readable.audit_frame(rows)["Whose data"][0] == "Council, Fire and rescue, Health, Youth justice"
+
+
+def test_audit_codes_read_as_names():
+    from csp.ui import readable
+
+    rows = [{"seq": 7, "at": "2026-12-01T10:00:00+00:00", "actor": "ada", "action": "view",
+             "target": "admin_users", "details": '{"filters": {"ds": "crime", "ward": "E05000901"}}',
+             "data_owner": "police"}]
+    names = {"admin_users": "Users", "crime": "Police recorded crime", "E05000901": "Abbey"}
+    row = readable.audit_frame(rows, names).row(0, named=True)
+    assert row["What"] == "Users"
+    assert row["Details"] == "Filters: dataset Police recorded crime, ward Abbey"
+    assert readable.audit_frame(rows).row(0, named=True)["What"] == "admin_users"  # unknown stays

@@ -28,13 +28,25 @@ def when(value) -> str:
     return t.strftime("%d %b %Y %H:%M:%S UTC")
 
 
+# The short keys pages bind their filters to in the URL, in words.
+KEY_WORDS = {"ds": "dataset", "view": "section", "type": "category", "cohort_type": "cohort type",
+             "cohort_group": "cohort group", "dq_dataset": "dataset"}
+
+
 def words(key: str) -> str:
     """'data_owner' -> 'Data owner'."""
     return key.replace("_", " ").strip().capitalize()
 
 
-def details(text) -> str:
-    """An audit entry's JSON details as 'Key: value; Key: value' (nested dicts one level in)."""
+def key_words(key: str) -> str:
+    """A detail's key, a URL filter key by what it is ('ds' -> 'Dataset')."""
+    return words(KEY_WORDS.get(key, key))
+
+
+def details(text, names: dict | None = None) -> str:
+    """An audit entry's JSON details as 'Key: value; Key: value' (nested dicts one level in);
+    values found in ``names`` (dataset ids, ward codes) by their names."""
+    names = names or {}
     if text in (None, ""):
         return ""
     try:
@@ -46,24 +58,26 @@ def details(text) -> str:
 
     def show(v) -> str:
         if isinstance(v, dict):
-            return ", ".join(f"{words(k).lower()} {show(x)}" for k, x in v.items()) or "none"
+            return ", ".join(f"{key_words(k).lower()} {show(x)}" for k, x in v.items()) or "none"
         if isinstance(v, (list, tuple)):
             return ", ".join(show(x) for x in v) or "none"
         if isinstance(v, bool):
             return "yes" if v else "no"
-        return str(v)
+        return str(names.get(v, v)) if isinstance(v, str) else str(v)
 
-    return "; ".join(f"{words(k)}: {show(v)}" for k, v in value.items())
+    return "; ".join(f"{key_words(k)}: {show(v)}" for k, v in value.items())
 
 
 AUDIT_COLUMNS = {"seq": "#", "at": "When", "actor": "Who", "action": "Action", "target": "What",
                  "details": "Details", "data_owner": "Whose data"}
 
 
-def audit_frame(rows: list[dict]) -> pl.DataFrame:
-    """Audit entries as a table a person reads (the download keeps the raw fields)."""
+def audit_frame(rows: list[dict], names: dict | None = None) -> pl.DataFrame:
+    """Audit entries as a table a person reads (the download keeps the raw fields): targets and
+    filter values found in ``names`` (page paths, dataset ids, ward codes) by their names."""
+    names = names or {}
     out = [{"#": r["seq"], "When": when(r["at"]), "Who": r["actor"], "Action": words(r["action"] or ""),
-            "What": r["target"] or "", "Details": details(r["details"]),
+            "What": names.get(r["target"] or "", r["target"] or ""), "Details": details(r["details"], names),
             "Whose data": partner_name(r.get("data_owner"))} for r in rows]
     return pl.DataFrame(out, schema={"#": pl.Int64, **{c: pl.String for c in list(AUDIT_COLUMNS.values())[1:]}})
 

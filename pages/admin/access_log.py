@@ -6,6 +6,7 @@ import streamlit as st
 
 from csp import access, audit
 from csp.ui import auth, readable
+from pages.admin import audit_names
 
 USES = ("view", "download", "export", "board_pack")
 
@@ -22,7 +23,7 @@ def render() -> None:
     if not rows:
         st.info("No use of your data is recorded in this period.")
         return
-    frame = readable.audit_frame(rows).select("When", "Who", "Action", "What", "Details")
+    frame = readable.audit_frame(rows, audit_names(me)).select("When", "Who", "Action", "What", "Details")
     summary = frame.group_by("Who", "Action").len("Times").sort(["Times", "Who"], descending=[True, False])
     st.header("By user", anchor=False)
     st.dataframe(summary, hide_index=True, width="stretch")

@@ -4,7 +4,8 @@ import datetime as dt
 import streamlit as st
 
 from csp import access, audit
-from csp.ui import downloads, readable
+from csp.ui import auth, downloads, readable
+from pages.admin import audit_names
 
 ACTIONS = ["", "login", "login_failed", "logout", "view", "download", "export", "board_pack", "upload",
            "publish", "rollback", "purge", "user_add", "user_change", "user_disable", "user_enable",
@@ -15,7 +16,8 @@ def render() -> None:
     st.title("Audit trail", anchor=False)
     with st.container(horizontal=True):
         actor = st.text_input("User", key="audit_actor")
-        action = st.selectbox("Action", ACTIONS, format_func=lambda a: a or "Any", key="audit_action")
+        action = st.selectbox("Action", ACTIONS, format_func=lambda a: readable.words(a) if a else "Any",
+                              key="audit_action")
         owner = st.selectbox("Whose data", ["", *access.PARTNERS], format_func=lambda p: access.partner_name(p) or "Any",
                              key="audit_owner")
         text = st.text_input("Contains", key="audit_text")
@@ -25,7 +27,7 @@ def render() -> None:
                         text=text.strip() or None, since=since.isoformat(), until=until.isoformat(),
                         limit=5000)
     st.caption(f"{len(rows):,} entries (newest first, at most 5,000).")
-    st.dataframe(readable.audit_frame(rows), hide_index=True, width="stretch")
+    st.dataframe(readable.audit_frame(rows, audit_names(auth.current_user())), hide_index=True, width="stretch")
     filters = {"actor": actor, "action": action, "owner": owner, "text": text,
                "since": since.isoformat(), "until": until.isoformat()}
     downloads.offer("Download these entries (CSV)", audit.to_csv(rows).encode("utf-8"), "audit_log.csv",
