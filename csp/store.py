@@ -150,6 +150,12 @@ def _read_pointer(root: str, name: str) -> str | None:
         return None
 
 
+def version_words(vid: str | None) -> str:
+    """A version id as people count versions: 'v000003' -> 'version 3' ('' for none)."""
+    digits = str(vid or "").lstrip("v")
+    return f"version {int(digits)}" if digits.isdigit() else (vid or "")
+
+
 def current_version_id(name: str) -> str | None:
     dataset_dir(name)  # unknown names and cubes fail here
     return _read_pointer(str(config.data_dir()), name)

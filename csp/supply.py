@@ -568,6 +568,6 @@ def history_rows(s: Supply) -> list[dict]:
     return [{
         "period": p.words, "due_by": f"{p.due:%d %b %Y}", "status": p.status,
         "supplied_on": f"{p.supplied_at:%d %b %Y %H:%M}" if p.supplied_at else "",
-        "version": p.version or "", "days_late": "" if p.days_late is None else str(p.days_late),
+        "version": store.version_words(p.version), "days_late": "" if p.days_late is None else str(p.days_late),
         "history": p.history_text,
     } for p in reversed(s.periods)]

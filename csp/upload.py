@@ -652,14 +652,19 @@ def rollback_plan(dataset: str, vid: str) -> dict[str, tuple[str | None, str]]:
         raise UploadError(str(e)) from None
 
 
-def describe_rollback(plan: dict[str, tuple[str | None, str | None]]) -> str:
-    """'crime: v000005 -> v000003; asb: v000004 -> v000002', naming what stays as it is too."""
+def describe_rollback(plan: dict[str, tuple[str | None, str | None]], words: bool = False) -> str:
+    """'crime: v000005 -> v000003; asb: v000004 -> v000002', naming what stays as it is too (the
+    command line's ids). ``words``: as the page says it, 'Police recorded crime: version 5 →
+    version 3'."""
     parts = []
+    name = (lambda d: catalog.contract(d).title) if words else (lambda d: d)  # noqa: E731
+    ver = store.version_words if words else (lambda v: v)  # noqa: E731
+    arrow = "→" if words else "->"
     for d, (now, to) in plan.items():
         if now == to:
-            parts.append(f"{d} stays on {now}" if now else f"{d}: nothing published")
+            parts.append(f"{name(d)} stays on {ver(now)}" if now else f"{name(d)}: nothing published")
         else:
-            parts.append(f"{d}: {now or 'nothing'} -> {to}")
+            parts.append(f"{name(d)}: {ver(now) if now else 'nothing'} {arrow} {ver(to)}")
     return "; ".join(parts)
 
 

@@ -12,7 +12,7 @@ from apptest_helpers import go, login
 from conftest import GEOGRAPHY, L1
 from upload_fixtures import crime_csv, crime_rows, police_uk_csv
 
-from csp import audit, store, upload, users
+from csp import audit, catalog, store, upload, users
 from csp.__main__ import main
 
 UNKNOWN_LSOA = "E01009999"  # a well-formed LSOA code that is not in the tiny area's lookup
@@ -132,7 +132,7 @@ def test_gate_on_the_page_shows_the_figures_to_confirm(app_env):
     assert not at.exception, at.exception
     assert "Validation passed" in texts(at)
     [b for b in at.button if b.label == "Publish"][0].click().run()
-    assert "Published crime" in texts(at)
+    assert "Published Police recorded crime" in texts(at)
     assert store.current("crime").meta["coverage"]["first"] == "2019-01"
     # Three attempts: the file, then each confirmation; no more for the reruns in between.
     assert len(upload_rows()) == 3
@@ -152,9 +152,12 @@ def test_rollback_on_the_page_is_confirmed_first(app_env):
     at.button(key="up_rbbtn_crime").click().run()
     assert (store.current_version_id("crime"), store.current_version_id("asb")) == (crime_now, asb_now)
     warning = texts(at).replace("\\", "")  # shown through Markdown, escaped
-    assert f"crime: {crime_now} -> v000002" in warning and f"asb: {asb_now} -> v000001" in warning
+    crime_t, asb_t = (catalog.contract(d).title for d in ("crime", "asb"))
+    v = store.version_words
+    assert f"{crime_t}: {v(crime_now)} → version 2" in warning and f"{asb_t}: {v(asb_now)} → version 1" in warning
     assert "rolled back together" in warning
     at.button(key="up_rbyes_crime").click().run()
     assert not at.exception, at.exception
     assert (store.current_version_id("crime"), store.current_version_id("asb")) == ("v000002", "v000001")
-    assert "Rolled back: crime: v000003 -> v000002; asb: v000002 -> v000001" in texts(at).replace("\\", "")
+    assert (f"Rolled back: {crime_t}: version 3 → version 2; {asb_t}: version 2 → version 1"
+            in texts(at).replace("\\", ""))

@@ -290,7 +290,7 @@ def test_catalogue_shows_each_sharing_agreement(demo):
         c = catalog.contract(name)
         assert c.legal_basis in text and c.review_date in text, name
     summary = at.dataframe[0].value
-    assert set(PARTNER_DATASETS) <= {e.split("(")[-1].rstrip(")") for e in [x.label for x in at.expander]}
+    assert {catalog.contract(d).title for d in PARTNER_DATASETS} <= {x.label for x in at.expander}
     assert len(summary) == len(catalog.contracts())
 
 
@@ -453,7 +453,7 @@ def test_fire_analyst_uploads_and_the_council_board_member_sees_it(trimmed, tmp_
         assert "Validation passed" in _texts(at), _texts(at)
         [b for b in at.button if b.label == "Publish"][0].click()
         at.run()
-        assert "Published fires" in _texts(at)
+        assert "Published Fire and rescue incidents" in _texts(at)
         v = store.current("fires")
         assert v.meta["published_by"] == "fran.new"
         assert v.meta["coverage"]["last"] == f"{quarter['month'].max():%Y-%m}"

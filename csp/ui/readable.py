@@ -33,6 +33,13 @@ KEY_WORDS = {"ds": "dataset", "view": "section", "type": "category", "cohort_typ
              "cohort_group": "cohort group", "dq_dataset": "dataset"}
 
 
+def version(vid: str | None) -> str:
+    """A stored version id as people count them: 'v000003' -> 'version 3'."""
+    from ..store import version_words
+
+    return version_words(vid)
+
+
 def words(key: str) -> str:
     """'data_owner' -> 'Data owner'."""
     return key.replace("_", " ").strip().capitalize()

@@ -2,8 +2,9 @@
 frequency, as-at date, coverage and latest version, and what the sharing agreement lets you see."""
 import streamlit as st
 
-from csp import quality
+from csp import quality, supply
 from csp.ui import common as ui
+from csp.ui import readable
 from csp.ui.auth import current_user
 
 
@@ -13,13 +14,17 @@ def render() -> None:
                "Privacy tiers: *public* fields are shared at the permitted geography; *restricted* "
                "fields (identifiers, street descriptions) are seen only by the owning partner.")
     entries = quality.catalogue(current_user())
+    for e in entries:  # as people read them: months, dates, version numbers
+        e["coverage"] = _months(e["coverage"])
+        e["as_at"] = readable.when(e["as_at"]) if e["as_at"] else None
+        e["latest_version"] = readable.version(e["latest_version"]).capitalize() or None
     summary = [{k: e[k] for k in ("title", "owner", "update_frequency", "as_at", "coverage", "latest_version", "access")}
                for e in entries]
     st.dataframe(summary, hide_index=True, width="stretch", column_config={
         "title": "Dataset", "owner": "Owner", "update_frequency": "Updated", "as_at": "As at",
         "coverage": "Coverage", "latest_version": "Version", "access": "You may see"})
     for e in entries:
-        with st.expander(f"{e['title']} ({e['dataset']})"):
+        with st.expander(e["title"]):
             st.markdown(f"{ui.md_escape(e['description'])}\n\n**Owner:** {ui.md_escape(e['owner'])} · "
                         f"**Updated:** {ui.md_escape(e['update_frequency'])} · "
                         f"**As at:** {ui.md_escape(e['as_at'] or 'not published yet')} · "
@@ -29,3 +34,10 @@ def render() -> None:
                         + (f"\n\n**Legal basis for sharing:** {ui.md_escape(e['legal_basis'])}" if e["legal_basis"] else "")
                         + (f" · **Agreement review date:** {ui.md_escape(e['review_date'])}" if e["review_date"] else ""))
             st.dataframe(e["fields"], hide_index=True, width="stretch")
+
+
+def _months(coverage: str | None) -> str | None:
+    """'2022-10 to 2026-09' -> 'Oct 2022 to Sep 2026'."""
+    if not coverage or " to " not in coverage:
+        return coverage
+    return " to ".join(supply.period_words(p) for p in coverage.split(" to "))

@@ -139,7 +139,8 @@ def _review(user, dataset: str, file) -> None:
         except upload.UploadError as e:
             st.error(ui.md_escape(e))
             return
-        st.session_state[f"up_done_{dataset}"] = (key, ", ".join(f"{k} {v.version}" for k, v in done.items()))
+        st.session_state[f"up_done_{dataset}"] = (key, ", ".join(f"{catalog.contract(k).title}: {readable.version(v.version)}"
+                                                                  for k, v in done.items()))
         st.rerun()
 
 
@@ -203,12 +204,12 @@ def _mapping(dataset: str, plan: upload.Plan) -> None:
 
 
 def _preview(d: upload.Diff) -> None:
-    st.header(f"Preview: {d.dataset}", anchor=False)
+    st.header(f"Preview: {catalog.contract(d.dataset).title}", anchor=False)
     c1, c2, c3 = st.columns(3)
     c1.metric("Rows after publishing", f"{d.rows_after:,}", delta=f"{d.rows_after - d.rows_before:+,}")
     c2.metric("Periods added", len(d.periods_added))
     c3.metric("Periods replaced", len(d.periods_replaced))
-    st.caption(f"Compared with {d.base_version or 'nothing published yet'}. Totals count "
+    st.caption(f"Compared with {readable.version(d.base_version) or 'nothing published yet'}. Totals count "
                f"{'records' if d.measure == 'rows' else d.measure}.")
     if d.moved:
         st.warning(f"{len(d.moved)} period(s) move by more than {d.margin:.0%} against the published figures: "
@@ -246,7 +247,7 @@ def _versions(user, dataset: str) -> None:
     for v in reversed(vs):
         m, val = v.meta, v.meta.get("validation") or {}
         cov = m.get("coverage") or {}
-        rows.append({"Version": v.version, "Serving": v.version == serving,
+        rows.append({"Version": readable.version(v.version).capitalize(), "Serving": "Yes" if v.version == serving else "",
                      "Published": readable.when(m["published_at"]), "By": m["published_by"],
                      "Rows": f"{m['rows']:,}" if isinstance(m.get("rows"), int) else str(m.get("rows") or ""),
                      "Coverage": f"{readable.when(cov.get('first'))} to {readable.when(cov.get('last'))}" if cov else "",
@@ -256,7 +257,8 @@ def _versions(user, dataset: str) -> None:
     others = [v.version for v in vs if v.version != serving]
     with st.container(horizontal=True):
         if others:
-            target = st.selectbox("Roll back to", list(reversed(others)), key=f"up_rb_{dataset}")
+            target = st.selectbox("Roll back to", list(reversed(others)), key=f"up_rb_{dataset}",
+                                  format_func=lambda v: readable.version(v).capitalize())
             if st.button("Roll back", key=f"up_rbbtn_{dataset}"):
                 try:  # nothing changes yet: the person sees what would, and confirms
                     st.session_state[f"up_rbplan_{dataset}"] = (target, upload.rollback_plan(dataset, target))
@@ -289,7 +291,7 @@ def _confirm_rollback(user, dataset: str) -> None:
         return
     target, plan = pending
     together = len(upload.changes_in(plan)) > 1
-    st.warning("Roll back? " + ui.md_escape(upload.describe_rollback(plan)) + "."
+    st.warning("Roll back? " + ui.md_escape(upload.describe_rollback(plan, words=True)) + "."
                + (" These were published together from one file, so they are rolled back together."
                   if together else ""))
     with st.container(horizontal=True):
@@ -301,7 +303,7 @@ def _confirm_rollback(user, dataset: str) -> None:
                 st.error(ui.md_escape(e))
                 return
             st.session_state[f"up_rbdone_{dataset}"] = "Rolled back: " + upload.describe_rollback(
-                {d: ft for d, ft in plan.items() if ft[0] != ft[1]}) + "."
+                {d: ft for d, ft in plan.items() if ft[0] != ft[1]}, words=True) + "."
             st.rerun()
         if st.button("Cancel", key=f"up_rbno_{dataset}"):
             del st.session_state[f"up_rbplan_{dataset}"]

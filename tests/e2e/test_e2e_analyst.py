@@ -83,10 +83,13 @@ def test_upload_fix_publish_and_roll_back(base_url, page, app_data, tmp_path):
 
     open_page(page, "Upload", "Upload data")
     choose(page, "Dataset", CRIME)
-    expect(page.get_by_role("combobox", name="Roll back to")).to_have_value(serving_before)
+    # Versions read as people count them ("Version 1"), not as stored ids.
+    expect(page.get_by_role("combobox", name="Roll back to")).to_have_value(
+        store.version_words(serving_before).capitalize())
     rerun(page, page.get_by_role("button", name="Roll back", exact=True).click)
     # Nothing changes until confirmed; the street file's crime and ASB go back together.
-    expect(page.get_by_text(re.compile(r"^Roll back\? crime: .* asb: "))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Roll back\? Police recorded crime.*: version .* Anti-social "
+                                       r"behaviour incidents: version "))).to_be_visible()
     assert store.current_version_id("crime") == published
     rerun(page, page.get_by_role("button", name="Confirm rollback", exact=True).click)
     expect(page.get_by_text(re.compile(r"^Rolled back: "))).to_be_visible()
