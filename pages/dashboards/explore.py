@@ -17,7 +17,7 @@ from csp.ui.auth import current_user, real_user
 NONE = ""  # the pickers' value for 'no breakdown'
 DEFAULT_AREA = ui.DEFAULT_AREA
 KEY = {"ds": "x_ds", "m": "x_m", "b1": "x_b1", "b2": "x_b2", "p": "x_p", "a": "x_a"}
-SHARING_LABELS = {"private": "Only me", "partner": "My partner ({partner})", "partnership": "The whole partnership"}
+SHARING_LABELS = {"private": "Only me", "partner": "Everyone at {partner}", "partnership": "The whole partnership"}
 
 
 def page() -> st.Page:
@@ -268,7 +268,7 @@ def _saved(user, spec: explore.Spec) -> None:
     if not writable:
         st.caption("Saved views cannot be changed while viewing as someone else.")
     else:
-        sharing_labels = {k: v.format(partner=user.partner.replace("_", " ")) for k, v in SHARING_LABELS.items()}
+        sharing_labels = {k: v.format(partner=access.partner_name(user.partner)) for k, v in SHARING_LABELS.items()}
         with st.form("x_save", clear_on_submit=True, border=True):
             with st.container(horizontal=True):
                 name = st.text_input("Name this view", max_chars=saved_views.MAX_NAME, key="x_save_name")
