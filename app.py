@@ -128,7 +128,11 @@ page = st.navigation(pages, position="hidden")
 
 # The date boxes' day/month/year parts are 18x20 px targets, under WCAG 2.2's 24x24 (2.5.8).
 st.html("<style>[data-testid='stDateInput'] [role='spinbutton']{display:inline-block;"
-        "min-width:24px;min-height:24px;line-height:24px;text-align:center}</style>")
+        "min-width:24px;min-height:24px;line-height:24px;text-align:center}"
+        # On a phone a table's toolbar (search, full screen), shown after a tap, sat over the
+        # heading above it: room is made for it there.
+        "@media (max-width:640px){[data-testid='stElementContainer']:has([data-testid='stDataFrame'])"
+        "{margin-top:1.6rem}}</style>")
 
 # Two phone fixes in one fixed script (no data in it). The sidebar lies over the page:
 # Streamlit's own navigation closes it after a tap, page links do not, so the new page opened

@@ -55,7 +55,10 @@ def rate_lines(frame: pl.DataFrame, x: str, y: str, lower: str, upper: str, grou
         fig.add_trace(go.Scatter(x=part[x].to_list(), y=part[y].to_list(), mode="lines+markers",
                                  name=_text(g), legendgroup=_text(g), connectgaps=False,
                                  line=dict(color=colour, width=2), marker=dict(size=5)))
-    return _layout(fig, 380, y_title)
+    fig = _layout(fig, 380, y_title)
+    if len([g for g in groups if frame.filter(pl.col(group) == g)[y].drop_nulls().len()]) < 2:
+        fig.update_layout(showlegend=False)  # one line needs no key (it read "all")
+    return fig
 
 
 def _segments(part: pl.DataFrame, y: str) -> list[pl.DataFrame]:

@@ -377,7 +377,8 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
     tile.ci_label = f"{lo:,.0f}–{hi:,.0f}"
     tile.significant, tile.p_value = test["significant"], test["p_value"]
     where = None
-    if wards is not None and test["change"] != 0:
+    # "The largest rise was in Eastfield" says nothing when Eastfield is the only ward.
+    if wards is not None and test["change"] != 0 and wards.frame.height > 1:
         where = extreme_area(wards.frame.to_dicts(), 1 if test["change"] > 0 else -1)
     tile.sentence = count_sentence(subject, test, tile.period_label, where)
     raw = "none" if test["change"] == 0 else ("up" if test["change"] > 0 else "down")
@@ -619,3 +620,21 @@ def overview_tiles(user: access.User | None, today: dt.date | None = None) -> li
         try_run(user, "overview_asb_wards"), source="asb", headline=try_run(user, "asb_headline"),
     )
     return [crime, asb, reoffending_summary(user, today).tile, substance_summary(user).tile]
+
+
+def own_tiles(user: access.User | None) -> list[Tile]:
+    """A tile for each monthly incident dataset the user's own partner owns (beyond crime and
+    ASB): a fire officer's Overview shows fires too. The same headline query as its dashboard."""
+    from . import catalog, incidents
+
+    out = []
+    for name, c in catalog.contracts().items():
+        if (user is None or c.owner != user.partner or name in ("crime", "asb") or not c.dashboard
+                or c.layout != "incident" or c.grain_months != 1):
+            continue
+        d = c.dashboard
+        title = d.get("title", c.title)
+        out.append(count_tile(name, title, title, try_run(user, f"{name}_monthly_total"),
+                              incidents.count_column(c), polarity=d.get("polarity", "lower_is_better"),
+                              source=name, headline=try_run(user, f"{name}_headline")))
+    return out

@@ -395,7 +395,8 @@ def test_overview_says_what_data_it_rests_on(demo):
     assert not at_.exception, at_.exception
     line = next(c.value for c in at_.caption if c.value.startswith("The data this view rests on"))
     line = line.replace("\\", "")  # markdown escapes
-    shown = [t.source for t in themes.overview_tiles(users.get_user("board.health")) if t.available]
+    health = users.get_user("board.health")
+    shown = [t.source for t in themes.overview_tiles(health) + themes.own_tiles(health) if t.available]
     assert shown
     for d in shown:
         s = supply.dataset_supply(d)

@@ -65,8 +65,13 @@ def test_overview_tiles_match_the_theme_figures(demo, username):
         m = metrics[tile.value_label]
         assert m.proto.delta.startswith(tile.change_label)
         assert md_escape(tile.sentence) in [e.value for e in at.markdown]
+    # Then a tile for each of the user's own partner's other monthly datasets (the council's
+    # council ASB and environmental crime), with the same figure as that dataset's headline.
+    own = themes.own_tiles(user(username))
+    for tile in own:
+        assert tile.available and metrics[tile.value_label].proto.delta.startswith(tile.change_label)
     table = at.dataframe[0].value
-    assert list(table["latest_12_months"]) == [t.value_label for t in tiles]
+    assert list(table["latest_12_months"]) == [t.value_label for t in tiles + own]
 
 
 def test_overview_district_only_user_gets_no_ward_clause(demo):
@@ -155,8 +160,14 @@ def test_drug_offences_chart_and_its_text_mark_the_same_months(demo):
 
     at = open_page("board.police", "substance-misuse")
     chart = next(c for c in at.get("plotly_chart") if "Drug offences" in str(c.proto.spec))
-    marked = {t["name"].split(" (")[0].lower(): t["x"] for t in json.loads(chart.proto.spec)["data"]
-              if t.get("mode") == "markers"}
+    marked: dict = {}
+    for t in json.loads(chart.proto.spec)["data"]:
+        if t.get("mode") == "markers":
+            # The chart marks exceptionally high and low months apart (coloured by polarity);
+            # the text counts them together as "exceptional".
+            name = t["name"].split(" (")[0].lower()
+            name = "exceptional" if name.startswith("exceptionally") else name
+            marked[name] = marked.get(name, []) + list(t["x"])
     text = next(c.value for c in at.caption if c.value.startswith("Drug offences by month"))
     if not marked:
         assert "No month is marked as unusual" in text
@@ -172,3 +183,21 @@ def test_substance_for_housing_shows_public_parts_only(demo):
     assert not any(m.label.startswith("Adults in treatment") for m in at.metric)
 
 
+
+
+def test_an_officer_sees_their_own_partners_data_on_the_overview(demo):
+    """officer.fire (one ward) gets a Fires tile, from the Fires dashboard's own headline query,
+    no empty 'not shared' tiles, and no 'largest rise was in <their only ward>'."""
+    from csp import queries, themes
+    at = open_page("officer.fire", "overview")
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert any(lbl.startswith("Fires") for lbl in labels), labels
+    head = queries.run(user("officer.fire"), "fires_headline").frame.row(0, named=True)
+    fires = next(m for m in at.metric if m.label.startswith("Fires"))
+    assert fires.value == f"{head['current']:,}"
+    text = " ".join(e.value for e in at.markdown)
+    assert "largest rise was in" not in text and "largest fall was in" not in text
+    assert not any(c.value == "Not shared with you under the sharing agreement." for c in at.caption)
+    assert any("Not shared with you under the sharing agreement: " in c.value for c in at.caption)
+    assert [t.title for t in themes.own_tiles(user("officer.fire"))] == ["Fires"]

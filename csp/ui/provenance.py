@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from .. import catalog, supply
+from .. import access, catalog, supply
 from .common import md_escape
 
 
@@ -44,10 +44,10 @@ def rests_on(datasets, today: dt.date | None = None, key: str = "rests_on") -> N
     parts = []
     for s in found:
         last = s.last_period
-        held = f"to {last.label}" if last else "nothing held"
+        held = f"to {last.words}" if last else "nothing held"
         as_at = f"as at {s.as_at:%d %b %Y}" if s.as_at else "not published"
-        word = "" if s.status == supply.NOT_TRACKED else f", {s.status}"
-        parts.append(f"{s.title} ({s.owner.replace('_', ' ')}) {held}, {as_at}{word}")
+        word = "" if s.status == supply.NOT_TRACKED else f"; supply: {s.status}"
+        parts.append(f"{s.title} ({access.partner_name(s.owner)}) {held}, {as_at}{word}")
     st.caption("The data this view rests on: " + md_escape("; ".join(parts)) + ".")
     with st.expander("The data this view rests on"):
         rows = supply.table_rows(found)

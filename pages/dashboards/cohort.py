@@ -105,7 +105,11 @@ def render(dataset: str) -> None:
             st.info("No group's rate can be given to you: each group is too small for its figures "
                     "to be shown safely.")
             continue
-        charts.chart(fig.bars(b.frame, f, "rate_pct", f"{rate_label}, % (95% CI)", horizontal=True,
+        # In the contract's order (caution before custody), not the alphabet's.
+        values = list(c.field(f).values or ())
+        shown = b.frame.sort(pl.col(f).replace_strict({v: i for i, v in enumerate(values)}, default=len(values),
+                                                      return_dtype=pl.Int64)) if values else b.frame
+        charts.chart(fig.bars(shown, f, "rate_pct", f"{rate_label}, % (95% CI)", horizontal=True,
                               error=("rate_lower", "rate_upper")),
                      f"{dataset}_by_{f}_chart", f"Bar chart: {title.lower()}, with 95% intervals")
         with st.expander(f"Table: {title.lower()}"):

@@ -64,8 +64,15 @@ def _tile(tile: themes.Tile) -> None:
         st.markdown(sparkline.svg(tile.spark_x, tile.spark_y, tile.hex_colour, tile.spark_label,
                                   unit="%" if "%" in tile.spark_label else ""), unsafe_allow_html=True)
         st.markdown(ui.md_escape(tile.sentence))
-        definition, caveats = NOTES[tile.source]
+        definition, caveats = NOTES.get(tile.source) or _contract_notes(tile.source)
         ui.dataset_note(tile.source, definition, caveats)
+
+
+def _contract_notes(dataset: str) -> tuple[str, str]:
+    from csp import catalog
+
+    c = catalog.contract(dataset)
+    return c.dashboard.get("definition", c.description), c.dashboard.get("caveats", "")
 
 
 def render() -> None:
@@ -75,12 +82,18 @@ def render() -> None:
              if user.areas else "across the partnership")
     st.caption(f"What is changing {where}: the latest 12 months against the 12 before, "
                "and whether each change is more than routine variation.")
-    tiles = themes.overview_tiles(user)
-    for row in (tiles[:2], tiles[2:]):
+    # The partnership's themes, then the user's own partner's other datasets (a fire officer's
+    # fires). A theme not shared with the user gets one line, not an empty tile.
+    everything = themes.overview_tiles(user) + themes.own_tiles(user)
+    tiles = [t for t in everything if t.available or not t.reason.startswith("Not shared")]
+    for i in range(0, len(tiles), 2):
         cols = st.columns(2)
-        for col, tile in zip(cols, row):
+        for col, tile in zip(cols, tiles[i:i + 2]):
             with col:
                 _tile(tile)
+    hidden = [t.title for t in everything if t not in tiles]
+    if hidden:
+        st.caption("Not shared with you under the sharing agreement: " + ui.md_escape(", ".join(hidden)) + ".")
 
     st.header("The figures behind the tiles", anchor=False)
     table = themes.tiles_table(tiles)
