@@ -185,9 +185,9 @@ def require(user: User | None, dataset: str) -> Grant:
     if g is None:
         if user is None:
             raise AccessDenied("Log in to see this.")
-        shown = catalog.contract(catalog.contract(dataset).cube_of or dataset).title.lower()
+        shown = catalog.in_sentence(catalog.contract(catalog.contract(dataset).cube_of or dataset).title)
         raise AccessDenied(f"The sharing agreement does not share {shown} with the "
-                           f"{user.partner.replace('_', ' ')} partner.")
+                           f"{partner_name(user.partner)} partner.")
     return g
 
 

@@ -297,3 +297,11 @@ def source_with(name: str, fields: set[str]) -> str:
     need = set(fields) | {f for f in c.dims}
     finer = [k for k in cubes(c.cube_of).values() if need <= set(k.dims)]
     return min(finer, key=lambda k: len(k.dims)).name if finer else c.cube_of
+
+
+def in_sentence(text: str) -> str:
+    """A title or label as it reads mid-sentence: 'Crime type' -> 'crime type', but 'ASB type'
+    and 'A&E assault attendances (Cardiff Model)' keep their capitals (a first word in capitals
+    is an abbreviation; only the first letter is ever lowered)."""
+    first = text.split(" ", 1)[0]
+    return text if len(first) > 1 and first.upper() == first else text[:1].lower() + text[1:]

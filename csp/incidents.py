@@ -67,11 +67,7 @@ def label_of(c: catalog.Contract, field: str) -> str:
     return field.replace("_", " ").capitalize()
 
 
-def in_sentence(text: str) -> str:
-    """A label as it reads mid-sentence: 'Crime type' -> 'crime type', but 'ASB type' and
-    'A&E attendances' keep their capitals (a first word in capitals is an abbreviation)."""
-    first = text.split(" ", 1)[0]
-    return text if len(first) > 1 and first.upper() == first else text[:1].lower() + text[1:]
+in_sentence = catalog.in_sentence  # (where the pages have always found it)
 
 
 def filters(c: catalog.Contract) -> tuple[str, ...]:

@@ -640,7 +640,7 @@ def run_query(user: access.User | None, q: NamedQuery, params: dict | None = Non
         too_coarse = [d for d, g in grants.items()
                       if catalog.contract(d).protected and _finer(q.grain, g.geography)]
         if too_coarse:
-            names = sorted({catalog.contract(catalog.base(d)).title.lower() for d in too_coarse})
+            names = sorted({catalog.in_sentence(catalog.contract(catalog.base(d)).title) for d in too_coarse})
             level = {"lsoa": "LSOA", "ward": "ward", "district": "district"}
             raise access.AccessDenied(
                 f"This view shows {level[q.grain]} detail; under the sharing agreement you see "

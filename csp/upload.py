@@ -67,7 +67,7 @@ def require_upload(user: access.User | None, dataset: str) -> None:
     if user is None or not access.can(user, "upload"):
         raise access.AccessDenied("Only analysts and administrators may upload data.")
     if not may_upload(user, dataset):
-        own = ", ".join(catalog.contract(d).title.lower() for d in upload_targets(user)) or "none"
+        own = ", ".join(catalog.in_sentence(catalog.contract(d).title) for d in upload_targets(user)) or "none"
         raise access.AccessDenied(
             f"{contract.title} belongs to the {contract.owner} partner: {user.partner.replace('_', ' ')} "
             f"analysts may upload only their own partner's data ({own})."

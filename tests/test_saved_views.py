@@ -308,7 +308,7 @@ def test_a_narrowed_grant_turns_a_saved_view_into_a_plain_refusal(people, policy
         queries.run_query(council, queries.from_text("t", text), params)
     # Then they withdraw crime from the council entirely.
     edit_policy(policy_copy, COUNCIL_CRIME.replace('geography = "lsoa"', 'geography = "ward"'), "housing", 2)
-    with pytest.raises(access.AccessDenied, match="does not share police recorded crime .* with the council partner"):
+    with pytest.raises(access.AccessDenied, match="does not share police recorded crime .* with the Council partner"):
         explore.run(council, saved_views.get(v.id, council).spec())
     assert [p.view_id for p in saved_views.pinned(council)] == [v.id]  # kept, in case it returns
 
@@ -328,7 +328,7 @@ def test_a_view_shared_with_someone_whose_grant_narrows_shows_them_a_refusal(peo
     with pytest.raises(access.AccessDenied, match="down to district level, so it cannot be broken down by ward"):
         explore.run(probation, saved_views.pinned(probation)[0].view.spec())
     edit_policy(policy_copy, PROBATION_CRIME.replace('"ward"', '"district"', 1), "youth_justice", 2)
-    with pytest.raises(access.AccessDenied, match="does not share police recorded crime .* with the probation partner"):
+    with pytest.raises(access.AccessDenied, match="does not share police recorded crime .* with the Probation partner"):
         explore.run(probation, saved_views.pinned(probation)[0].view.spec())
     _, mine = explore.run(council, v.spec())
     assert mine.frame.height > 0

@@ -41,7 +41,7 @@ def reason(user: access.User, spec) -> str:
     titles = []
     for d in spec.datasets:
         try:
-            titles.append(catalog.contract(d).title.lower())
+            titles.append(catalog.in_sentence(catalog.contract(d).title))
         except (KeyError, ValueError):
             continue
     shown = ", ".join(titles[:-1]) + (" or " if len(titles) > 1 else "") + titles[-1] if titles else "its data"

@@ -44,7 +44,7 @@ def render() -> None:
         c1, c2 = st.columns(2)
         username = c1.text_input("Username", help="3-40 characters: a-z, 0-9, '.', '_', '-'")
         name = c2.text_input("Full name")
-        role = c1.selectbox("Role", access.ROLES)
+        role = c1.selectbox("Role", access.ROLES, format_func=lambda r: access.role_name(r).capitalize())
         partner = c2.selectbox("Partner", access.PARTNERS, format_func=access.partner_name)
         areas = st.multiselect("Area scope (empty = the whole partnership area)", list(wards),
                                format_func=wards.get)
@@ -64,7 +64,8 @@ def render() -> None:
             u = next(x for x in everyone if x["username"] == who)
             with st.form("change_access"):
                 c1, c2 = st.columns(2)
-                role = c1.selectbox("Role", access.ROLES, index=access.ROLES.index(u["role"]))
+                role = c1.selectbox("Role", access.ROLES, index=access.ROLES.index(u["role"]),
+                                    format_func=lambda r: access.role_name(r).capitalize())
                 partner = c2.selectbox("Partner", access.PARTNERS, index=access.PARTNERS.index(u["partner"]),
                                        format_func=access.partner_name)
                 areas = st.multiselect("Area scope (empty = the whole partnership area)",

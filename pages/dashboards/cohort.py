@@ -29,7 +29,7 @@ def render(dataset: str) -> None:
     st.title(d.get("title", c.title))
     facets = ui.run(f"{dataset}_facets")
     if facets is None or facets.frame.height == 0:
-        st.info(f"No {d.get('title', c.title).lower()} data is available to you yet.")
+        st.info(f"No {catalog.in_sentence(d.get('title', c.title))} data is available to you yet.")
         return
     shared = [f for f in incidents.filters(c) if access.shares_field(user, dataset, f)]
     picked = {}
