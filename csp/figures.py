@@ -69,6 +69,13 @@ def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
     return fig
 
 
+def count_ticks(values) -> dict:
+    """Axis settings for counts: whole numbers only. Plotly put ticks at 0.5 and 1.5 on a chart
+    of counts of 0 to 2, as if half an incident could happen."""
+    top = max((v for v in values if v is not None), default=0)
+    return {"tickformat": ",d", **({"dtick": 1} if top <= 6 else {})}
+
+
 def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str | None = None,
                   height: int = 400, polarity: str = "lower_is_better") -> go.Figure:
     """Monthly counts with the 12-month rolling average and the control chart by phase
@@ -148,7 +155,7 @@ def monthly_chart(series: pl.DataFrame, count_col: str, label: str, title: str |
                 fig.add_vline(x=m, line=dict(color=GREY, width=1, dash="dashdot"))
                 fig.add_annotation(x=m, y=1, yref="paper", text=_text(f"New phase: {reason}"),
                                    showarrow=False, xanchor="left", yanchor="top", font=dict(size=11))
-    fig.update_yaxes(title_text=label, rangemode="tozero")
+    fig.update_yaxes(title_text=label, rangemode="tozero", **count_ticks(counts))
     fig.update_xaxes(title_text=None)
     return _layout(fig, height, title)
 
@@ -179,7 +186,7 @@ def bar_chart(frame: pl.DataFrame, category_col: str, count_col: str, label: str
         text=[None if v is None else f"{v:,}" for v in vals], textposition="auto",
         cliponaxis=False, hovertemplate="%{y}: %{x:,}<extra></extra>",
     ))
-    fig.update_xaxes(title_text=label, rangemode="tozero")
+    fig.update_xaxes(title_text=label, rangemode="tozero", **count_ticks(vals))
     fig.update_yaxes(automargin=True)
     return _layout(fig, height or max(220, 28 * len(cats) + 80), title)
 

@@ -11,10 +11,13 @@ from . import figures
 from .safety import label as _text
 
 BLUE, VERMILLION, GREY = figures.BLUE, figures.VERMILLION, "#6b6b6b"
+# Hotspots are outlined in ink: vermillion means "significantly worse", and a hotspot (more crime
+# per resident than the ward as a whole) need not be.
+HOT = figures.INK
 
 
 def year_on_year_chart(series: pl.DataFrame, count_col: str, label: str, height: int = 340) -> go.Figure:
-    """Monthly counts (solid blue) with the same month a year before (dashed grey); months
+    """Monthly counts (solid ink) with the same month a year before (dashed grey); months
     significantly higher than a year before are marked with an upward vermillion triangle, lower
     with a downward blue one (shape as well as colour). Withheld months are gaps, never zeros."""
     months = series["month"].to_list()
@@ -46,7 +49,7 @@ def year_on_year_chart(series: pl.DataFrame, count_col: str, label: str, height:
                 marker=dict(symbol=symbol, size=13, color=colour, line=dict(color="black", width=1)),
                 hovertemplate="%{x|%b %Y}: %{y:,}<extra></extra>",
             ))
-    fig.update_yaxes(title_text=label, rangemode="tozero")
+    fig.update_yaxes(title_text=label, rangemode="tozero", **figures.count_ticks([*now, *before]))
     fig.update_xaxes(title_text=None, dtick="M6", tickformat="%b<br>%Y")
     fig = figures._layout(fig, height)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
@@ -102,9 +105,9 @@ def ward_map(ward: str, ward_name: str, lsoas: pl.DataFrame | None, count_col: s
                 f"<br>{rate:,.1f} per 1,000" if rate is not None else f"<br>{_text(withheld)}")
             fig.add_annotation(x=pt.x, y=pt.y, text=text, showarrow=False, font=dict(size=11, color="black"),
                                bgcolor="rgba(255,255,255,0.82)", borderpad=2,
-                               bordercolor=VERMILLION if n else "rgba(0,0,0,0)", borderwidth=2 if n else 0)
+                               bordercolor=HOT if n else "rgba(0,0,0,0)", borderwidth=2 if n else 0)
             if n:
-                _outline(fig, f, VERMILLION, 3.5, f"Hotspot {n}")
+                _outline(fig, f, HOT, 3.5, f"Hotspot {n}")
         if ward_geo is not None:
             _outline(fig, ward_geo, "black", 2.5, f"{ward_name} boundary")
         return fig

@@ -153,7 +153,7 @@ def sentence(ward_name: str, compared: queries.Result, compared_with: str | None
         article = "" if r["ward_change"].startswith("no ") else "a "
         text += f"; {article}{r['ward_change']} on the 12 months before"
         if r["ward_change_pct"] is not None:
-            text += f" ({r['ward_change_pct']:+.0f}%)"
+            text += f" ({r['ward_change_pct']:+.1f}%)"  # as the tile beside it
     return text + "."
 
 

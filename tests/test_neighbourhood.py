@@ -249,7 +249,9 @@ def test_page_for_a_one_ward_officer_says_there_is_nothing_fair_to_compare(demo)
     text = plain(all_text(at))
     assert "nothing fair to compare this ward with" in text
     assert not any("comparator" in c for d in at.dataframe for c in d.value.columns)
-    assert "LSOA detail" in text and "The map shows the ward as a whole" in text
+    assert "Figures by LSOA are not shared with you" in text and "shows the ward as a whole" in text
+    assert "LSOA detail" not in text and "Vs comparator" not in text  # no note on what is not there
+    assert any(h.value == "Eastfield on the map" for h in at.header)
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     # the trend (crime and ASB, each against the same month a year before) and the ward's map
     trends = [c for c in charts if "Same month a year before" in {t.get("name") for t in c["data"]}]

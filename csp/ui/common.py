@@ -133,19 +133,23 @@ def table_data(result: queries.Result):
         compat_level=pl.CompatLevel.oldest()))
 
 
-def dataset_note(dataset: str, definition: str, caveats: str = "") -> None:
-    """The 'what this shows' note: definition, source partner, as-at date and caveats."""
+def dataset_note(dataset: str, definition: str, caveats: str = "", about: str = "") -> None:
+    """The 'what this shows' note: definition, source partner, as-at date and caveats. ``about``
+    names what it is about where a page has more than one ('What this shows: recorded crime')."""
+    from .. import catalog, supply
+
     v = store.current(dataset)
     if v is None:
-        st.caption(f"No {dataset} data has been published yet.")
+        st.caption(f"No {catalog.in_sentence(catalog.contract(dataset).title)} data has been published yet.")
         return
     cov = v.meta.get("coverage") or {}
-    published = v.meta["published_at"][:10]
-    with st.expander("What this shows"):
+    held = " to ".join(supply.period_words(cov[k]) for k in ("first", "last")) if cov.get("first") else "?"
+    published = dt.date.fromisoformat(v.meta["published_at"][:10])
+    with st.expander("What this shows" + (f": {about}" if about else "")):
         st.markdown(
             f"{definition}\n\n**Source:** {md_escape(access.partner_name(v.meta['owner']))} ({md_escape(v.meta['source'])}). "
-            f"**Data held:** {cov.get('first', '?')} to {cov.get('last', '?')}. "
-            f"**Published:** {published} (version {v.version})."
+            f"**Data held:** {held}. "
+            f"**Published:** {published.day} {published:%b %Y} ({store.version_words(v.version)})."
             + (f"\n\n**Caveats:** {caveats}" if caveats else "")
             + f"\n\n**How these figures are protected:** "
             + md_escape(disclosure.how_protected(access.grant(current_user(), dataset)))

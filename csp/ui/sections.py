@@ -113,6 +113,9 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
         ui.table(shown, column_config=column_config)
     if note:
         st.caption(note)
+    if result.methods():  # a month's protected figure and the 12-month headline's are separate cells
+        st.caption(f"Each figure is protected on its own, so the {'quarters' if quarterly else 'months'} "
+                   "may not add up exactly to the 12-month total above.")
     ui.download(shown, f"Download {what} figures (Excel)", f"{key}_{what}.xlsx", key=f"dl_{key}_{what}")
     ui.dataset_note(dataset, definition + ("" if quarterly else CONTROL_NOTE), caveats)
 

@@ -104,9 +104,9 @@ def render() -> None:
         "against_comparator": _col.TextColumn("Vs comparator", width=100),
     })
     st.caption("Count: latest 12 months. Rate: per 1,000 residents a year, with its Byar 95% "
-               "interval. 'Vs comparator' is better or worse only when the ward's interval lies "
-               "wholly below or above the comparator's rate. Tested change: exact Poisson test of "
-               "the latest 12 months against the 12 before.")
+               "interval. " + ("'Vs comparator' is better or worse only when the ward's interval lies "
+                               "wholly below or above the comparator's rate. " if cmp else "")
+               + "Tested change: exact Poisson test of the latest 12 months against the 12 before.")
     ui.download(themes.select_columns(compared, [c for c in CSV_COLUMNS if c in compared.frame.columns]),
                 "Download the comparison (Excel)", "neighbourhood_comparison.xlsx", key="dl_nb_cmp",
                 context={"Ward": f"{ward_name} ({ward})", "Comparator": cmp or "none"})
@@ -120,8 +120,9 @@ def render() -> None:
         for tile in tiles:
             st.markdown(f"**{ui.md_escape(tile.title)}:** " + ui.md_escape(tile.sentence or tile.reason))
     definition, caveats = indicators.NOTES["crime"]
-    ui.dataset_note("crime", definition + " Rates use the mid-year resident population.", caveats)
-    ui.dataset_note("asb", *indicators.NOTES["asb"])
+    ui.dataset_note("crime", definition + " Rates use the mid-year resident population.", caveats,
+                    about="recorded crime")
+    ui.dataset_note("asb", *indicators.NOTES["asb"], about="anti-social behaviour")
 
 
 def trend_section(ward: str, ward_name: str) -> None:
@@ -172,8 +173,9 @@ def map_section(ward: str, ward_name: str, compared, cmp: str | None) -> None:
         fig = figures_neighbourhood.ward_map(ward, ward_name, None, "crimes", "Crimes", ward_rate=ward_rate)
         if fig is not None:
             charts.chart(fig, "nb_map", f"Map of {ward_name}, labelled with its recorded crime per 1,000 residents")
-        st.caption(ui.md_escape(refused + " The map shows the ward as a whole.") if refused else
-                   "No LSOA figures are held for this ward.")
+        # The map shows the ward, so the caption says why, not "this view shows LSOA detail".
+        st.caption("Figures by LSOA are not shared with you under the sharing agreement, so the map "
+                   "shows the ward as a whole." if refused else "No LSOA figures are held for this ward.")
         return
     bench = nb.comparator_benchmark(compared, nb.CRIME, cmp, None)
     ranked, _ = indicators.ranked_areas(lsoas, "crimes", bench)
