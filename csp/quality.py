@@ -175,4 +175,5 @@ def _access_words(g) -> str:
         return "owner: everything, exact"
     words = {"perturb": f", counts perturbed (under {g.threshold} shown as 'low')",
              "suppress": f", counts 1 to {g.threshold - 1} suppressed", "none": ""}
-    return f"to {g.geography} level" + words.get(g.protection, "")
+    level = {"lsoa": "LSOA", "ward": "ward", "district": "district"}.get(g.geography, g.geography)
+    return f"down to {level} level" + words.get(g.protection, "")

@@ -253,7 +253,8 @@ def tiles_table(tiles: list[Tile]) -> TableResult:
         "period": [t.period_label for t in tiles],
         "latest_95pc_ci": [t.ci_label for t in tiles],
         # As text: a tile with no test (not shared, or a floor) shows an empty cell, not "None".
-        "p_value": ["" if t.p_value is None else f"{t.p_value:.3f}" for t in tiles],
+        "p_value": ["" if t.p_value is None else "<0.001" if t.p_value < 0.001 else f"{t.p_value:.3f}"
+                    for t in tiles],
     }
     schema = {c: pl.String for c in cols}
     return TableResult(name="overview_tiles", versions=versions, frame=pl.DataFrame(cols, schema=schema))
@@ -522,6 +523,8 @@ def reoffending_summary(user: access.User | None, today: dt.date | None = None,
 
 COHORT_TYPES = {"custody": "release from custody", "court_order": "a court order",
                 "caution": "a caution"}
+SUBSTANCE_GROUPS = {"all": "All substances", "opiate": "Opiates", "non-opiate": "Non-opiates",
+                    "alcohol": "Alcohol only", "alcohol and non-opiate": "Alcohol and non-opiates"}
 REOFFENDING_AGES = {"all": "All offenders", "adult": "Adults", "juvenile": "Juveniles (10–17)"}
 REOFFENDING_TYPES = {"custody": "Released from custody", "court_order": "Court order", "caution": "Caution"}
 REOFFENDING_GROUPS = {"IOM": "IOM", "other": "not IOM"}
@@ -596,7 +599,8 @@ def substance_summary(user: access.User | None) -> SubstanceSummary:
     extra = ""
     if groups:
         low = min(groups, key=lambda r: r["completion_pct"])
-        extra = f"the lowest was for {low['substance_group']} clients ({low['completion_pct']:.0f}%)"
+        extra = (f"the lowest was for {SUBSTANCE_GROUPS.get(low['substance_group'], low['substance_group']).lower()} "
+                 f"({low['completion_pct']:.0f}%)")
     _proportion_tile(tile, test, period, "Successful completions as a share of adults in treatment", extra,
                      period.removeprefix("the "))
     series = frame.filter(pl.col("substance_group") == "all")

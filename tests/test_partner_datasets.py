@@ -491,7 +491,7 @@ def test_fire_analyst_uploads_and_the_council_board_member_sees_it(trimmed, tmp_
         in_explore = dict(zip(table["month"].astype(str).str[:7], table[col].astype(str)))
         assert {m: in_explore.get(m) for m in wanted} == wanted
         # ...and the page says which version, published by whom, it shows.
-        assert v.version in "\n".join(m.value for m in board.markdown)
+        assert f"({store.version_words(v.version)})" in "\n".join(m.value for m in board.markdown)
 
 
 def test_fire_analyst_bad_extract_is_refused_on_the_upload_page(trimmed, tmp_path):

@@ -39,14 +39,20 @@ def _treatment(summary: themes.SubstanceSummary) -> None:
         st.caption(ui.md_escape(tile.reason))
 
     groups = st.multiselect("Substance groups on the chart", options=GROUP_ORDER, default=GROUP_ORDER,
+                            format_func=lambda g: themes.SUBSTANCE_GROUPS.get(g, g),
                             key="substance_group", bind="query-params")
-    shown = q.frame.filter(pl.col("substance_group").is_in(groups or GROUP_ORDER))
-    order = [g for g in GROUP_ORDER if g in (groups or GROUP_ORDER)]
+    # People's words for the groups, and each point dated by the end of its 12 months (the
+    # tiles say "12 months to Sep 2026"; the quarter's first month read as "Jul 2026").
+    shown = q.frame.filter(pl.col("substance_group").is_in(groups or GROUP_ORDER)).with_columns(
+        pl.col("substance_group").replace(themes.SUBSTANCE_GROUPS),
+        pl.col("quarter").dt.offset_by("2mo"))
+    order = [themes.SUBSTANCE_GROUPS[g] for g in GROUP_ORDER if g in (groups or GROUP_ORDER)]
     charts.chart(fig.rate_lines(shown, "quarter", "completion_pct", "completion_lower", "completion_upper",
                                 "substance_group", "Successful completions, % (95% CI shaded)", order=order),
                  "completion_chart", *chart_text.lines(shown, "quarter", "completion_pct", "substance_group",
                                                        "successful completions, %", order=order, unit="%"))
-    groups_now = latest.filter(pl.col("substance_group") != "all")
+    groups_now = latest.filter(pl.col("substance_group") != "all").with_columns(
+        pl.col("substance_group").replace(themes.SUBSTANCE_GROUPS))
     charts.chart(fig.bars(groups_now, "substance_group", "in_treatment", "Adults in treatment (12 months)",
                           horizontal=True),
                  "in_treatment_chart", *chart_text.bars(groups_now, "substance_group", "in_treatment",
