@@ -81,8 +81,8 @@ def test_cookie_session_sees_the_crime_page_and_each_user_their_own_scope(server
         assert run.headings[0] == "Crime" and "Monthly trend" in run.headings and run.charts >= 1
         assert "Log out" in run.labels and not run.login_form and not run.exceptions
     # Each cookie logged in its own user: only the ward-scoped practitioner's sidebar names a scope.
-    assert any(t.startswith("Area scope:") for t in ward.texts)
-    assert not any(t.startswith("Area scope:") for t in board.texts)
+    assert any(t.startswith("Your ward") for t in ward.texts)
+    assert not any(t.startswith("Your ward") for t in board.texts)
 
 
 def forged(username: str, key: str) -> str:
