@@ -11,7 +11,8 @@ from csp.ui.auth import current_user
 LABELS = {"month": "Period", "records": "Records", "located": "With valid geography",
           "pct_located": "Valid geography %", "with_id": "With identifier",
           "duplicate_ids": "Duplicate identifiers", "categories": "Categories",
-          "low_geography": "Below 85%", "offenders": "Offenders", "in_treatment": "In treatment"}
+          "low_geography": "Below 85%", "offenders": "Offenders", "in_treatment": "In treatment",
+          "in_partnership": "In the partnership area"}
 
 
 def queries_for_owner(dataset: str):
@@ -26,6 +27,13 @@ def render() -> None:
     options = [d for d in quality.QUALITY_QUERIES if access.grant(user, d)]
     # An analyst checks their own partner's data first (every analyst landed on police crime).
     options.sort(key=lambda d: catalog.contract(d).owner != user.partner)
+    # Say so where the user's own partner's data has no checks here yet, rather than leave them
+    # on another partner's dataset wondering where theirs is.
+    unchecked = [catalog.contract(d).title for d, c in catalog.contracts().items()
+                 if c.owner == user.partner and c.kind != "reference" and d not in quality.QUALITY_QUERIES]
+    if unchecked:
+        st.caption("No period-by-period checks are built here yet for " + ui.md_escape(", ".join(unchecked))
+                   + ": every upload of them is checked on the Upload page, and their supply is on Data supply.")
     if not options:
         st.info("No dataset with quality checks is shared with you.")
         return
