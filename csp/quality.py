@@ -19,6 +19,20 @@ QUALITY_QUERIES = {
     "reoffending": "quality_reoffending",
     "substance_misuse": "quality_substance_misuse",
 }
+
+
+def quality_queries() -> dict[str, str]:
+    """Dataset -> its period-by-period quality query: the four above, and every incident
+    dataset's instance of queries/incident/quality.sql (a new contract gets one with its
+    dashboard, with no code)."""
+    from . import incidents
+
+    out = dict(QUALITY_QUERIES)
+    for name in catalog.contracts():
+        q = incidents.query_name(name, "quality")
+        if q and name not in out:
+            out[name] = q
+    return out
 CATEGORY_QUERIES = {"crime": "quality_crime_categories"}
 ID_QUERIES = {"crime": "quality_crime_ids"}  # the owner's only: identifiers are restricted
 VALID_GEOGRAPHY_MIN = 85.0  # % of records with a valid geography below which a period is flagged

@@ -634,3 +634,18 @@ def test_age_bands_and_times_keep_their_natural_order(demo):
         drawn = [y.split(" (")[0] for y in chart["data"][0]["y"]][::-1]  # Plotly lists bottom-up
         expected = [v for v in c.field(field).values if v in drawn]
         assert drawn == expected and len(drawn) >= 3, (field, drawn)
+
+
+def test_an_analyst_checks_their_own_partners_data_quality_first(demo):
+    """Data quality lists every incident dataset (its contract's quality query), and the youth
+    justice analyst lands on their own data, not on police crime."""
+    from csp import quality
+    at = go(login("analyst.youth"), "data-quality")
+    assert not at.exception, at.exception
+    box = at.selectbox(key="dq_dataset")
+    assert box.value == "youth_first_time_entrants", box.options
+    assert "youth_first_time_entrants" in quality.quality_queries() and "fires" in quality.quality_queries()
+    table = at.dataframe[0].value
+    expected = queries.run(users.get_user("analyst.youth"), "quality_youth_first_time_entrants").frame
+    assert len(table) == expected.height and list(table["Records"]) == expected["records"].to_list()
+    assert "in_partnership" not in table.columns and "In the partnership area" in table.columns

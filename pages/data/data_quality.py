@@ -24,13 +24,14 @@ def queries_for_owner(dataset: str):
 def render() -> None:
     st.title("Data quality", anchor=False)
     user = current_user()
-    options = [d for d in quality.QUALITY_QUERIES if access.grant(user, d)]
+    checks = quality.quality_queries()
+    options = [d for d in checks if access.grant(user, d)]
     # An analyst checks their own partner's data first (every analyst landed on police crime).
     options.sort(key=lambda d: catalog.contract(d).owner != user.partner)
     # Say so where the user's own partner's data has no checks here yet, rather than leave them
     # on another partner's dataset wondering where theirs is.
     unchecked = [catalog.contract(d).title for d, c in catalog.contracts().items()
-                 if c.owner == user.partner and c.kind != "reference" and d not in quality.QUALITY_QUERIES]
+                 if c.owner == user.partner and c.kind != "reference" and d not in checks]
     if unchecked:
         st.caption("No period-by-period checks are built here yet for " + ui.md_escape(", ".join(unchecked))
                    + ": every upload of them is checked on the Upload page, and their supply is on Data supply.")
@@ -39,7 +40,7 @@ def render() -> None:
         return
     dataset = st.selectbox("Dataset", options, format_func=lambda d: catalog.contract(d).title, key="dq_dataset",
                            bind="query-params")
-    result = ui.run(quality.QUALITY_QUERIES[dataset])
+    result = ui.run(checks[dataset])
     if result is None:
         return
     if result.frame.height == 0:
