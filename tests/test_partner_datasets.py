@@ -446,7 +446,7 @@ def test_fire_analyst_uploads_and_the_council_board_member_sees_it(trimmed, tmp_
             mime = "text/csv"
         at = go(login("fran.new", "a-long-fire-password"), "upload")
         assert not at.exception, at.exception
-        assert at.selectbox(key="up_dataset").options == ["Fire and rescue incidents (fires)"]
+        assert at.selectbox(key="up_dataset").options == ["Fire and rescue incidents"]
         at.file_uploader[0].set_value((path.name, path.read_bytes(), mime))
         at.run()
         assert not at.exception, at.exception

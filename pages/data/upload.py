@@ -24,7 +24,7 @@ def render() -> None:
     if not targets:
         st.info("Your partner does not own any dataset you can upload.")
         return
-    dataset = st.selectbox("Dataset", targets, format_func=lambda d: f"{catalog.contract(d).title} ({d})",
+    dataset = st.selectbox("Dataset", targets, format_func=lambda d: catalog.contract(d).title,
                            key="up_dataset")
     contract = catalog.contract(dataset)
     with st.expander("What the file should contain"):
@@ -51,7 +51,8 @@ def render() -> None:
 def _boundaries(user) -> None:
     st.header("Boundaries (GeoJSON)", anchor=False)
     st.caption("Polygons in longitude/latitude (WGS84) with a code property for the level; used by the maps.")
-    level = st.selectbox("Level", validate.BOUNDARY_LEVELS, key="up_bd_level")
+    level = st.selectbox("Level", validate.BOUNDARY_LEVELS, key="up_bd_level",
+                         format_func=lambda lv: {"lsoa": "LSOA", "ward": "Ward"}.get(lv, lv))
     file = st.file_uploader("Boundary file", type=["geojson", "json"], key="up_bd_file",
                             max_upload_size=max(1, int(validate.max_upload_bytes() // 1_000_000)))
     if file is None:
@@ -64,7 +65,7 @@ def _boundaries(user) -> None:
     if errors:
         st.error("These boundaries cannot be published until the problems are fixed.")
     elif path is not None:
-        st.success(f"Published {level} boundaries.")
+        st.success(f"Published {'LSOA' if level == 'lsoa' else level} boundaries.")
     else:
         st.info("The boundaries passed validation; publish them to replace the current ones.")
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 USER = "analyst.police"
 HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
           "Crime type,Last outcome category,Context")
-CRIME = re.compile(r"\(crime\)$")
+CRIME = re.compile(r"^Police recorded crime")
 TYPES = ["Burglary", "Shoplifting", "Vehicle crime", "Violence and sexual offences", "Anti-social behaviour"]
 
 

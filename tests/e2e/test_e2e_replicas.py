@@ -218,7 +218,7 @@ def test_a_publish_through_one_replica_is_served_by_the_other(browser, stack, tm
     assert any(f"(version {before.version})" in t for t in crime_page_on(stack, "r2", jar))
 
     open_page(writer, "Upload", "Upload data")
-    choose(writer, "Dataset", re.compile(r"\(crime\)$"))
+    choose(writer, "Dataset", re.compile(r"^Police recorded crime"))
     f = tmp_path / f"{new}-fenmouth-street.csv"
     f.write_text(street_csv(new))
     uploader = file_input(writer)
