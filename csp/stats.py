@@ -718,8 +718,10 @@ def _add_months(d: dt.date, n: int) -> dt.date:
 
 
 def _month_list(months: list) -> str:
-    words = [m.strftime("%b %Y") for m in months[:3]]
-    if len(months) > 3:
+    # Four months are named rather than "3 months and 1 more"; beyond that, a count.
+    shown = months if len(months) <= 4 else months[:3]
+    words = [m.strftime("%b %Y") for m in shown]
+    if len(months) > len(shown):
         words.append(f"{len(months) - 3} more")
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
