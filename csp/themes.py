@@ -534,13 +534,11 @@ _SPLIT_ORDER = ["all", "age group", "cohort type", "cohort group", "age group an
 
 def reoffending_groups(result: queries.Result) -> queries.Result:
     """The breakdown's rows in reading order, labelled as a person reads them ("Adult",
-    "Released from custody", "IOM (integrated offender management)", "Adult, not IOM") in a
+    "Released from custody", "IOM", "Adults, not IOM") in a
     ``group`` column that replaces the codes; withheld masks follow their rows."""
     def label(r: dict) -> str:
         if r["split"] == "all":
             return "All offenders"
-        if r["split"] == "cohort group" and r["cohort_group"] == "IOM":
-            return "IOM (integrated offender management)"
         parts = [REOFFENDING_AGES.get(r["age_group"], r["age_group"]) if r["age_group"] else "",
                  REOFFENDING_TYPES.get(r["cohort_type"], r["cohort_type"]) if r["cohort_type"] else "",
                  REOFFENDING_GROUPS.get(r["cohort_group"], r["cohort_group"]) if r["cohort_group"] else ""]

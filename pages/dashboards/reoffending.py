@@ -71,6 +71,7 @@ def render() -> None:
     charts.chart(fig.bars(labelled.frame, "group", "rate_pct", "Reoffending rate, % (95% CI)",
                           horizontal=True, error=("rate_lower", "rate_upper")),
                  "reoff_groups", *chart_text.bars(labelled.frame, "group", "rate_pct", "Reoffending rate, %"))
+    st.caption("IOM: offenders managed under integrated offender management.")
     with st.expander("Table: latest year by age group, cohort type and cohort group"):
         ui.table(labelled, column_config={"group": st.column_config.Column("Group", pinned=True)})
     ui.download(labelled, "Download the breakdown (Excel)", "reoffending_breakdown.xlsx", key="dl_reoff_b")
