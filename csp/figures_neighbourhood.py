@@ -50,7 +50,7 @@ def year_on_year_chart(series: pl.DataFrame, count_col: str, label: str, height:
                 hovertemplate="%{x|%b %Y}: %{y:,}<extra></extra>",
             ))
     fig.update_yaxes(title_text=label, rangemode="tozero", **figures.count_ticks([*now, *before]))
-    fig.update_xaxes(title_text=None, dtick="M6", tickformat="%b<br>%Y")
+    fig.update_xaxes(title_text=None, dtick="M6", tickformat="%b %Y")  # one line: two were cut off on a phone
     fig = figures._layout(fig, height)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
     return fig

@@ -504,7 +504,7 @@ def benchmark_label(areas: tuple[str, ...], benchmark: dict | None = None) -> st
     """What the benchmark is, in words: the partnership (or the wards a user may see)."""
     if benchmark is not None and benchmark.get("label"):
         return str(benchmark["label"])
-    return "your wards" if areas else "the partnership"
+    return ("your ward" if len(areas) == 1 else "your wards") if areas else "the partnership"
 
 
 RATE_UNIT = "per 1,000 residents a year"

@@ -53,7 +53,7 @@ def _tile(tile: themes.Tile) -> None:
             why = (f"Colour: blue = significantly better, orange = significantly worse, grey = no "
                    f"significant change (p = {tile.p_value:.3f}).")
         st.metric(
-            f"{tile.title}, {tile.period_label}" if tile.theme in ("crime", "asb") else tile.title,
+            f"{tile.title}, {tile.period_label}" if tile.period_label.startswith("12 months") else tile.title,
             tile.value_label, delta=delta, delta_color=colour, delta_arrow=arrow,
             help=f"The 12 months before: {tile.previous_label}"
                  + (f"; 95% interval now {tile.ci_label}. " if tile.ci_label else ". ") + why,
