@@ -341,12 +341,6 @@ def quarterly_series(result, count_col: str, start: str | None, end: str | None)
 # ---- cohorts: a rate of a cohort, from published (perturbed) counts --------------------------
 
 
-def _capped(x, n):
-    """Perturbed counts can put an outcome a little above its cohort (each is its own cell):
-    the rate is then taken as 100%, never more."""
-    return None if x is None or n is None else min(int(x), int(n))
-
-
 def with_wilson(result, x: str, n: str):
     """The result with 95% interval columns (rate_lower, rate_upper, %) for x of n
     (csp.themes.with_wilson: widened for perturbation, withheld wherever either count is)."""
@@ -361,8 +355,8 @@ def cohort_change(row: dict, outcome: str, size: str, result=None) -> dict | Non
     headline the row is from), or None when a count is withheld."""
     from . import themes
 
-    return themes.proportion_change(_capped(row[outcome], row[size]), row[size],
-                                    _capped(row[f"prev_{outcome}"], row[f"prev_{size}"]), row[f"prev_{size}"],
+    # proportion_change takes a perturbed outcome above its cohort as the whole cohort.
+    return themes.proportion_change(row[outcome], row[size], row[f"prev_{outcome}"], row[f"prev_{size}"],
                                     noise_from=result)
 
 
