@@ -18,11 +18,13 @@ def render() -> None:
         e["coverage"] = _months(e["coverage"], catalog.contract(e["dataset"]).grain_months)
         e["as_at"] = readable.when(e["as_at"]) if e["as_at"] else None
         e["latest_version"] = readable.version(e["latest_version"]).capitalize() or None
-    summary = [{k: e[k] for k in ("title", "owner", "update_frequency", "as_at", "coverage", "latest_version", "access")}
+    # What you may see comes right after the dataset: on a phone only the first columns fit.
+    summary = [{k: e[k] for k in ("title", "access", "owner", "as_at", "coverage", "update_frequency", "latest_version")}
                for e in entries]
     st.dataframe(summary, hide_index=True, width="stretch", column_config={
-        "title": "Dataset", "owner": "Owner", "update_frequency": "Updated", "as_at": "As at",
-        "coverage": "Coverage", "latest_version": "Version", "access": "You may see"})
+        "title": st.column_config.TextColumn("Dataset", pinned=True), "owner": "Owner",
+        "update_frequency": "Updated", "as_at": "As at", "coverage": "Coverage",
+        "latest_version": "Version", "access": "You may see"})
     for e in entries:
         with st.expander(e["title"]):
             st.markdown(f"{ui.md_escape(e['description'])}\n\n**Owner:** {ui.md_escape(e['owner'])} · "
