@@ -94,7 +94,7 @@ def render() -> None:
     st.header(f"{name} by type, against {ui.md_escape(cmp)}" if cmp else f"{name} by type", anchor=False)
     shown = themes.select_columns(compared, [c for c in TABLE_COLUMNS if cmp or "comparator" not in c])
     ui.table(shown, height="content", column_config={
-        "category": _col.TextColumn("Type", width=150, pinned=True),  # stays in view on a phone
+        "category": _col.TextColumn("Type", width=170, pinned=True),  # stays in view on a phone
         "ward_current": _col.NumberColumn("Count", width=58),
         "ward_change_pct": _col.NumberColumn("Change %", format="%+.1f", width=72),
         "ward_change": _col.TextColumn("Tested change", width=140),
