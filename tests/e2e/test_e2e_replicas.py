@@ -215,7 +215,7 @@ def test_a_publish_through_one_replica_is_served_by_the_other(browser, stack, tm
     login(writer, stack.url, user)
     jar = {c["name"]: c["value"] for c in writer_ctx.cookies() if c["name"] == COOKIE}
     # r2 serves (and caches) the current version first.
-    assert any(f"(version {before.version})" in t for t in crime_page_on(stack, "r2", jar))
+    assert any(f"({store.version_words(before.version)})" in t for t in crime_page_on(stack, "r2", jar))
 
     open_page(writer, "Upload", "Upload data")
     choose(writer, "Dataset", re.compile(r"^Police recorded crime"))
@@ -231,6 +231,7 @@ def test_a_publish_through_one_replica_is_served_by_the_other(browser, stack, tm
 
     # r2, not restarted, serves the version r1 published, with the new month in it.
     texts = crime_page_on(stack, "r2", jar)
-    assert any(f"(version {after.version})" in t for t in texts)
-    assert any(f"to {new}" in t for t in texts if "Data held" in t)
+    assert any(f"({store.version_words(after.version)})" in t for t in texts)
+    new_words = dt.date.fromisoformat(new + "-01").strftime("%b %Y")  # as the note says months
+    assert any(f"to {new_words}" in t for t in texts if "Data held" in t)
     writer_ctx.close()
