@@ -636,7 +636,10 @@ def own_tiles(user: access.User | None) -> list[Tile]:
             continue
         d = c.dashboard
         title = d.get("title", c.title)
-        out.append(count_tile(name, title, title, try_run(user, f"{name}_monthly_total"),
+        # The dashboard's own default categories (Housing ASB: cases opened), so the tile reads
+        # the figure its page opens on, never opened and closed cases added together.
+        defaults = {k: list(v) for k, v in (d.get("defaults") or {}).items()}
+        out.append(count_tile(name, title, title, try_run(user, f"{name}_monthly_total", defaults),
                               incidents.count_column(c), polarity=d.get("polarity", "lower_is_better"),
-                              source=name, headline=try_run(user, f"{name}_headline")))
+                              source=name, headline=try_run(user, f"{name}_headline", defaults)))
     return out

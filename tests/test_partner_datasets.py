@@ -649,3 +649,27 @@ def test_an_analyst_checks_their_own_partners_data_quality_first(demo):
     expected = queries.run(users.get_user("analyst.youth"), "quality_youth_first_time_entrants").frame
     assert len(table) == expected.height and list(table["Records"]) == expected["records"].to_list()
     assert "in_partnership" not in table.columns and "In the partnership area" in table.columns
+
+
+def test_own_partner_tiles_read_the_dashboards_default_figure(demo):
+    """The housing analyst's Overview tile for Housing ASB counts the cases opened, as the Housing
+    ASB page opens on (its contract's default), not opened and closed cases added together."""
+    from csp import themes
+    analyst = users.get_user("analyst.housing")
+    tile = next(t for t in themes.own_tiles(analyst) if t.source == "housing_asb")
+    defaults = catalog.contract("housing_asb").dashboard["defaults"]
+    page = queries.run(analyst, "housing_asb_headline", {k: list(v) for k, v in defaults.items()}).frame.row(0, named=True)
+    both = queries.run(analyst, "housing_asb_headline", {}).frame.row(0, named=True)
+    assert tile.value_label == f"{page['current']:,}" and page["current"] < both["current"]
+
+
+def test_data_quality_labels_monthly_rows_as_months(demo):
+    """Fires are monthly data supplied quarterly: the quality table labels its rows by month."""
+    import json
+    at = go(login("analyst.fire"), "data-quality")
+    assert not at.exception, at.exception
+    assert at.selectbox(key="dq_dataset").value == "fires"
+    period = json.loads(at.dataframe[0].proto.columns)["Period"]
+    assert period["type_config"]["format"] == "MMM YYYY", period
+    latest = next(m for m in at.metric if m.label == "Latest period").value
+    assert "Q" not in latest and latest[:3].isalpha(), latest

@@ -51,7 +51,12 @@ def render() -> None:
     low = frame.filter(pl.col("low_geography")) if "low_geography" in frame.columns else frame.clear()
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Latest period", supply.period_words(sched.latest) if sched.latest else "-")
+    # Rows are labelled by the data's own grain (fires are monthly though supplied quarterly),
+    # not by the supply schedule's: monthly rows read "2022 Q4" three times over.
+    grain = catalog.contract(dataset).grain_months
+    label = lambda d: supply.period_words(quality.period_label(d, grain))  # noqa: E731
+    months = [m for m in frame["month"].to_list() if m is not None]
+    c1.metric("Latest period", label(max(months)) if months else "-")
     owed = supply.dataset_supply(dataset)
     if owed.tracked:
         # The Data supply page's own judgement, so the two pages never disagree on what is
@@ -75,7 +80,7 @@ def render() -> None:
     if low.height:
         st.warning("Share of records with a valid geography is below "
                    f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: "
-                   + ", ".join(supply.period_words(quality.period_label(d, sched.step)) for d in low["month"]))
+                   + ", ".join(label(d) for d in low["month"]))
 
     fig = px.bar(frame.to_pandas(), x="month", y="records", labels=LABELS,
                  color="low_geography" if "low_geography" in frame.columns else None,
@@ -93,7 +98,7 @@ def render() -> None:
     mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
     partial = result.partial.rename({k: v for k, v in LABELS.items() if k in result.partial.columns})
     # Periods are months or quarters: without a format the table shows midnight timestamps.
-    period_format = "YYYY [Q]Q" if sched.step == 3 else "MMM YYYY"
+    period_format = "YYYY [Q]Q" if grain == 3 else "MMM YYYY"
     st.dataframe(disclosure.display_frame(display, mask, partial, disclosure.withheld_label(result)),
                  hide_index=True, width="stretch",
                  column_config={"Period": st.column_config.DateColumn("Period", format=period_format)})
