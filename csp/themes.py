@@ -301,6 +301,42 @@ def extreme_area(rows: list[dict], direction: int, name_col: str = "ward_name") 
     return None if best is None else best[1]
 
 
+def robust_extreme_area(result: queries.Result, direction: int, name_col: str = "ward_name") -> dict | None:
+    """:func:`extreme_area` of a protected result, named only where protection cannot have
+    chosen it: police (exact) and a perturbed partner must never name different wards. A
+    published count may be off by up to the ptable's largest adjustment; a withheld one is under
+    the threshold (perhaps moved by as much); a floor under suppression ("at least") could hide
+    any rise, so then no area is named. The area is named when its smallest possible change
+    beats every other area's largest."""
+    from .protection import cells
+
+    best = extreme_area(result.frame.to_dicts(), direction, name_col)
+    if best is None:
+        return None
+    cols = ("current", "previous")
+    if any(c in result.partial.columns and result.partial[c].any() for c in cols):
+        return None
+    m = max((cells.max_noise(r) for r in (result.rules or {}).values()), default=0)
+
+    def bounds(i: int, r: dict, c: str) -> tuple[int, int]:
+        hidden = c in result.suppressed.columns and result.suppressed[c][i]
+        if hidden or _missing(r.get(c)):
+            return 0, max(result.threshold - 1, 0) + m
+        return max(int(r[c]) - m, 0), int(r[c]) + m
+
+    lowest, others = None, 0
+    for i, r in enumerate(result.frame.to_dicts()):
+        if not r.get(name_col):
+            continue
+        (clo, chi), (plo, phi) = bounds(i, r, "current"), bounds(i, r, "previous")
+        least, most = (clo - phi, chi - plo) if direction > 0 else (plo - chi, phi - clo)
+        if r[name_col] == best[name_col]:
+            lowest = least
+        else:
+            others = max(others, most)
+    return best if lowest is not None and lowest > 0 and lowest > others else None
+
+
 def count_sentence(subject: str, test: dict | None, period: str, where: dict | None = None,
                    name_col: str = "ward_name") -> str:
     """One plain-English sentence from a count change test and the area where it was largest."""
@@ -380,7 +416,7 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
     where = None
     # "The largest rise was in Eastfield" says nothing when Eastfield is the only ward.
     if wards is not None and test["change"] != 0 and wards.frame.height > 1:
-        where = extreme_area(wards.frame.to_dicts(), 1 if test["change"] > 0 else -1)
+        where = robust_extreme_area(wards, 1 if test["change"] > 0 else -1)
     tile.sentence = count_sentence(subject, test, tile.period_label, where)
     raw = "none" if test["change"] == 0 else ("up" if test["change"] > 0 else "down")
     return _finish(tile, test["direction"], raw)
@@ -624,9 +660,10 @@ def overview_tiles(user: access.User | None, today: dt.date | None = None) -> li
     return [crime, asb, reoffending_summary(user, today).tile, substance_summary(user).tile]
 
 
-def own_tiles(user: access.User | None) -> list[Tile]:
-    """A tile for each monthly incident dataset the user's own partner owns (beyond crime and
-    ASB): a fire officer's Overview shows fires too. The same headline query as its dashboard."""
+def own_datasets(user: access.User | None) -> list[dict]:
+    """The monthly incident datasets the user's own partner owns, beyond police crime and ASB
+    (fires for a fire officer), each with its dashboard title, count column, polarity, noun and
+    default categories (Housing ASB: cases opened, never opened and closed added together)."""
     from . import catalog, incidents
 
     out = []
@@ -635,11 +672,24 @@ def own_tiles(user: access.User | None) -> list[Tile]:
                 or c.layout != "incident" or c.grain_months != 1):
             continue
         d = c.dashboard
-        title = d.get("title", c.title)
-        # The dashboard's own default categories (Housing ASB: cases opened), so the tile reads
-        # the figure its page opens on, never opened and closed cases added together.
         defaults = {k: list(v) for k, v in (d.get("defaults") or {}).items()}
-        out.append(count_tile(name, title, title, try_run(user, f"{name}_monthly_total", defaults),
-                              incidents.count_column(c), polarity=d.get("polarity", "lower_is_better"),
-                              source=name, headline=try_run(user, f"{name}_headline", defaults)))
+        # Say which categories the figure is: "Housing ASB cases (opened)".
+        which = ", ".join(str(v).lower() for vs in defaults.values() for v in vs)
+        suffix = f" ({which})" if which else ""
+        out.append({"name": name, "title": d.get("title", c.title) + suffix, "count": incidents.count_column(c),
+                    "polarity": d.get("polarity", "lower_is_better"), "noun": d.get("noun", "incidents") + suffix,
+                    "defaults": defaults})
+    return out
+
+
+def own_tiles(user: access.User | None, area: str | None = None) -> list[Tile]:
+    """A tile for each of :func:`own_datasets`: a fire officer's Overview shows fires too, and
+    their Neighbourhood page the fires in the ward (``area``). The same headline query as the
+    dataset's dashboard, with its default categories."""
+    out = []
+    for d in own_datasets(user):
+        params = d["defaults"] | ({"area": area} if area else {})
+        out.append(count_tile(d["name"], d["title"], d["title"], try_run(user, f"{d['name']}_monthly_total", params),
+                              d["count"], polarity=d["polarity"], source=d["name"],
+                              headline=try_run(user, f"{d['name']}_headline", params)))
     return out

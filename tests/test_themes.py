@@ -75,14 +75,14 @@ def _wards(rows: list[tuple[str, int | None, int | None]]) -> themes.TableResult
 
 def test_count_tile_figures_sentence_and_polarity():
     prev, cur = [100] * 12, [80] * 12  # a fall of 20%, hand-computed: 960 against 1,200
-    wards = _wards([("Abbey", 300, 500), ("Castle", 10, 8), ("Hidden", None, 900), ("Dock", 650, 692)])
+    wards = _wards([("Abbey", 300, 500), ("Castle", 10, 8), ("Hidden", None, 4), ("Dock", 650, 692)])
     tile = themes.count_tile("crime", "Recorded crime", "Burglary", _monthly(prev + cur), "crimes", wards)
     assert tile.available and tile.value_label == "960" and tile.change_label == "-20.0%"
     test = stats.poisson_change_test(960, 1200)
     assert tile.significant is test["significant"] is True
     assert tile.p_value == pytest.approx(test["p_value"])
     # Lower is better: a significant fall is good, coloured blue. The largest fall among the
-    # wards whose counts are not suppressed is Abbey (-200); 'Hidden' is suppressed and skipped.
+    # wards is Abbey (-200); 'Hidden' is suppressed, so fell by at most 4.
     assert tile.colour == "good" and tile.metric_colour == "blue" and tile.arrow == "▼"
     assert tile.sentence == (f"Burglary fell {abs(test['pct_change']):.1f}% (significant) in the "
                              "12 months to Dec 2024; the largest fall was in Abbey ward.")
@@ -100,6 +100,39 @@ def test_count_tile_small_change_is_neutral_and_says_so():
     assert tile.colour == "neutral" and tile.arrow == "▲" and tile.direction == "none"
     assert f"rose {test['pct_change']:.1f}% (not significant" in tile.sentence
     assert tile.sentence.endswith("the largest rise was in Abbey ward.")
+
+
+def test_the_largest_rise_is_named_only_where_protection_cannot_have_chosen_it():
+    """Police (exact) and a perturbed partner once named different wards: Fenside and Marsh End
+    truly tied (+81 each); the t5 table read them +77 and +80. A ward is named only when its
+    smallest possible change beats every other ward's largest."""
+    from csp.protection.cells import Rule
+
+    rows = [("Fenside", 905, 828), ("Marsh End", 498, 418), ("Priory", 648, 571)]
+    perturbed = {"crime": Rule("crime", "perturb", 5, "ptable_t5")}  # each count off by up to 5
+    monthly = _monthly([100] * 12 + [110] * 12)
+
+    def named(rows, rules, partial=None):
+        wards = _wards(rows)
+        wards.rules = rules
+        if partial is not None:
+            wards.partial = partial
+        tile = themes.count_tile("crime", "Recorded crime", "Crime", monthly, "crimes", wards)
+        return tile.sentence.split("the largest rise was in ")[1].removesuffix(" ward.") if ";" in tile.sentence else None
+
+    assert named(rows, perturbed) is None  # +80 against +77: within what noise can do
+    exact = {"crime": Rule("crime", "none", 0)}
+    assert named([("Fenside", 907, 826), ("Marsh End", 498, 417)], exact) is None  # a true tie
+    assert named([("Fenside", 907, 826), ("Marsh End", 498, 418)], exact) == "Fenside"
+    # A lead of more than four adjustments survives any perturbation.
+    assert named([("Fenside", 905, 800), ("Marsh End", 498, 418), ("Priory", 648, 571)], perturbed) == "Fenside"
+    assert named([("Fenside", 905, 808), ("Marsh End", 498, 417)], perturbed) is None  # lead 16: 4x5 = 20
+    # A withheld ward may have risen from 0 to under the threshold (plus noise).
+    assert named([("Castle", 20, 10), ("Hidden", None, None)], perturbed) is None
+    assert named([("Castle", 40, 10), ("Hidden", None, None)], perturbed) == "Castle"
+    # Under suppression a floor ("at least") may hide any rise.
+    floors = pl.DataFrame({"current": [False, True], "previous": [False, False]})
+    assert named([("Castle", 40, 10), ("Dock", 12, 11)], {"crime": Rule("crime", "suppress", 5)}, floors) is None
 
 
 def test_count_tile_never_uses_a_suppressed_month():

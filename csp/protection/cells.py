@@ -116,6 +116,15 @@ def noise_variance(rule: Rule | None, published) -> float:
     return float(row.var())
 
 
+def max_noise(rule: Rule | None) -> int:
+    """The most perturbation can move one count published under ``rule`` (0 when exact): the
+    ptable's largest absolute adjustment. Lets a page say something (which ward rose most) only
+    where no perturbation could have changed it."""
+    if rule is None or rule.method != "perturb" or not rule.ptable:
+        return 0
+    return _ptable(rule.ptable).max_dev
+
+
 def small_count_reach(rule: Rule | None) -> int:
     """The smallest published value a true count under the threshold cannot have become (0 when
     exact). The ptable moves a small count up to the threshold or beyond (a true 1 can read 10
