@@ -169,7 +169,7 @@ class Trend:
 
 
 def trend(user: access.User | None, ward: str, dataset: str, count_col: str,
-          months: int = TREND_MONTHS) -> Trend:
+          months: int = TREND_MONTHS, params: dict | None = None) -> Trend:
     """The ward's monthly counts over the latest ``months`` held, each with the same month a year
     before and whether it was significantly higher or lower (csp.control_charts, through
     indicators.monthly_series), from ``<dataset>_monthly_total`` for the ward."""
@@ -182,8 +182,8 @@ def trend(user: access.User | None, ward: str, dataset: str, count_col: str,
     start = max(first, _add(last, -(months - 1)))
     history = max(first, _add(start, -12))
     try:
-        raw = queries.run(user, f"{dataset}_monthly_total",
-                          {"area": ward, "from": history.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
+        raw = queries.run(user, f"{dataset}_monthly_total", (params or {}) | {
+            "area": ward, "from": history.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
     except access.AccessDenied as e:
         return Trend(None, refused=str(e))
     except queries.QueryError as e:

@@ -218,17 +218,21 @@ def test_page_for_a_board_member(demo):
     bullets = next(m.value for m in at.markdown if m.value.startswith("- "))
     assert [plain(b)[4:] for b in bullets.splitlines()] == [nb.change_line(c) for c in changes]
     assert any(c["category"] == "Burglary" and c["direction"] == "rise" for c in changes)  # the demo's spike
-    # two trend charts (crime, ASB) and the labelled LSOA map
+    # trend charts (crime, ASB and the council's own datasets) and the labelled LSOA map
+    from csp import themes
+    own = themes.own_datasets(user("board.council"))
+    assert {d["name"] for d in own} == {"council_asb", "environmental_crime"}
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert len(charts) == 3
+    assert len(charts) == 2 + len(own) + 1
     names = {t.get("name") for c in charts[:2] for t in c["data"]}
     assert "Same month a year before" in names
     lsoas = nb.queries.run(user("board.council"), "neighbourhood_lsoas", {"ward": "E05999009"}).frame
-    labels = " ".join(a["text"] for a in charts[2]["layout"]["annotations"])
+    labels = " ".join(a["text"] for a in charts[-1]["layout"]["annotations"])
     for name in lsoas["lsoa_name"]:
         assert name in labels  # every LSOA named on the map, not only coded
     metrics = {m.label: m for m in at.metric}
-    assert set(metrics) == {"Recorded crimes, 12 months to Sep 2026", "ASB incidents, 12 months to Sep 2026"}
+    assert set(metrics) == {"Recorded crimes, 12 months to Sep 2026", "ASB incidents, 12 months to Sep 2026"} | {
+        f"{t.title}, {t.period_label}" for t in themes.own_tiles(user("board.council"), area="E05999009")}
     assert len(at.get("download_button")) >= 3
 
 
@@ -253,13 +257,37 @@ def test_page_for_a_one_ward_officer_says_there_is_nothing_fair_to_compare(demo)
     assert "LSOA detail" not in text and "Vs comparator" not in text  # no note on what is not there
     assert any(h.value == "Eastfield on the map" for h in at.header)
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    # the trend (crime and ASB, each against the same month a year before) and the ward's map
+    # the trend (crime, ASB and the officer's own fires, each against the same month a year
+    # before) and the ward's map
     trends = [c for c in charts if "Same month a year before" in {t.get("name") for t in c["data"]}]
-    assert len(trends) == 2 and len(charts) == 3
+    assert len(trends) == 3 and len(charts) == 4
+    fires = nb.trend(user("officer.fire"), FIRE, "fires", "incidents")
+    drawn = next(tr for tr in trends[2]["data"] if tr.get("name") == "Incidents a month")
+    assert drawn["y"] == fires.series.frame["incidents"].to_list()
     t = nb.trend(user("officer.fire"), FIRE, "crime", "crimes")
     drawn = next(tr for tr in trends[0]["data"] if tr.get("name") == "Crimes a month")
     assert len(drawn["y"]) == t.series.frame.height == nb.TREND_MONTHS
     assert any("Eastfield" in a["text"] for c in charts for a in c["layout"].get("annotations", []))
+
+
+def test_an_officer_sees_their_own_partners_data_for_the_ward(demo):
+    """A fire officer sees the ward's fires, a housing officer the ward's cases opened (the
+    Housing ASB page's default), beside police crime and ASB: the dashboards' own headline
+    figures for that ward, as the user."""
+    for username, ward, dataset, params, title in (
+            ("officer.fire", FIRE, "fires", {}, "Fires"),
+            ("officer.housing", HOUSING[1], "housing_asb", {"case_event": ["Opened"]}, "Housing ASB cases (opened)")):
+        at = go(login(username), "neighbourhood")
+        if ward != HOUSING[0] and username == "officer.housing":
+            at.selectbox(key="ward").select(ward).run()
+        assert not at.exception, at.exception
+        head = nb.queries.run(user(username), f"{dataset}_headline", params | {"area": ward}).frame.row(0, named=True)
+        metric = next(m for m in at.metric if m.label.startswith(title))
+        assert metric.value == f"{head['current']:,}", (username, metric.value, head)
+        assert title in [t.label for t in at.tabs]
+    # Other partners' officers never see a dataset that is not their partner's.
+    at = go(login("officer.fire"), "neighbourhood")
+    assert not any(m.label.startswith("Housing ASB") for m in at.metric)
 
 
 def test_page_for_a_district_only_partner(demo):

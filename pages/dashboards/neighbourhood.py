@@ -66,6 +66,7 @@ def render() -> None:
             delta_color=DELTA.get(r["ward_change"], "gray"), border=True,
             help=ui.md_escape(rate + against) or None,
         )
+    own_metrics(user, ward)
     gap = nb.change_gap(page.summary)
     if gap:
         st.caption(gap)
@@ -125,11 +126,33 @@ def render() -> None:
     ui.dataset_note("asb", *indicators.NOTES["asb"], about="anti-social behaviour")
 
 
+def own_metrics(user, ward: str) -> None:
+    """The user's own partner's data for the ward (a fire officer's fires, a housing officer's
+    cases opened), beside police crime and ASB: the same figures as its dashboard for the ward."""
+    tiles = [t for t in themes.own_tiles(user, area=ward) if t.available]
+    if not tiles:
+        return
+    cols = st.columns(2)
+    for i, tile in enumerate(tiles):
+        if tile.lower_bound:
+            delta, colour, arrow = "not tested: figures inside it are withheld from you", "gray", "off"
+        else:
+            delta = f"{tile.change_label} on the year before ({indicators.JUDGEMENT_WORDS[tile.colour].lower()})"
+            colour, arrow = tile.metric_colour, {"up": "up", "down": "down"}.get(tile.raw_direction, "off")
+        cols[i % 2].metric(f"{tile.title}, {tile.period_label}", tile.value_label, delta=delta,
+                           delta_color=colour, delta_arrow=arrow, border=True,
+                           help=f"The 12 months before: {tile.previous_label}. {tile.sentence}")
+
+
 def trend_section(ward: str, ward_name: str) -> None:
     user = current_user()
     st.header("Month by month, against a year before", anchor=False)
     parts = [("Crime", "crime", "crimes", "crimes"), ("Anti-social behaviour", "asb", "incidents", "ASB incidents")]
-    trends = {key: nb.trend(user, ward, key, count) for _, key, count, _ in parts}
+    # The user's own partner's monthly data for the ward too (fires, housing ASB cases).
+    own = themes.own_datasets(user)
+    parts += [(d["title"], d["name"], d["count"], d["noun"]) for d in own]
+    params = {d["name"]: d["defaults"] for d in own}
+    trends = {key: nb.trend(user, ward, key, count, params=params.get(key)) for _, key, count, _ in parts}
     tabs = st.tabs([title for title, *_ in parts] + ["Table"])
     for tab, (title, key, count, noun) in zip(tabs, parts):
         t = trends[key]
