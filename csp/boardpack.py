@@ -154,11 +154,11 @@ def _with_ci(result, lower: str, upper: str, name: str = "ci_95"):
     return derived_result(result, frame, {name: [c for c in (lower, upper) if c in mask.columns]})
 
 
-def _held_words(cov: dict) -> str:
+def _held_words(cov: dict, dataset: str) -> str:
     """A dataset's coverage as months a person reads: 'Oct 2022 to Sep 2026'."""
     if not cov.get("first"):
         return "not dated"
-    return f"{supply.period_words(cov['first'])} to {supply.period_words(cov['last'])}"
+    return supply.held_words(cov["first"], cov["last"], catalog.contract(dataset).grain_months)
 
 
 def _day(stamp: str) -> str:
@@ -177,7 +177,7 @@ def _definition(dataset: str, definition: str, caveats: str = "") -> str:
     if v is not None:
         cov = v.meta.get("coverage") or {}
         source = (f" <b>Source:</b> {_e(access.partner_name(v.meta['owner']))} ({_e(v.meta['source'])}). "
-                  f"<b>Data held:</b> {_e(_held_words(cov))}. "
+                  f"<b>Data held:</b> {_e(_held_words(cov, dataset))}. "
                   f"<b>Published:</b> {_e(_day(v.meta['published_at']))}.")
     return (f"<div class='note'><b>{_e(catalog.contract(dataset).title)}.</b> {_e(definition)}{source}"
             + (f" <b>Caveats:</b> {_e(caveats)}" if caveats else "") + "</div>")
@@ -600,7 +600,7 @@ def _cover(user: access.User, produced: dt.datetime) -> str:
         if v is None or g is None or not catalog.contract(d).protected:
             continue
         cov = v.meta.get("coverage") or {}
-        held = _held_words(cov)
+        held = _held_words(cov, d)
         rows.append(
             f"<tr><td>{_e(catalog.contract(d).title)}</td><td>{_e(access.partner_name(v.meta['owner']))}</td>"
             f"<td>{_e(held)}</td><td>{_e(_day(v.meta['published_at']))}</td>"

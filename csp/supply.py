@@ -116,6 +116,18 @@ def period_words(text) -> str:
     return f"{month_date(i):%b %Y}"
 
 
+def held_words(first, last, grain_months: int = 1) -> str:
+    """What a dataset covers, in the months its periods span: 'Oct 2022 to Sep 2026'; quarterly
+    data (each quarter dated by its first month) 'Jan–Mar 2021 to Oct–Dec 2024', so the last
+    quarter is not read as its first month. Unreadable input comes back as it is."""
+    a, b = parse_period(str(first)), parse_period(str(last))
+    if a is None or b is None:
+        return f"{first} to {last}"
+    if grain_months == 3:
+        return " to ".join(f"{month_date(i):%b}–{month_date(i + 2):%b %Y}" for i in (a, b))
+    return f"{month_date(a):%b %Y} to {month_date(b + max(grain_months, 1) - 1):%b %Y}"
+
+
 def due_date(start: int, step: int, due_within: int) -> dt.date:
     """The last day a period may arrive on time: the end of the month ``due_within`` months after
     the period's last month (a quarter with 3: the end of the following quarter)."""

@@ -425,3 +425,12 @@ def test_board_pack_has_a_supply_section_as_at_its_date(demo):
     today = supply.all_supply(supply.utc_today())
     later = supply.all_supply(produced.date())
     assert sum(len(s.missing) for s in later) > sum(len(s.missing) for s in today)
+
+
+def test_what_is_held_reads_as_the_months_its_periods_span():
+    """Quarterly data is dated by each quarter's first month: a last quarter of Oct 2024 holds
+    October to December, and 'Jan 2021 to Oct 2024' understated it by two months."""
+    assert supply.held_words("2022-10-01", "2026-09-01") == "Oct 2022 to Sep 2026"
+    assert supply.held_words("2021-01-01", "2024-10-01", 3) == "Jan–Mar 2021 to Oct–Dec 2024"
+    assert supply.held_words("2021-01", "2024-01", 12) == "Jan 2021 to Dec 2024"
+    assert supply.held_words("?", "2024-10") == "? to 2024-10"

@@ -143,7 +143,8 @@ def dataset_note(dataset: str, definition: str, caveats: str = "", about: str = 
         st.caption(f"No {catalog.in_sentence(catalog.contract(dataset).title)} data has been published yet.")
         return
     cov = v.meta.get("coverage") or {}
-    held = " to ".join(supply.period_words(cov[k]) for k in ("first", "last")) if cov.get("first") else "?"
+    held = (supply.held_words(cov["first"], cov["last"], catalog.contract(dataset).grain_months)
+            if cov.get("first") else "?")
     published = dt.date.fromisoformat(v.meta["published_at"][:10])
     with st.expander("What this shows" + (f": {about}" if about else "")):
         st.markdown(

@@ -15,7 +15,9 @@ def render() -> None:
                "fields (identifiers, street descriptions) are seen only by the owning partner.")
     entries = quality.catalogue(current_user())
     for e in entries:  # as people read them: months, dates, version numbers
-        e["coverage"] = _months(e["coverage"], catalog.contract(e["dataset"]).grain_months)
+        first, _, last = (e["coverage"] or "").partition(" to ")
+        if last:
+            e["coverage"] = supply.held_words(first, last, catalog.contract(e["dataset"]).grain_months)
         e["as_at"] = readable.when(e["as_at"]) if e["as_at"] else None
         e["latest_version"] = readable.version(e["latest_version"]).capitalize() or None
     # What you may see comes right after the dataset: on a phone only the first columns fit.
@@ -37,20 +39,3 @@ def render() -> None:
                         + (f" · **Agreement review date:** {ui.md_escape(e['review_date'])}" if e["review_date"] else ""))
             st.dataframe(e["fields"], hide_index=True, width="stretch")
 
-
-def _months(coverage: str | None, grain: int = 1) -> str | None:
-    """'2022-10 to 2026-09' -> 'Oct 2022 to Sep 2026'; quarterly data, dated by each quarter's
-    first month, by the months the quarters cover: 'Jan–Mar 2022 to Jul–Sep 2026'."""
-    if not coverage or " to " not in coverage:
-        return coverage
-    parts = coverage.split(" to ")
-    if grain == 3:
-        out = []
-        for p in parts:
-            i = supply.parse_period(p)
-            if i is None:
-                return coverage
-            a, b = supply.month_date(i), supply.month_date(i + 2)
-            out.append(f"{a:%b}–{b:%b %Y}")
-        return " to ".join(out)
-    return " to ".join(supply.period_words(p) for p in parts)

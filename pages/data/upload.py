@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from csp import catalog, pii, safety, store, upload, validate
+from csp import catalog, pii, safety, store, supply, upload, validate
 from csp.ui import common as ui
 from csp.ui import readable
 from csp.ui.auth import current_user
@@ -244,6 +244,7 @@ def _versions(user, dataset: str) -> None:
         st.caption("Nothing published yet.")
         return
     serving = store.current_version_id(dataset)
+    grain = catalog.contract(dataset).grain_months
     rows = []
     for v in reversed(vs):
         m, val = v.meta, v.meta.get("validation") or {}
@@ -251,10 +252,13 @@ def _versions(user, dataset: str) -> None:
         rows.append({"Version": readable.version(v.version).capitalize(), "Serving": "Yes" if v.version == serving else "",
                      "Published": readable.when(m["published_at"]), "By": m["published_by"],
                      "Rows": f"{m['rows']:,}" if isinstance(m.get("rows"), int) else str(m.get("rows") or ""),
-                     "Coverage": f"{readable.when(cov.get('first'))} to {readable.when(cov.get('last'))}" if cov else "",
-                     "File": m.get("source", ""), "Checksum (start)": (m.get("source_checksum") or "")[:12],
-                     "Warnings": len(val.get("warnings", []))})
-    st.dataframe(rows, hide_index=True, width="stretch")
+                     "Warnings": len(val.get("warnings", [])),
+                     "Coverage": supply.held_words(cov["first"], cov["last"], grain) if cov.get("first") else "",
+                     "File": m.get("source", "")})
+    # The version and what matters about it first (a phone shows only the first columns); the
+    # checksum is in the audit trail, not a column that is empty for most versions.
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "Version": st.column_config.TextColumn(pinned=True)})
     others = [v.version for v in vs if v.version != serving]
     with st.container(horizontal=True):
         if others:
