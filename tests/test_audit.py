@@ -139,9 +139,13 @@ def test_audit_and_data_use_pages(tiny, monkeypatch):
     assert not at.exception, at.exception
     assert at.title[0].value == "Use of Police data"
     every = at.dataframe[1].value
-    # the council user's download of police data is there; the view of health data is not
-    assert ("council.board", "Download", "crime_by_ward.csv") in set(
+    # the council user's download of police data is there, by the person's name and partner (an
+    # owner knows people, not login ids); the view of health data is not
+    from csp import users
+    council = users.get_user("council.board")
+    assert (f"{council.name} (Council)", "Download", "crime_by_ward.csv") in set(
         zip(every["Who"], every["Action"], every["What"]))
+    assert not set(every["Who"]) & {u.username for u in users.list_users()}
     assert "<b>x</b>" not in set(every["What"])
 
 
@@ -154,6 +158,10 @@ def test_readable_times_details_and_scopes():
     assert readable.details('{"query": "crime_monthly_total", "rows": 12, "served": true, '
                             '"filters": {"Ward": "Abbey (E05000901)"}}') == (
         "Query: crime_monthly_total; Rows: 12; Served: yes; Filters: ward Abbey (E05000901)")
+    # A period filter reads as the months it names, never its URL key.
+    assert readable.details('{"period": "latest24", "filters": {"period": "2025q3"}}') == (
+        "Period: latest 24 months; Filters: period Jul–Sep 2025")
+    assert readable.details('{"period": "fy2024"}') == "Period: financial year 2024/25"
     frame = readable.users_frame(
         [{"username": "jo.smith", "name": "Jo", "email": None, "role": "practitioner", "partner": "youth_justice",
           "areas": ("E05000901", "E05000999"), "disabled": False, "created_at": "2026-11-30T09:05:00+00:00"}],

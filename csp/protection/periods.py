@@ -12,6 +12,7 @@ month, and are not restricted.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 REFUSAL = ("Under the sharing agreement, totals over a period are given for one month, a "
@@ -65,6 +66,25 @@ def named_periods(first: dt.date, last: dt.date) -> list[Period]:
         out.append(Period(m.strftime("%Y-%m"), m.strftime("%B %Y"), m, m))
         m = add_months(m, -1)
     return out
+
+
+def key_words(key: str) -> str:
+    """A period's URL key in words, without the data's dates (the audit trail keeps the key, not
+    the months it meant then): 'latest24' -> 'latest 24 months', '2025q3' -> 'Jul–Sep 2025'."""
+    fixed = {"latest12": "latest 12 months", "previous12": "the 12 months before the latest 12",
+             "latest24": "latest 24 months", "all": "everything held"}
+    k = str(key)
+    if k in fixed:
+        return fixed[k]
+    if m := re.fullmatch(r"fy(\d{4})", k):
+        y = int(m.group(1))
+        return f"financial year {y}/{str(y + 1)[2:]}"
+    if m := re.fullmatch(r"(\d{4})q([1-4])", k):
+        q = dt.date(int(m.group(1)), 3 * int(m.group(2)) - 2, 1)
+        return f"{q:%b}–{add_months(q, 2):%b %Y}"
+    if m := re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", k):
+        return f"{dt.date(int(m.group(1)), int(m.group(2)), 1):%b %Y}"
+    return k
 
 
 def _span(a: dt.date, b: dt.date) -> str:

@@ -63,30 +63,39 @@ def details(text, names: dict | None = None) -> str:
     if not isinstance(value, dict):
         return str(value)
 
-    def show(v) -> str:
+    def show(v, key: str = "") -> str:
+        if key == "period" and isinstance(v, str):
+            from ..protection.periods import key_words as period_words
+            return period_words(v)
         if isinstance(v, dict):
-            return ", ".join(f"{key_words(k).lower()} {show(x)}" for k, x in v.items()) or "none"
+            return ", ".join(f"{key_words(k).lower()} {show(x, k)}" for k, x in v.items()) or "none"
         if isinstance(v, (list, tuple)):
             return ", ".join(show(x) for x in v) or "none"
         if isinstance(v, bool):
             return "yes" if v else "no"
         return str(names.get(v, v)) if isinstance(v, str) else str(v)
 
-    return "; ".join(f"{key_words(k)}: {show(v)}" for k, v in value.items())
+    return "; ".join(f"{key_words(k)}: {show(v, k)}" for k, v in value.items())
 
 
 AUDIT_COLUMNS = {"seq": "#", "at": "When", "actor": "Who", "action": "Action", "target": "What",
                  "details": "Details", "data_owner": "Whose data"}
 
 
-def audit_frame(rows: list[dict], names: dict | None = None) -> pl.DataFrame:
+def audit_frame(rows: list[dict], names: dict | None = None, people: dict | None = None) -> pl.DataFrame:
     """Audit entries as a table a person reads (the download keeps the raw fields): targets and
-    filter values found in ``names`` (page paths, dataset ids, ward codes) by their names."""
-    names = names or {}
-    out = [{"#": r["seq"], "When": when(r["at"]), "Who": r["actor"], "Action": words(r["action"] or ""),
+    filter values found in ``names`` (page paths, dataset ids, ward codes) by their names; who
+    by ``people`` (login -> 'Pat Board (Police)') where given."""
+    names, people = names or {}, people or {}
+    out = [{"#": r["seq"], "When": when(r["at"]), "Who": people.get(r["actor"], r["actor"]), "Action": words(r["action"] or ""),
             "What": names.get(r["target"] or "", r["target"] or ""), "Details": details(r["details"], names),
             "Whose data": partner_name(r.get("data_owner"))} for r in rows]
     return pl.DataFrame(out, schema={"#": pl.Int64, **{c: pl.String for c in list(AUDIT_COLUMNS.values())[1:]}})
+
+
+def people(everyone) -> dict[str, str]:
+    """Login -> 'Pat Board (Police)': how a data owner knows who used their data."""
+    return {u.username: f"{u.name} ({partner_name(u.partner)})" for u in everyone}
 
 
 def users_frame(everyone: list[dict], ward_names: dict[str, str], status) -> pl.DataFrame:

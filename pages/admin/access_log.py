@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from csp import access, audit
+from csp import access, audit, users
 from csp.ui import auth, readable
 from pages.admin import audit_names
 
@@ -23,7 +23,9 @@ def render() -> None:
     if not rows:
         st.info("No use of your data is recorded in this period.")
         return
-    frame = readable.audit_frame(rows, audit_names(me)).select("When", "Who", "Action", "What", "Details")
+    # People by name and partner, not login ids: an owner knows Pat Board, not board.police.
+    frame = readable.audit_frame(rows, audit_names(me), readable.people(users.list_users())).select(
+        "When", "Who", "Action", "What", "Details")
     summary = frame.group_by("Who", "Action").len("Times").sort(["Times", "Who"], descending=[True, False])
     st.header("By user", anchor=False)
     st.dataframe(summary, hide_index=True, width="stretch")
