@@ -206,3 +206,24 @@ def test_themes_with_nothing_published_say_so(tiny):
     assert not by["substance"].available and "No treatment data" in by["substance"].reason
     # crime: 2023-02 .. 2024-02 is 13 months, too short for two full years
     assert not by["crime"].available and "13" in by["crime"].reason
+
+
+def test_a_rate_perturbation_can_move_says_so_and_the_owners_does_not():
+    """Youth reoffending read 38.6% to partners against the owner's 32.4% (a cohort of 71 under
+    the t10 table). The change is tested with the noise allowed for; the sentence must also say
+    how far protection alone can move the rate, so a board does not quote the rise."""
+    from csp.protection.cells import Rule
+
+    def sentence(rule, x1, n1, x0, n0):
+        src = themes.TableResult(pl.DataFrame({"x": [x1]}), rules={"youth_reoffending": rule})
+        test = themes.proportion_change(x1, n1, x0, n0, noise_from=src)
+        return test, themes.proportion_sentence("The reoffending rate", test, "the latest year")
+
+    t10 = Rule("youth_reoffending", "perturb", 10, "ptable_t10")
+    test, text = sentence(t10, 27, 70, 18, 64)
+    assert 5 <= test["noise_points"] <= 15 and f"±{test['noise_points']:.0f} points" in text
+    assert "owner's exact rate may differ" in text
+    _, exact = sentence(Rule("youth_reoffending", "none", 0), 23, 71, 19, 62)
+    assert "perturbed" not in exact and "±" not in exact
+    big, text = sentence(t10, 2300, 7100, 2200, 7000)  # thousands: noise moves it well under a point
+    assert big["noise_points"] < 1 and "±" not in text
