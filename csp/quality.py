@@ -67,16 +67,8 @@ class Schedule:
 
 
 def runs(periods: list[dt.date], step: int) -> list[str]:
-    """Consecutive periods as runs a person reads: 'Jan 2021 to Mar 2021 (3 months)', 'Jun 2022'."""
-    out: list[list[dt.date]] = []
-    for d in sorted(periods):
-        if out and _add_months(out[-1][-1], step) == d:
-            out[-1].append(d)
-        else:
-            out.append([d])
-    unit = {1: "months", 3: "quarters", 12: "years"}.get(step, "periods")
-    name = lambda d: supply.period_words(period_label(d, step))  # noqa: E731
-    return [name(r[0]) if len(r) == 1 else f"{name(r[0])} to {name(r[-1])} ({len(r)} {unit})" for r in out]
+    """Consecutive periods as runs a person reads (csp.supply.runs_words)."""
+    return supply.runs_words([d.year * 12 + d.month - 1 for d in periods], step)
 
 
 def schedule(dataset: str, periods: list[dt.date], today: dt.date | None = None) -> Schedule:

@@ -107,10 +107,15 @@ def period_label(start: int, step: int) -> str:
 
 
 def period_words(text) -> str:
-    """A period as a person reads it: a month 'May 2024' (not '2024-05'); quarters, financial
-    years and years as their publishers name them; anything unreadable as it is."""
+    """A period as a person reads it: a month 'May 2024' (not '2024-05'), a quarter as its months
+    ('Jul–Sep 2026'); financial years and years as their publishers name them; anything
+    unreadable as it is."""
     s = str(text).strip()
     i = parse_period(s)
+    if i is not None and _Q.match(s):
+        # A quarter as the months it spans, as months are written beside it ('Jul–Sep 2026'),
+        # so no sentence reads 'Sep 2026' beside '2026 Q4'.
+        return f"{month_date(i):%b}–{month_date(i + 2):%b %Y}"
     if i is None or not _YM.match(s):
         return s
     return f"{month_date(i):%b %Y}"
@@ -126,6 +131,20 @@ def held_words(first, last, grain_months: int = 1) -> str:
     if grain_months == 3:
         return " to ".join(f"{month_date(i):%b}–{month_date(i + 2):%b %Y}" for i in (a, b))
     return f"{month_date(a):%b %Y} to {month_date(b + max(grain_months, 1) - 1):%b %Y}"
+
+
+def runs_words(starts: list[int], step: int) -> list[str]:
+    """Consecutive periods (their first months, as month numbers) as runs a person reads:
+    'Jan 2021 to Mar 2021 (3 months)', 'Jun 2022', 'Apr–Jun 2022 to Oct–Dec 2022 (3 quarters)'."""
+    out: list[list[int]] = []
+    for i in sorted(starts):
+        if out and i - out[-1][-1] == step:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    unit = {1: "months", 3: "quarters", 12: "years"}.get(step, "periods")
+    name = lambda i: period_words(period_label(i, step))  # noqa: E731
+    return [name(r[0]) if len(r) == 1 else f"{name(r[0])} to {name(r[-1])} ({len(r)} {unit})" for r in out]
 
 
 def due_date(start: int, step: int, due_within: int) -> dt.date:
@@ -261,12 +280,14 @@ class PeriodStatus:
 
     @property
     def words(self) -> str:
-        """The period as a person reads it ('Sep 2026', '2024 Q2')."""
+        """The period as a person reads it ('Sep 2026', 'Apr–Jun 2024')."""
         return period_words(self.label)
 
     @property
     def history_text(self) -> str:
-        return "; ".join(f"{e.what} {e.at:%d %b %Y}" + (f" ({e.version})" if e.version else "")
+        from .store import version_words
+
+        return "; ".join(f"{e.what} {e.at:%d %b %Y}" + (f" ({version_words(e.version)})" if e.version else "")
                          + (f", {e.note}" if e.note else "") for e in self.events)
 
 
@@ -430,14 +451,7 @@ class Supply:
     def missing_runs(self) -> list[str]:
         """Consecutive missing periods as one run ("Mar 2023 to Dec 2023 (10 months)"), not a
         wall of labels."""
-        groups: list[list[PeriodStatus]] = []
-        for p in self.missing:
-            if groups and p.start - groups[-1][-1].start == self.rule.step:
-                groups[-1].append(p)
-            else:
-                groups.append([p])
-        unit = {1: "months", 3: "quarters", 12: "years"}.get(self.rule.step, "periods")
-        return [g[0].words if len(g) == 1 else f"{g[0].words} to {g[-1].words} ({len(g)} {unit})" for g in groups]
+        return runs_words([p.start for p in self.missing], self.rule.step)
 
     @property
     def sentence(self) -> str:

@@ -91,7 +91,7 @@ def test_missing_periods_read_as_runs_and_gaps_are_counted():
     assert s.missing == ["2023-02", "2023-03", "2023-04", "2023-06"]
     assert s.missing_runs == ["Feb 2023 to Apr 2023 (3 months)", "Jun 2023"]
     q = quality.schedule("substance_misuse", [D(2022, 1, 1), D(2023, 1, 1)], today=D(2023, 3, 1))
-    assert q.missing_runs == ["2022 Q2 to 2022 Q4 (3 quarters)"]
+    assert q.missing_runs == ["Apr–Jun 2022 to Oct–Dec 2022 (3 quarters)"]
     rows = [(D(2013, m, 1), "Burglary") for m in range(1, 7)] + [(D(2013, m, 1), "Robbery") for m in (1, 2, 6)]
     frame = pl.DataFrame(rows, schema={"month": pl.Date, "crime_type": pl.String}, orient="row")
     changes = quality.category_changes(frame)

@@ -98,6 +98,8 @@ def test_data_quality_page(app_env):
     # Monthly periods read as months, not as midnight timestamps.
     period = json.loads(at.dataframe[0].proto.columns)["Period"]
     assert period["type_config"]["format"] == "MMM YYYY", period
+    # Newest first, as on Data supply: the period checked after an upload is the latest.
+    assert table["Period"].is_monotonic_decreasing and len(table) > 1
 
 
 def test_upload_page_mapping_is_offered_and_remembered(app_env):

@@ -97,11 +97,13 @@ def render() -> None:
     display = frame.rename({k: v for k, v in LABELS.items() if k in frame.columns})
     mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
     partial = result.partial.rename({k: v for k, v in LABELS.items() if k in result.partial.columns})
-    # Periods are months or quarters: without a format the table shows midnight timestamps.
-    period_format = "YYYY [Q]Q" if grain == 3 else "MMM YYYY"
-    st.dataframe(disclosure.display_frame(display, mask, partial, disclosure.withheld_label(result)),
-                 hide_index=True, width="stretch",
-                 column_config={"Period": st.column_config.DateColumn("Period", format=period_format)})
+    # Newest first, as on Data supply: the period a person checks after an upload is the latest.
+    shown = disclosure.display_frame(display, mask, partial, disclosure.withheld_label(result)).reverse()
+    if grain == 3:  # a quarter as its months ("Jul–Sep 2026"), as everywhere else
+        shown = shown.with_columns(pl.Series("Period", [label(d) for d in shown["Period"]], pl.String))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+        # Months, not midnight timestamps.
+        "Period": st.column_config.DateColumn("Period", format="MMM YYYY") if grain != 3 else "Period"})
     ui.protection_caption(result)
     if dataset in quality.ID_QUERIES:
         ids = queries_for_owner(dataset)
@@ -109,7 +111,7 @@ def render() -> None:
             st.caption("Identifiers are restricted to the owning partner, so duplicate identifiers are shown only to them.")
         elif ids.frame.height:
             st.header("Identifiers", anchor=False)
-            ui.table(ids, column_config={"month": st.column_config.DateColumn("Period", format=period_format),
+            ui.table(ids, column_config={"month": st.column_config.DateColumn("Period", format="MMM YYYY"),
                                          "with_id": "With identifier", "duplicate_ids": "Duplicate identifiers"})
 
     if dataset in quality.CATEGORY_QUERIES:
