@@ -61,7 +61,8 @@ def bars(frame: pl.DataFrame, category_col: str, count_col: str, label: str,
     name = f"Bar chart: {label.lower()} by {category_col.replace('_', ' ')}, {len(rows)} bars"
     if not shown:
         return name, f"Every figure is {withheld}."
-    lead = ", ".join(f"{r[category_col]} {_num(r[count_col])}" for r in shown[:top])
+    # Semicolons: a group can have a comma in its name ("Adults, not IOM").
+    lead = "; ".join(f"{r[category_col]} {_num(r[count_col])}" for r in shown[:top])
     text = f"Largest: {lead}." + (f" Smallest: {shown[-1][category_col]} {_num(shown[-1][count_col])}."
                                   if len(shown) > top else "")
     if hidden:

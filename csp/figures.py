@@ -27,9 +27,10 @@ from .safety import label as _text
 # Okabe-Ito (as csp.ui.common.PALETTE, repeated here so this module does not import Streamlit).
 BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#7f7f7f"
 PURPLE, INK = "#CC79A7", "#3b3b3b"  # Okabe-Ito reddish purple; near-black for a plain series
-# Series and bars that carry no judgement avoid the judgement colours (blue = better, vermillion
-# = worse): the categorical order starts with ink, green and purple, and bars are slate.
-SERIES = [INK, GREEN, PURPLE, "#56B4E9", ORANGE, "#F0E442", "#332288", "#88CCEE", "#117733", "#AA4499"]
+# Series and bars that carry no judgement avoid the judgement colours (blue = better, orange and
+# vermillion = worse), and anything that reads like them (sky blue, amber): ink, green, purple,
+# then Paul Tol's indigo, olive and wine, each at least 3:1 against white. Bars are slate.
+SERIES = [INK, GREEN, PURPLE, "#332288", "#999933", "#882255", "#117733", "#AA4499"]
 BAR = "#5b6b7a"
 SUPPRESSED_FILL = "#d9d9d9"
 # Viridis, reversed: darker = higher rate, as readers expect. Not Cividis: its middle classes
