@@ -648,10 +648,20 @@ def test_an_analyst_checks_their_own_partners_data_quality_first(demo):
     table = at.dataframe[0].value
     expected = queries.run(users.get_user("analyst.youth"), "quality_youth_first_time_entrants").frame
     # Newest first, each quarter in its months.
-    assert len(table) == expected.height and list(table["Records"]) == expected["records"].to_list()[::-1]
+    assert len(table) == expected.height and list(table["Table rows"]) == expected["records"].to_list()[::-1]
     from csp import supply
     assert list(table["Period"]) == [supply.held_words(d, d, 3).split(" to ")[0] for d in expected["month"]][::-1]
     assert "in_partnership" not in table.columns and "In the partnership area" in table.columns
+
+
+def test_data_quality_of_a_counts_dataset_counts_table_rows_not_records(demo):
+    """Reoffending is published as counts (a row per district and cohort breakdown): its quality
+    table says 'Table rows' beside 'Offenders', not 'Records', which read as people."""
+    at = go(login("analyst.probation"), "data-quality")
+    assert not at.exception, at.exception
+    assert at.selectbox(key="dq_dataset").value == "reoffending"
+    table = at.dataframe[0].value
+    assert "Table rows" in table.columns and "Offenders" in table.columns and "Records" not in table.columns
 
 
 def test_own_partner_tiles_read_the_dashboards_default_figure(demo):

@@ -14,6 +14,9 @@ LABELS = {"month": "Period", "records": "Records", "located": "With valid geogra
           "low_geography": "Below 85%", "offenders": "Offenders", "in_treatment": "In treatment",
           "in_partnership": "In the partnership area"}
 
+COUNTS_LABELS = {"records": "Table rows", "located": "Rows with valid geography",
+                 "pct_located": "Rows with valid geography %", "duplicate_ids": "Repeated rows"}
+
 
 def queries_for_owner(dataset: str):
     """The owner-only identifier checks, or None for anyone else (said in a caption)."""
@@ -47,6 +50,9 @@ def render() -> None:
         st.info("Nothing has been published for this dataset yet.")
         return
     frame = quality.flag_geography(result.frame)
+    # A counts dataset's rows are table cells (district × cohort breakdown), not people or
+    # incidents: "Records 48" beside "Offenders 1,200" read as a contradiction.
+    labels = LABELS | (COUNTS_LABELS if catalog.contract(dataset).kind == "counts" else {})
     sched = quality.schedule(dataset, frame["month"].to_list())
     low = frame.filter(pl.col("low_geography")) if "low_geography" in frame.columns else frame.clear()
 
@@ -82,21 +88,21 @@ def render() -> None:
                    f"{quality.VALID_GEOGRAPHY_MIN:.0f}% in: "
                    + ", ".join(label(d) for d in low["month"]))
 
-    fig = px.bar(frame.to_pandas(), x="month", y="records", labels=LABELS,
+    fig = px.bar(frame.to_pandas(), x="month", y="records", labels=labels,
                  color="low_geography" if "low_geography" in frame.columns else None,
                  color_discrete_map={False: figures.BAR, True: figures.VERMILLION})
     fig.update_layout(height=300, margin=dict(t=10), showlegend=False)
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False},
-                    alt=f"Bar chart: records per period, {frame.height} periods; the figures are in the table below")
+                    alt=f"Bar chart: {labels['records'].lower()} per period, {frame.height} periods; the figures are in the table below")
 
     st.header("By period", anchor=False)
     # "Below 85%" as a word, not a checkbox a reader may think they can tick.
     if "low_geography" in frame.columns:
         frame = frame.with_columns(pl.when(pl.col("low_geography")).then(pl.lit("Yes")).otherwise(pl.lit(""))
                                    .alias("low_geography"))
-    display = frame.rename({k: v for k, v in LABELS.items() if k in frame.columns})
-    mask = result.suppressed.rename({k: v for k, v in LABELS.items() if k in result.suppressed.columns})
-    partial = result.partial.rename({k: v for k, v in LABELS.items() if k in result.partial.columns})
+    display = frame.rename({k: v for k, v in labels.items() if k in frame.columns})
+    mask = result.suppressed.rename({k: v for k, v in labels.items() if k in result.suppressed.columns})
+    partial = result.partial.rename({k: v for k, v in labels.items() if k in result.partial.columns})
     # Newest first, as on Data supply: the period a person checks after an upload is the latest.
     shown = disclosure.display_frame(display, mask, partial, disclosure.withheld_label(result)).reverse()
     if grain == 3:  # a quarter as its months ("Jul–Sep 2026"), as everywhere else
