@@ -16,8 +16,11 @@ from .auth import current_user
 CONTROL_NOTE = " " + indicators.CONTROL_NOTE
 RATE_NOTE = " " + indicators.RATE_NOTE
 # Under cell-key perturbation or suppression each cell is protected on its own.
-PROTECTED_PARTS = (" Each figure is protected on its own, so the parts may not add up exactly to "
-                   "the total for the same period.")
+def protected_parts(parts: str = "parts", total: str = "the total for the same period") -> str:
+    return f" Each figure is protected on its own, so the {parts} may not add up exactly to {total}."
+
+
+PROTECTED_PARTS = protected_parts()
 
 # Labels only (a column may hold numbers or the word 'suppressed'); codes are in the CSV.
 AREA_COLUMNS = {
@@ -114,8 +117,7 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
     if note:
         st.caption(note)
     if result.methods():  # a month's protected figure and the 12-month headline's are separate cells
-        st.caption(f"Each figure is protected on its own, so the {'quarters' if quarterly else 'months'} "
-                   "may not add up exactly to the 12-month total above.")
+        st.caption(protected_parts("quarters" if quarterly else "months", "the 12-month total above").strip())
     ui.download(shown, f"Download {what} figures (Excel)", f"{key}_{what}.xlsx", key=f"dl_{key}_{what}")
     ui.dataset_note(dataset, definition + ("" if quarterly else CONTROL_NOTE), caveats)
 
