@@ -255,12 +255,17 @@ def to_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def owners_of(datasets) -> list[str]:
-    """The partners who own these datasets under the sharing policy (for ``data_owner``)."""
+def owners_of(datasets, uses: bool = False) -> list[str]:
+    """The partners who own these datasets under the sharing policy (for ``data_owner``).
+    ``uses``: for a view, download or export, leave out lookups and published reference figures
+    (areas, population): reading them is no use of a partner's data, and counting them put every
+    partner's downloads in the council's "Use of our data"."""
     from . import access, catalog
 
     spec = access.policy().get("datasets", {})
     names = {catalog.base(d) for d in datasets}  # a cube's owner is its parent's
+    if uses:
+        names = {d for d in names if d in catalog.contracts() and catalog.contract(d).kind != "reference"}
     return sorted({spec[d]["owner"] for d in names if d in spec and spec[d].get("owner")})
 
 
@@ -296,7 +301,7 @@ def _audited_export(fn):
                 datasets = ()
             record(args.as_user, "export", target=args.query,
                    details={"channel": "cli", "params": args.param or [], "format": args.format},
-                   data_owner=owners_of(datasets))
+                   data_owner=owners_of(datasets, uses=True))
         return code
     return run
 

@@ -143,7 +143,8 @@ def test_audit_and_data_use_pages(tiny, monkeypatch):
     # owner knows people, not login ids); the view of health data is not
     from csp import users
     council = users.get_user("council.board")
-    assert (f"{council.name} (Council)", "Download", "crime_by_ward.csv") in set(
+    named = council.name if council.name.endswith("(Council)") else f"{council.name} (Council)"
+    assert (named, "Download", "crime_by_ward.csv") in set(
         zip(every["Who"], every["Action"], every["What"]))
     assert not set(every["Who"]) & {u.username for u in users.list_users()}
     assert "<b>x</b>" not in set(every["What"])
@@ -190,3 +191,26 @@ def test_audit_codes_read_as_names():
     assert row["What"] == "Users"
     assert row["Details"] == "Filters: dataset Police recorded crime, ward Abbey"
     assert readable.audit_frame(rows).row(0, named=True)["What"] == "admin_users"  # unknown stays
+
+
+def test_a_use_of_lookups_is_no_use_of_the_councils_data(tiny):
+    """A download or board pack reads the areas and population lookups (the council's) beside
+    the data it shows: the council's "Use of our data" listed every partner's downloads of police
+    data. Uses count only partner datasets; a publish of the lookup is still the council's."""
+    from csp import audit, boardpack, queries
+    assert audit.owners_of(["crime_ward_cube", "areas", "geography"]) == ["council", "police"]
+    assert audit.owners_of(["crime_ward_cube", "areas", "geography"], uses=True) == ["police"]
+    assert audit.owners_of(["geography"], uses=True) == []
+    # A board pack is recorded against what it read: no reference data, nothing not shown.
+    from csp import users
+    board = users.get_user("council.board")
+    with queries.tracking_reads() as read:
+        boardpack.build(board)
+    assert read and "crime" in read
+    assert audit.owners_of(sorted(read), uses=True) == audit.owners_of(sorted(read))
+    assert all(catalog_kind(d) != "reference" for d in read)
+
+
+def catalog_kind(d):
+    from csp import catalog
+    return catalog.contract(d).kind

@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from .. import access, accounts, audit, boardpack
+from .. import access, accounts, audit, boardpack, queries
 from . import downloads
 from .auth import current_user, real_user
 
@@ -26,10 +26,12 @@ def boardpack_button(key: str = "board_pack") -> None:
         # was drawn. Every board pack is an export of partners' data, so it is audited here.
         if not accounts.session_ok(real.username, login_at):
             raise PermissionError("session ended")  # Streamlit shows a plain failure, builds nothing
-        html = boardpack.build(user)
-        visible = access.visible_datasets(user)
+        # Recorded against the datasets the pack actually read, not all the user may see.
+        with queries.tracking_reads() as read:
+            html = boardpack.build(user)
+        used = sorted(read)
         audit.record(user.username, "board_pack", target="board pack",
-                     details={"datasets": visible}, data_owner=audit.owners_of(visible))
+                     details={"datasets": used}, data_owner=audit.owners_of(used, uses=True))
         data = html.encode("utf-8")
         # Served only to this session (csp.ui.downloads); already audited, so not again on serving.
         downloads.register(filename, data, downloads.Grant(real.username, login_at, time.time(), filename,

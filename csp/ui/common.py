@@ -72,7 +72,7 @@ def download(result: queries.Result, label: str, filename: str, key: str,
         label, data, f"{stem}.{fmt}", mime, key,
         {"query": result.query.name, "versions": dict(result.versions), "rows": result.frame.height,
          "filters": filters},
-        data_owner=audit.owners_of(result.versions), icon=":material/download:")
+        data_owner=audit.owners_of(result.versions, uses=True), icon=":material/download:")
 
 
 # What the filters bound to the URL are called on screen (csp.ui.common's own widgets).

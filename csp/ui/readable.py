@@ -95,7 +95,12 @@ def audit_frame(rows: list[dict], names: dict | None = None, people: dict | None
 
 def people(everyone) -> dict[str, str]:
     """Login -> 'Pat Board (Police)': how a data owner knows who used their data."""
-    return {u.username: f"{u.name} ({partner_name(u.partner)})" for u in everyone}
+    def who(u) -> str:
+        partner = partner_name(u.partner)
+        # Demo names already say it ("Chris Board (Council)"): not "(Council) (Council)".
+        return u.name if u.name.endswith(f"({partner})") else f"{u.name} ({partner})"
+
+    return {u.username: who(u) for u in everyone}
 
 
 def users_frame(everyone: list[dict], ward_names: dict[str, str], status) -> pl.DataFrame:
