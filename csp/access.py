@@ -116,6 +116,15 @@ def can(user: User | None, action: str) -> bool:
     return action in policy().get("roles", {}).get(user.role, [])
 
 
+def partnership_comparator(dataset: str) -> bool:
+    """May a user limited to some wards read this dataset's partnership totals as a comparator
+    (``partnership_comparator = true`` under the dataset in the policy; a cube follows its
+    parent)? Only through a query declared ``scope: partnership`` (csp.queries), which has no
+    area in its rows: what their partner's unscoped users read for the whole partnership."""
+    base = catalog.base(dataset)
+    return bool(policy().get("datasets", {}).get(base, {}).get("partnership_comparator", False))
+
+
 def grant(user: User | None, dataset: str) -> Grant | None:
     """What the user may see of a dataset, or None (default deny)."""
     if user is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -57,6 +58,41 @@ def comparator_words(user: access.User | None, row: dict, ward: str, names: dict
     if wards == 1 and others:
         return f"your other ward ({others[0]})"
     return f"your other {wards} wards ({', '.join(others)})" if others else f"your other {wards} wards"
+
+
+def with_partnership(user: access.User | None, summary: queries.Result) -> queries.Result:
+    """A ward-scoped user's summary compared with the partnership rather than their other wards,
+    where the sharing policy allows it (``neighbourhood_partnership``, a ``scope: partnership``
+    query: the partnership's totals as their partner's unscoped users read them). Unchanged
+    where it does not."""
+    try:
+        whole = queries.run(user, "neighbourhood_partnership")
+    except (access.AccessDenied, queries.QueryError):
+        return summary
+    by_cat = {r["category"]: (r, i) for i, r in enumerate(whole.frame.to_dicts())}
+    hidden = whole.suppressed["comparator_current"].to_list() if "comparator_current" in whole.suppressed.columns else []
+    part = whole.partial["comparator_current"].to_list() if "comparator_current" in whole.partial.columns else []
+    cats = summary.frame["category"].to_list()
+    pick = [by_cat.get(c, ({}, None)) for c in cats]
+    frame = summary.frame.with_columns(
+        pl.Series("comparator_current", [r.get("comparator_current") for r, _ in pick], pl.Int64),
+        pl.Series("comparator_population", [r.get("comparator_population") for r, _ in pick], pl.Int64),
+        pl.Series("comparator_wards", [r.get("comparator_wards") for r, _ in pick], pl.Int64),
+        pl.Series("population_year", [max(filter(None, (r.get("population_year"), y)), default=None)
+                                      for (r, _), y in zip(pick, summary.frame["population_year"].to_list())], pl.Int64),
+        pl.lit("partnership").alias("comparator"))
+    suppressed, partial = summary.suppressed, summary.partial
+    if "comparator_current" in suppressed.columns:
+        suppressed = suppressed.with_columns(pl.Series("comparator_current",
+                                                       [bool(hidden[i]) if i is not None and hidden else i is None
+                                                        for _, i in pick], pl.Boolean))
+    if partial.width and "comparator_current" in partial.columns:
+        partial = partial.with_columns(pl.Series("comparator_current",
+                                                 [bool(part[i]) if i is not None and part else False
+                                                  for _, i in pick], pl.Boolean))
+    return dataclasses.replace(summary, frame=frame, suppressed=suppressed, partial=partial,
+                               rules={**whole.rules, **summary.rules},
+                               versions={**whole.versions, **summary.versions})
 
 
 def no_comparator_reason(user: access.User | None) -> str:
@@ -131,11 +167,22 @@ def biggest_changes(compared: queries.Result, n: int = CHANGES_SHOWN) -> list[di
     return out[:n]
 
 
+def change_words(direction: str) -> str:
+    """A tested change's direction as the by-type table says it."""
+    return {"up": "significant rise", "down": "significant fall"}.get(direction, "no significant change")
+
+
 def change_line(c: dict) -> str:
     """'Vehicle crime: down 78 (153 to 75, -51%)'."""
     word = "up" if c["direction"] == "rise" else "down"
     pct = "" if c["pct"] is None else f", {c['pct']:+.0f}%"
     return f"{c['category']}: {word} {abs(c['change']):,} ({c['previous']:,} to {c['current']:,}{pct})"
+
+
+def own_change_line(tile) -> str:
+    """A tile's significant change as change_line says a crime type's: 'Fires: up (31 to 43, +38.7%)'."""
+    word = "up" if tile.direction == "up" else "down"
+    return f"{tile.title}: {word} ({tile.previous_label} to {tile.value_label}, {tile.change_label})"
 
 
 def sentence(ward_name: str, compared: queries.Result, compared_with: str | None) -> str:
@@ -236,12 +283,18 @@ def latest_month_sentence(t: Trend, noun: str) -> str:
     now, before = r[count_col], r["same_month_last_year"]
     if now is None:
         return f"The count for {month_label(r['month'])} is withheld (a small number)."
-    text = f"In {month_label(r['month'])} there were {now:,} {noun}"
+    text = (f"In {month_label(r['month'])} there was 1 {_singular(noun)}" if now == 1 else
+            f"In {month_label(r['month'])} there were {now:,} {noun}")
     if before is None:
         return text + "; the same month a year before is not available."
     verdict = {"higher": "significantly higher than", "lower": "significantly lower than",
                "similar": "similar to"}.get(r.get("vs_last_year"), "not tested against")
     return f"{text}, against {before:,} in {month_label(_add(r['month'], -12))}: {verdict} a year before."
+
+
+def _singular(noun: str) -> str:
+    """'ASB cases (opened)' -> 'ASB case (opened)'; 'crimes' -> 'crime'."""
+    return re.sub(r"s\b", "", noun, count=1)
 
 
 _SERIES_COLUMNS = {"month", "rolling_12_months", "centre_line", "lower_limit", "upper_limit",
@@ -314,6 +367,8 @@ def build(user: access.User | None, ward: str, ward_name: str) -> Page:
         return page
     if page.summary.frame.height == 0:
         return page
+    if user is not None and user.areas:
+        page.summary = with_partnership(user, page.summary)
     row = page.summary.frame.row(0, named=True)
     page.compared_with = comparator_words(user, row, ward, ward_names(user))
     page.compared = comparison(page.summary, page.compared_with)

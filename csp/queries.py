@@ -25,6 +25,7 @@ Pages never hold a DuckDB connection; this module is the only reader of publishe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import contextvars
 import datetime as dt
 import functools
@@ -97,6 +98,9 @@ class NamedQuery:
     owner_only: bool = False  # access: owner
     system: tuple[str, ...] = ()  # partnership | held | scope: values the runner binds
     held_of: str | None = None  # the dataset whose months held bind $held_first / $held_last
+    # "partnership": the partnership's totals only (a comparator), read beyond a ward-scoped
+    # user's wards where the policy allows it for every dataset read (access.partnership_comparator).
+    scope: str | None = None
 
     @property
     def count_columns(self) -> list[str]:
@@ -194,12 +198,25 @@ def _parse(path: Path, text: str | None = None, name: str | None = None) -> Name
     access_rule = head.get("access", "grant")
     if access_rule not in ("grant", "owner"):
         raise ValueError(f"{path.name}: access must be grant or owner")
+    scope = head.get("scope")
+    if scope not in (None, "partnership"):
+        raise ValueError(f"{path.name}: scope may only be partnership")
+    if scope == "partnership":
+        # Read beyond a user's wards, so it must not be able to say anything about one area:
+        # no area to choose, no area in its rows, and only the partnership's districts read.
+        areas = [n for n, p in params.items() if p.type == "area"]
+        if areas or head.get("grain") or "partnership" not in system or "scope" in system:
+            raise ValueError(f"{path.name}: a partnership-scope query takes no area, has no grain, "
+                             "reads $partnership and not $scope_wards")
+        geo = [c for c in columns if re.search(r"(ward|lsoa|district|area)_(code|name)$", c)]
+        if geo:
+            raise ValueError(f"{path.name}: a partnership-scope query has no area columns ({', '.join(geo)})")
     return NamedQuery(
         name=name, title=head.get("title", name), description=head.get("description", ""),
         datasets=datasets, params=params, columns=columns, grain=head.get("grain"),
         sql=sql, path=path, order=tuple(order),
         limit=int(head["limit"]) if head.get("limit") is not None else None,
-        owner_only=access_rule == "owner", system=system, held_of=held_of,
+        owner_only=access_rule == "owner", system=system, held_of=held_of, scope=scope,
     )
 
 
@@ -636,6 +653,17 @@ def run_query(user: access.User | None, q: NamedQuery, params: dict | None = Non
     layer, protection and checks as every page."""
     values = bind_params(q, params)
     grants = {d: access.require(user, d) for d in q.datasets}
+    if q.scope == "partnership" and any(g.areas for g in grants.values()):
+        # A ward-scoped user reads the partnership's totals only where the policy says so for
+        # every partner dataset (lookups are public): exactly what their partner's unscoped
+        # users read, nothing finer.
+        closed = sorted({catalog.in_sentence(catalog.contract(catalog.base(d)).title)
+                         for d, g in grants.items() if g.areas and catalog.contract(d).protected
+                         and not access.partnership_comparator(d)})
+        if closed:
+            raise access.AccessDenied(
+                f"The sharing agreement does not let you compare with the partnership's {' and '.join(closed)}.")
+        grants = {d: dataclasses.replace(g, areas=()) for d, g in grants.items()}
     if q.grain:
         too_coarse = [d for d, g in grants.items()
                       if catalog.contract(d).protected and _finer(q.grain, g.geography)]

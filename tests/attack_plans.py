@@ -222,6 +222,14 @@ def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: b
                         ({**comp, "month": cur, **tc}, "comparator_current")]
             if crime:
                 h.run(user, "neighbourhood_summary", {"ward": ward}, summary)
+
+        def partnership(r):  # the comparator a scoped user reads beyond their wards
+            cat = r["category"]
+            if (cat == "Anti-social behaviour") == crime:
+                return []
+            tc = {} if cat in ("All crime", "Anti-social behaviour") else {"crime_type": {cat}}
+            return [({"district_code": districts, "month": cur, **tc}, "comparator_current")]
+        h.run(user, "neighbourhood_partnership", {}, partnership)
     return h
 
 

@@ -53,7 +53,7 @@ def test_neighbourhood_downloads_carry_ward_as_at_and_protection(demo, offered):
     assert rows[0][0] == "category" and len(rows) > 2
     ward = at.selectbox(key="ward").value
     assert about["Filter: Ward"].endswith(f"({ward})")
-    assert about["Filter: Comparator"].startswith("your other ward")
+    assert about["Filter: Comparator"].startswith("the partnership area")  # policy: partnership_comparator
     # as-at dates of what was read: the published version's coverage, read from the store
     meta = store.current("crime").meta
     source = about["Source: " + export_title("crime")]

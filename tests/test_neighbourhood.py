@@ -204,6 +204,11 @@ def plain(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
+def themes_own(username, ward):
+    from csp import themes
+    return [t for t in themes.own_tiles(user(username), area=ward) if t.available and not t.lower_bound]
+
+
 def test_page_for_a_board_member(demo):
     at = go(login("board.council"), "neighbourhood")
     at.selectbox(key="ward").select("E05999009").run()
@@ -216,7 +221,10 @@ def test_page_for_a_board_member(demo):
     assert "What changed most" in heads and any(h.startswith("Where in Marsh End") for h in heads)
     changes = nb.biggest_changes(page.compared)
     bullets = next(m.value for m in at.markdown if m.value.startswith("- "))
-    assert [plain(b)[4:] for b in bullets.splitlines()] == [nb.change_line(c) for c in changes]
+    # The crime types first, then the council's own data where its change is significant.
+    own = [t for t in themes_own("board.council", "E05999009") if t.direction in ("up", "down")]
+    assert [plain(b)[4:] for b in bullets.splitlines()] == (
+        [nb.change_line(c) for c in changes] + [nb.own_change_line(t) for t in own])
     assert any(c["category"] == "Burglary" and c["direction"] == "rise" for c in changes)  # the demo's spike
     # trend charts (crime, ASB and the council's own datasets) and the labelled LSOA map
     from csp import themes
@@ -236,25 +244,97 @@ def test_page_for_a_board_member(demo):
     assert len(at.get("download_button")) >= 3
 
 
+@pytest.fixture
+def no_comparator_policy(monkeypatch, tmp_path):
+    """The sharing policy without `partnership_comparator`: scoped users compare only within
+    their own wards."""
+    from csp import config
+    text = config.policy_path().read_text()
+    assert "partnership_comparator = true" in text
+    path = tmp_path / "policy.toml"
+    path.write_text(text.replace("partnership_comparator = true", ""))
+    monkeypatch.setenv("CSP_POLICY", str(path))
+    nb.queries.clear_cache()
+    yield
+    nb.queries.clear_cache()
+
+
+def test_scoped_officers_compare_with_the_partnership_as_their_partner_reads_it(demo):
+    """With `partnership_comparator` in the policy, a ward-scoped officer compares their ward
+    with the partnership's totals: exactly what their partner's unscoped users read (the same
+    cells, the same protection), and nothing about any one area."""
+    from csp import users
+    for username in ("officer.fire", "officer.housing"):
+        officer = user(username)
+        whole = nb.queries.run(officer, "neighbourhood_partnership")
+        unscoped = access.User("x.unscoped", "X", officer.role, officer.partner)
+        same = nb.queries.run(unscoped, "neighbourhood_partnership")
+        assert whole.frame.equals(same.frame) and whole.suppressed.equals(same.suppressed), username
+        assert not any(c.endswith(("_code", "_name")) for c in whole.frame.columns)
+        page = nb.build(officer, officer.areas[0], "x")
+        assert page.compared_with == nb.partnership_words()
+        row = next(r for r in page.compared.frame.to_dicts() if r["category"] == "All crime")
+        mine = next(r for r in whole.frame.to_dicts() if r["category"] == "All crime")
+        assert row["comparator_current"] == mine["comparator_current"]
+        assert row["comparator_population"] == mine["comparator_population"]
+        # The same total as the Crime page's headline for the partnership, read by that partner.
+        head = nb.queries.run(unscoped, "crime_headline").frame.row(0, named=True)
+        assert mine["comparator_current"] == head["current"]
+    assert {u.username for u in users.list_users() if u.areas} == {"officer.fire", "officer.housing"}
+
+
+def test_a_partnership_scope_query_cannot_name_an_area():
+    """`scope: partnership` lifts a user's ward scope, so such a query may not take an area, have
+    a grain, or put an area in its rows (checked when the file is read)."""
+    head = ("-- datasets: [crime_ward_cube]\n-- system: [partnership, held]\n-- held_of: crime\n"
+            "-- scope: partnership\n")
+    body = ("SELECT {cols} total(n) AS crimes FROM crime_ward_cube WHERE "
+            "($partnership IS NULL OR list_contains($partnership, district_code)) AND month <= CAST($held_last AS DATE) {where}"
+            "GROUP BY ALL")
+    ok = head + "-- columns:\n--   crimes: {type: count}\n" + body.format(cols="", where="")
+    assert nb.queries.from_text("ok_q", ok).scope == "partnership"
+    with pytest.raises(ValueError, match="area columns"):
+        nb.queries.from_text("bad_q", head + "-- columns:\n--   ward_code: {type: dimension}\n--   crimes: {type: count}\n"
+                             + body.format(cols="ward_code,", where=""))
+    with pytest.raises(ValueError, match="takes no area"):
+        nb.queries.from_text("bad_q", head + "-- parameters:\n--   area: {type: area}\n-- columns:\n--   crimes: {type: count}\n"
+                             + body.format(cols="", where="AND ward_code = $area "))
+
+
 def test_page_for_a_two_ward_officer(demo):
     at = go(login("officer.housing"), "neighbourhood")
     assert not at.exception, at.exception
     text = all_text(at)
-    assert "your other ward (Castle)" in plain(text)
+    assert "the partnership area (Fenmouth)" in plain(text)
     from csp import demo as demo_mod
     for name, code in demo_mod.WARD_CODES.items():
         if code not in HOUSING:
             assert name not in text and code not in text
 
 
-def test_page_for_a_one_ward_officer_says_there_is_nothing_fair_to_compare(demo):
+def test_without_the_comparator_policy_scoped_officers_compare_within_their_wards(demo, no_comparator_policy):
+    with pytest.raises(access.AccessDenied):
+        nb.queries.run(user("officer.fire"), "neighbourhood_partnership")
+    at = go(login("officer.housing"), "neighbourhood")
+    assert not at.exception, at.exception
+    assert "your other ward (Castle)" in plain(all_text(at))
     at = go(login("officer.fire"), "neighbourhood")
     assert not at.exception, at.exception
     text = plain(all_text(at))
     assert "nothing fair to compare this ward with" in text
     assert not any("comparator" in c for d in at.dataframe for c in d.value.columns)
+    assert "Vs comparator" not in text
+    # Unscoped users are not affected: they see the partnership anyway.
+    assert nb.queries.run(user("board.council"), "neighbourhood_partnership").frame.height
+
+
+def test_page_for_a_one_ward_officer(demo):
+    at = go(login("officer.fire"), "neighbourhood")
+    assert not at.exception, at.exception
+    text = plain(all_text(at))
+    assert "the partnership area (Fenmouth)" in text and "nothing fair to compare" not in text
     assert "Figures by LSOA are not shared with you" in text and "shows the ward as a whole" in text
-    assert "LSOA detail" not in text and "Vs comparator" not in text  # no note on what is not there
+    assert "LSOA detail" not in text  # no note on what is not there
     assert any(h.value == "Eastfield on the map" for h in at.header)
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     # the trend (crime, ASB and the officer's own fires, each against the same month a year
@@ -284,7 +364,7 @@ def test_an_officer_sees_their_own_partners_data_for_the_ward(demo):
         head = nb.queries.run(user(username), f"{dataset}_headline", params | {"area": ward}).frame.row(0, named=True)
         metric = next(m for m in at.metric if m.label.startswith(title))
         assert metric.value == f"{head['current']:,}", (username, metric.value, head)
-        assert title in [t.label for t in at.tabs]
+        assert title.removesuffix(" (opened)") in [t.label for t in at.tabs]
     # Other partners' officers never see a dataset that is not their partner's.
     at = go(login("officer.fire"), "neighbourhood")
     assert not any(m.label.startswith("Housing ASB") for m in at.metric)

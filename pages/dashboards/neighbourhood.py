@@ -66,7 +66,7 @@ def render() -> None:
             delta_color=DELTA.get(r["ward_change"], "gray"), border=True,
             help=ui.md_escape(rate + against) or None,
         )
-    own_metrics(user, ward)
+    own = own_metrics(user, ward)
     gap = nb.change_gap(page.summary)
     if gap:
         st.caption(gap)
@@ -79,9 +79,13 @@ def render() -> None:
 
     st.header("What changed most", anchor=False)
     changes = nb.biggest_changes(compared)
-    if changes:
-        st.markdown("\n".join(f"- {'▲' if c['direction'] == 'rise' else '▼'} "
-                              f"{ui.md_escape(nb.change_line(c))}" for c in changes))
+    # The user's own partner's data in the ward too, where its change is significant.
+    mine = [t for t in own if not t.lower_bound and t.direction in ("up", "down")]
+    if changes or mine:
+        st.markdown("\n".join([f"- {'▲' if c['direction'] == 'rise' else '▼'} "
+                               f"{ui.md_escape(nb.change_line(c))}" for c in changes]
+                              + [f"- {'▲' if t.direction == 'up' else '▼'} {ui.md_escape(nb.own_change_line(t))}"
+                                 for t in mine]))
         st.caption("The largest changes on the 12 months before that are statistically significant "
                    "(exact Poisson test, 5% level).")
     elif gap:
@@ -95,7 +99,7 @@ def render() -> None:
     st.header(f"{name} by type, against {ui.md_escape(cmp)}" if cmp else f"{name} by type", anchor=False)
     shown = themes.select_columns(compared, [c for c in TABLE_COLUMNS if cmp or "comparator" not in c])
     ui.table(shown, height="content", column_config={
-        "category": _col.TextColumn("Type", width=170, pinned=True),  # stays in view on a phone
+        "category": _col.TextColumn("Type", width=205, pinned=True),  # stays in view on a phone
         "ward_current": _col.NumberColumn("Count", width=58),
         "ward_change_pct": _col.NumberColumn("Change %", format="%+.1f", width=72),
         "ward_change": _col.TextColumn("Tested change", width=140),
@@ -126,22 +130,23 @@ def render() -> None:
     ui.dataset_note("asb", *indicators.NOTES["asb"], about="anti-social behaviour")
 
 
-def own_metrics(user, ward: str) -> None:
+def own_metrics(user, ward: str) -> list:
     """The user's own partner's data for the ward (a fire officer's fires, a housing officer's
     cases opened), beside police crime and ASB: the same figures as its dashboard for the ward."""
     tiles = [t for t in themes.own_tiles(user, area=ward) if t.available]
     if not tiles:
-        return
+        return []
     cols = st.columns(2)
     for i, tile in enumerate(tiles):
         if tile.lower_bound:
             delta, colour, arrow = "not tested: figures inside it are withheld from you", "gray", "off"
-        else:
-            delta = f"{tile.change_label} on the year before ({indicators.JUDGEMENT_WORDS[tile.colour].lower()})"
+        else:  # in the police tiles' words beside them
+            delta = f"{tile.change_label} on the year before ({nb.change_words(tile.direction)})"
             colour, arrow = tile.metric_colour, {"up": "up", "down": "down"}.get(tile.raw_direction, "off")
         cols[i % 2].metric(f"{tile.title}, {tile.period_label}", tile.value_label, delta=delta,
                            delta_color=colour, delta_arrow=arrow, border=True,
                            help=f"The 12 months before: {tile.previous_label}. {tile.sentence}")
+    return tiles
 
 
 def trend_section(ward: str, ward_name: str) -> None:
@@ -150,7 +155,7 @@ def trend_section(ward: str, ward_name: str) -> None:
     parts = [("Crime", "crime", "crimes", "crimes"), ("Anti-social behaviour", "asb", "incidents", "ASB incidents")]
     # The user's own partner's monthly data for the ward too (fires, housing ASB cases).
     own = themes.own_datasets(user)
-    parts += [(d["title"], d["name"], d["count"], d["noun"]) for d in own]
+    parts += [(d["short"], d["name"], d["count"], d["noun"]) for d in own]  # short: tabs fit a phone
     params = {d["name"]: d["defaults"] for d in own}
     trends = {key: nb.trend(user, ward, key, count, params=params.get(key)) for _, key, count, _ in parts}
     tabs = st.tabs([title for title, *_ in parts] + ["Table"])
