@@ -20,6 +20,11 @@ def _month(d) -> str:
     return d.strftime("%b %Y") if isinstance(d, (dt.date, dt.datetime)) else str(d)
 
 
+def _in(when: str) -> str:
+    """'in Sep 2026'; 'for the Oct–Dec 2024 cohorts', 'for the 12 months to Sep 2026'."""
+    return f"for {when}" if when.startswith("the ") else f"in {when}"
+
+
 def _ok(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
@@ -94,9 +99,11 @@ def areas(ranked: pl.DataFrame, name_col: str, count_col: str, unit: str, label:
 
 
 def lines(frame: pl.DataFrame, x: str, y: str, group: str, y_title: str,
-          order: list | None = None, unit: str = "") -> tuple[str, str]:
+          order: list | None = None, unit: str = "", when=None) -> tuple[str, str]:
     """(name, summary) of one line per group: each group's latest value and its change from the
-    first."""
+    first. ``when`` names a point's x in words ('the Oct–Dec 2024 cohorts'; default its month):
+    a quarterly cohort is not 'Oct 2024'."""
+    label = when or _month
     groups = order or list(dict.fromkeys(frame[group].to_list()))
     xs = [v for v in frame[x].to_list() if v is not None]
     span = f"{_month(min(xs))} to {_month(max(xs))}" if xs else ""
@@ -107,6 +114,6 @@ def lines(frame: pl.DataFrame, x: str, y: str, group: str, y_title: str,
         pts = [(a, b) for a, b in zip(part[x].to_list(), part[y].to_list()) if _ok(b)]
         if pts:
             first, last = pts[0], pts[-1]
-            parts.append(f"{g}: {_num(last[1])}{unit} in {_month(last[0])}"
-                         + (f" (from {_num(first[1])}{unit} in {_month(first[0])})" if len(pts) > 1 else ""))
+            parts.append(f"{g}: {_num(last[1])}{unit} {_in(label(last[0]))}"
+                         + (f" (from {_num(first[1])}{unit} {_in(label(first[0]))})" if len(pts) > 1 else ""))
     return name, ("; ".join(parts) + ".") if parts else "No values to show."

@@ -30,7 +30,8 @@ from . import demo as d
 DATASETS = ("fires", "council_asb", "environmental_crime", "ae_assaults", "ambulance_assaults",
             "housing_asb", "youth_first_time_entrants", "youth_reoffending")
 TIME_BANDS = ("00:00-05:59", "06:00-11:59", "12:00-17:59", "18:00-23:59")
-ESTATES = ("Marsh End", "Kingsmead", "Westgate", "Eastfield", "Harbourside")
+# The housing provider's estates (most of its homes); Abbey is the demo housing officer's patch.
+ESTATES = ("Abbey", "Marsh End", "Kingsmead", "Westgate", "Eastfield", "Harbourside")
 
 
 def _months(end_month: str, months: int) -> tuple[np.ndarray, np.ndarray, pl.Series]:

@@ -128,6 +128,10 @@ def held_words(first, last, grain_months: int = 1) -> str:
     a, b = parse_period(str(first)), parse_period(str(last))
     if a is None or b is None:
         return f"{first} to {last}"
+    if not (_YM.match(str(first).strip()) and _YM.match(str(last).strip())):
+        # Periods written as their publisher names them (financial years '2018/19', quarters
+        # '2024 Q2'): each in words, never taken for its first month ('Apr 2025' for 2025/26).
+        return f"{period_words(first)} to {period_words(last)}"
     if grain_months == 3:
         return " to ".join(f"{month_date(i):%b}–{month_date(i + 2):%b %Y}" for i in (a, b))
     return f"{month_date(a):%b %Y} to {month_date(b + max(grain_months, 1) - 1):%b %Y}"

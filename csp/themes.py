@@ -159,9 +159,12 @@ def proportion_change(x1, n1, x0, n0, alpha: float = ALPHA, noise_from=None) -> 
         "change_points": 100 * change, "p_value": p_value, "significant": significant,
         "direction": "none" if not significant or change == 0 else ("up" if change > 0 else "down"),
         "noise": bool(nv1 or nv0),
-        # How far perturbation alone may move the current rate for this reader (95%, points):
-        # a cohort of 70 under the t10 table reads 39% where the owner's is 32%.
-        "noise_points": 100 * 1.96 * math.sqrt(nv1),
+        # How far perturbation alone may move the change for this reader (95%, points): a
+        # cohort of 70 under the t10 table reads 39% where the owner's is 32%.
+        "noise_points": 100 * 1.96 * math.sqrt(nv1 + nv0),
+        # Protection alone can move it further than it moved: its direction is not known here
+        # (partners read "fell" where the owner's exact rates rose).
+        "unclear": bool(nv1 or nv0) and 100 * 1.96 * math.sqrt(nv1 + nv0) >= abs(100 * change),
     }
 
 
@@ -271,15 +274,18 @@ def _finish(tile: Tile, direction: str, raw_direction: str) -> Tile:
     return tile
 
 
-def monthly_window(frame: pl.DataFrame, date_col: str, count_col: str) -> tuple[list[dt.date], list]:
+def monthly_window(frame: pl.DataFrame, date_col: str, count_col: str,
+                   held: tuple[dt.date, dt.date] | None = None) -> tuple[list[dt.date], list]:
     """Every month from the first to the last in the frame, with its count; a month the query
-    returned no row for is None (a gap in the data is not taken to be zero)."""
-    if frame.height == 0:
+    returned no row for is None (a gap in the data is not taken to be zero). ``held``: the
+    dataset's first and last month held, inside which a month with no row had no records (a
+    ward with no fire that month): 0, as the dashboards count it."""
+    if frame.height == 0 and held is None:
         return [], []
     got = dict(zip(frame[date_col].to_list(), frame[count_col].to_list()))
-    first, last = min(got), max(got)
+    first, last = held if held is not None else (min(got), max(got))
     months = [add_months(first, i) for i in range(months_between(first, last) + 1)]
-    return months, [got.get(m) for m in months]
+    return months, [got.get(m, 0 if held is not None else None) for m in months]
 
 
 def rolling_12(values: list) -> list:
@@ -319,7 +325,11 @@ def robust_extreme_area(result: queries.Result, direction: int, name_col: str = 
     cols = ("current", "previous")
     if any(c in result.partial.columns and result.partial[c].any() for c in cols):
         return None
-    m = max((cells.max_noise(r) for r in (result.rules or {}).values()), default=0)
+    rules = (result.rules or {}).values()
+    if any(r.method == "suppress" for r in rules) and any(
+            c in result.suppressed.columns and result.suppressed[c].any() for c in cols):
+        return None  # a withheld total under suppression may add up many small cells
+    m = max((cells.max_noise(r) for r in rules), default=0)
 
     def bounds(i: int, r: dict, c: str) -> tuple[int, int]:
         hidden = c in result.suppressed.columns and result.suppressed[c][i]
@@ -374,7 +384,8 @@ def headline_figures(headline: queries.Result | None) -> dict | None:
 
 def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | None, count_col: str,
                wards: queries.Result | None = None, polarity: str = "lower_is_better",
-               source: str = "", headline: queries.Result | None = None) -> Tile:
+               source: str = "", headline: queries.Result | None = None,
+               held: tuple[dt.date, dt.date] | None = None) -> Tile:
     """A tile for a monthly count: latest rolling 12 months against the 12 before. The two
     totals are the theme page's headline figures when ``headline`` gives them: under
     perturbation a sum of twelve published months differs a little from the published 12-month
@@ -385,7 +396,7 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
         tile.reason = "Not shared with you under the sharing agreement."
         return tile
     tile.versions = dict(monthly.versions)
-    months, values = monthly_window(monthly.frame, "month", count_col)
+    months, values = monthly_window(monthly.frame, "month", count_col, held)
     if len(months) < 24:
         tile.reason = f"Fewer than 24 months of data held ({len(months)}), so no year-on-year comparison."
         return tile
@@ -418,7 +429,14 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
     tile.significant, tile.p_value = test["significant"], test["p_value"]
     where = None
     # "The largest rise was in Eastfield" says nothing when Eastfield is the only ward.
-    if wards is not None and test["change"] != 0 and wards.frame.height > 1:
+    # The direction itself must survive protection too: a perturbed total 1,452 against 1,449
+    # read "rose" where police's exact 1,449 against 1,452 "fell".
+    from .protection import cells
+
+    source = headline if head is not None else monthly
+    settled = abs(test["change"]) > 2 * max(
+        (cells.max_noise(r) for r in (getattr(source, "rules", None) or {}).values()), default=0)
+    if wards is not None and test["change"] != 0 and wards.frame.height > 1 and settled:
         where = robust_extreme_area(wards, 1 if test["change"] > 0 else -1)
     tile.sentence = count_sentence(subject, test, tile.period_label, where)
     raw = "none" if test["change"] == 0 else ("up" if test["change"] > 0 else "down")
@@ -429,6 +447,11 @@ def proportion_sentence(subject: str, test: dict | None, period: str, extra: str
     if test is None:
         return f"{subject}: no comparison is possible because a figure is suppressed or missing."
     now, before = 100 * test["current"], 100 * test["previous"]
+    if test.get("unclear"):
+        return (f"{subject} was {now:.1f}% for {period}, against {before:.1f}% the year before"
+                + (f"; {extra}" if extra else "") + ". Your figures are perturbed to protect small "
+                f"numbers, which alone can move this change by about ±{test['noise_points']:.0f} points: "
+                "more than the change itself, so they cannot say which way the rate moved.")
     if round(now, 1) == round(before, 1):
         text = f"{subject} was {now:.1f}% for {period}, the same as the year before"
     else:
@@ -439,13 +462,13 @@ def proportion_sentence(subject: str, test: dict | None, period: str, extra: str
 
 
 def noise_words(test: dict | None) -> str:
-    """' Protection alone can move this rate by about ±8 points for you.' where perturbation
-    moves it by a point or more: a board must not quote a rise that protection may have made."""
+    """' ... that alone can move this change by about ±10 points' where perturbation moves it by
+    a point or more: a board must not quote a rise that protection may have made."""
     points = (test or {}).get("noise_points") or 0
     if points < 1:
         return ""
-    return (f" Your figures are perturbed to protect small numbers: that alone can move this rate "
-            f"by about ±{points:.0f} points, so the owner's exact rate may differ.")
+    return (f" Your figures are perturbed to protect small numbers: that alone can move this change "
+            f"by about ±{points:.0f} points, so the owner's exact rates may differ.")
 
 
 def _proportion_tile(tile: Tile, test: dict | None, period: str, subject: str, extra: str,
@@ -462,11 +485,16 @@ def _proportion_tile(tile: Tile, test: dict | None, period: str, subject: str, e
     tile.significant, tile.p_value = test["significant"], test["p_value"]
     tile.sentence = proportion_sentence(subject, test, period, extra)
     c = test["change_points"]
-    raw = "none" if round(c, 1) == 0 else ("up" if c > 0 else "down")
+    raw = "none" if round(c, 1) == 0 or test.get("unclear") else ("up" if c > 0 else "down")
     return _finish(tile, test["direction"], raw)
 
 
 # ---- reoffending ------------------------------------------------------------------------
+
+
+def cohorts_words(quarter: dt.date) -> str:
+    """'the Oct–Dec 2024 cohorts': a cohort quarter, dated by its first day, in words."""
+    return f"the {quarter:%b}–{add_months(quarter, 2):%b %Y} cohorts"
 
 
 def cohort_age(latest_quarter: dt.date, today: dt.date) -> dict:
@@ -689,7 +717,8 @@ def own_datasets(user: access.User | None) -> list[dict]:
         # Say which categories the figure is: "Housing ASB cases (opened)".
         which = ", ".join(str(v).lower() for vs in defaults.values() for v in vs)
         suffix = f" ({which})" if which else ""
-        out.append({"name": name, "title": d.get("title", c.title) + suffix, "count": incidents.count_column(c),
+        out.append({"name": name, "title": d.get("title", c.title) + suffix, "short": d.get("title", c.title),
+                    "count": incidents.count_column(c),
                     "polarity": d.get("polarity", "lower_is_better"), "noun": d.get("noun", "incidents") + suffix,
                     "defaults": defaults})
     return out
@@ -699,10 +728,13 @@ def own_tiles(user: access.User | None, area: str | None = None) -> list[Tile]:
     """A tile for each of :func:`own_datasets`: a fire officer's Overview shows fires too, and
     their Neighbourhood page the fires in the ward (``area``). The same headline query as the
     dataset's dashboard, with its default categories."""
+    from .protection import periods
+
     out = []
     for d in own_datasets(user):
         params = d["defaults"] | ({"area": area} if area else {})
+        span = periods.held([d["name"]])
         out.append(count_tile(d["name"], d["title"], d["title"], try_run(user, f"{d['name']}_monthly_total", params),
                               d["count"], polarity=d["polarity"], source=d["name"],
-                              headline=try_run(user, f"{d['name']}_headline", params)))
+                              headline=try_run(user, f"{d['name']}_headline", params), held=span))
     return out

@@ -15,3 +15,19 @@ def test_bar_summary_names_the_largest_and_smallest_and_what_is_withheld():
     # Items are separated by semicolons: a group's name can carry a comma.
     assert text.startswith("Largest: IOM 63; Released from custody 42.")
     assert "Smallest: Adults, not IOM 23." in text and "1 is low (not drawn)." in text
+
+
+def test_line_summary_names_each_point_as_its_period():
+    """A cohort quarter dated by its first day read 'in Oct 2024'; it is the Oct–Dec cohorts."""
+    import datetime as dt
+    from csp import themes
+
+    frame = pl.DataFrame({"q": [dt.date(2021, 1, 1), dt.date(2024, 10, 1)], "rate": [24.3, 28.0],
+                          "group": ["All offenders", "All offenders"]})
+    name, text = chart_text.lines(frame, "q", "rate", "group", "reoffending rate, %", unit="%",
+                                  when=themes.cohorts_words)
+    assert text == ("All offenders: 28% for the Oct–Dec 2024 cohorts "
+                    "(from 24.3% for the Jan–Mar 2021 cohorts).")
+    assert name == "Line chart: reoffending rate, %, Jan 2021 to Oct 2024, 1 line"
+    _, plain = chart_text.lines(frame, "q", "rate", "group", "rate", unit="%")
+    assert plain.startswith("All offenders: 28% in Oct 2024")

@@ -434,3 +434,6 @@ def test_what_is_held_reads_as_the_months_its_periods_span():
     assert supply.held_words("2021-01-01", "2024-10-01", 3) == "Jan–Mar 2021 to Oct–Dec 2024"
     assert supply.held_words("2021-01", "2024-01", 12) == "Jan 2021 to Dec 2024"
     assert supply.held_words("?", "2024-10") == "? to 2024-10"
+    # Financial years stay years: 2025/26 is not 'Apr 2025'.
+    assert supply.held_words("2018/19", "2025/26") == "2018/19 to 2025/26"
+    assert supply.held_words("2024 Q2", "2024 Q4", 3) == "Apr–Jun 2024 to Oct–Dec 2024"

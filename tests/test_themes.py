@@ -130,6 +130,18 @@ def test_the_largest_rise_is_named_only_where_protection_cannot_have_chosen_it()
     # A withheld ward may have risen from 0 to under the threshold (plus noise).
     assert named([("Castle", 20, 10), ("Hidden", None, None)], perturbed) is None
     assert named([("Castle", 40, 10), ("Hidden", None, None)], perturbed) == "Castle"
+    # The total's direction must survive protection too: +1 under the t5 table may be a fall.
+    wards = _wards([("Fenside", 905, 800), ("Marsh End", 498, 418)])
+    wards.rules = perturbed
+    flat = themes.TableResult(_monthly([100] * 23 + [101]).frame, rules=perturbed)
+    tile = themes.count_tile("crime", "Recorded crime", "Crime", flat, "crimes", wards)
+    assert " rose " in tile.sentence and "largest" not in tile.sentence
+    # Under suppression a withheld ward may add up many small cells: no bound, no name.
+    suppressed = {"crime": Rule("crime", "suppress", 5)}
+    hidden = pl.DataFrame({"current": [False, True], "previous": [False, True]})
+    wards = _wards([("Castle", 400, 10), ("Dock", None, None)])
+    wards.rules, wards.suppressed = suppressed, hidden
+    assert "largest" not in themes.count_tile("crime", "Recorded crime", "Crime", monthly, "crimes", wards).sentence
     # Under suppression a floor ("at least") may hide any rise.
     floors = pl.DataFrame({"current": [False, True], "previous": [False, False]})
     assert named([("Castle", 40, 10), ("Dock", 12, 11)], {"crime": Rule("crime", "suppress", 5)}, floors) is None
@@ -220,9 +232,17 @@ def test_a_rate_perturbation_can_move_says_so_and_the_owners_does_not():
         return test, themes.proportion_sentence("The reoffending rate", test, "the latest year")
 
     t10 = Rule("youth_reoffending", "perturb", 10, "ptable_t10")
+    # A change larger than the noise: its direction stands, and the sentence says the noise.
+    test, text = sentence(t10, 45, 70, 22, 64)
+    assert 5 <= test["noise_points"] <= 20 and f"±{test['noise_points']:.0f} points" in text
+    assert " rose from " in text and "owner's exact rates may differ" in text and not test["unclear"]
+    # Partners read 28.1% -> 38.6% where the owner's exact rates were 30.6% -> 32.4%: the noise
+    # (about ±12 points) is larger than the change, so no direction is given at all.
     test, text = sentence(t10, 27, 70, 18, 64)
-    assert 5 <= test["noise_points"] <= 15 and f"±{test['noise_points']:.0f} points" in text
-    assert "owner's exact rate may differ" in text
+    assert test["unclear"] and test["noise_points"] > abs(test["change_points"])
+    assert " rose " not in text and " fell " not in text and "cannot say which way" in text
+    tile = themes._proportion_tile(themes.Tile("reoffending", "R", "lower_is_better"), test, "the year", "R", "")
+    assert tile.raw_direction == "none" and tile.arrow not in ("▲", "▼")
     _, exact = sentence(Rule("youth_reoffending", "none", 0), 23, 71, 19, 62)
     assert "perturbed" not in exact and "±" not in exact
     big, text = sentence(t10, 2300, 7100, 2200, 7000)  # thousands: noise moves it well under a point

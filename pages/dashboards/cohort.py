@@ -54,10 +54,13 @@ def render(dataset: str) -> None:
         lo, hi = test["current_ci"]
         # The Overview's colours: blue/orange only when significant, by the measure's polarity.
         judged = stats.polarity_colour(test["direction"], d.get("polarity", "lower_is_better"))
+        unclear = test.get("unclear")  # protection can move it more than it moved: no arrow
         c1.metric(f"{rate_label}, latest year", f"{100 * test['current']:.1f}%",
-                  delta=f"{test['change_points']:+.1f} points · {indicators.JUDGEMENT_WORDS[judged]}",
+                  delta=(f"{test['change_points']:+.1f} points · direction unclear under protection" if unclear
+                         else f"{test['change_points']:+.1f} points · {indicators.JUDGEMENT_WORDS[judged]}"),
                   delta_color=indicators.METRIC_COLOURS[judged],
-                  delta_arrow="up" if test["change_points"] > 0 else "down" if test["change_points"] < 0 else "off",
+                  delta_arrow="off" if unclear or not test["change_points"] else
+                  ("up" if test["change_points"] > 0 else "down"),
                   border=True,
                   help=f"{period}; 95% interval {100 * lo:.1f}% to {100 * hi:.1f}% (Wilson"
                        + (", widened for the perturbation of your figures" if test.get("noise") else "")

@@ -29,7 +29,8 @@ NOTES = {
 
 _col = st.column_config
 TABLE_COLUMNS = {  # pixel widths so every column fits beside the sidebar at 1280 px
-    "theme": _col.TextColumn("Theme", width=150, pinned=True),  # the judgement still fits on a phone "period": _col.TextColumn("Period", width=165),
+    "theme": _col.TextColumn("Theme", width=185, pinned=True),  # the judgement still fits on a phone
+    "period": _col.TextColumn("Period", width=165),
     "latest_12_months": _col.TextColumn("Latest", width=60),
     "previous_12_months": _col.TextColumn("Before", width=60),
     "latest_95pc_ci": _col.TextColumn("95% CI", width=90), "change": _col.TextColumn("Change", width=85),

@@ -57,7 +57,7 @@ def render() -> None:
                                 "Reoffending rate, % (95% CI shaded)", order=order),
                  "reoff_chart", *chart_text.lines(lines, "cohort_quarter", "rate_pct", "age_group",
                                                   "reoffending rate by quarterly cohort, %",
-                                                  order=order, unit="%"))
+                                                  order=order, unit="%", when=themes.cohorts_words))
     st.caption("Filtered by the cohort type and group chosen above. Quarters where a count is "
                "suppressed are left out of the chart, not drawn as zero.")
     with st.expander("Table: rate and frequency by quarter"):

@@ -50,7 +50,8 @@ def _treatment(summary: themes.SubstanceSummary) -> None:
     charts.chart(fig.rate_lines(shown, "quarter", "completion_pct", "completion_lower", "completion_upper",
                                 "substance_group", "Successful completions, % (95% CI shaded)", order=order),
                  "completion_chart", *chart_text.lines(shown, "quarter", "completion_pct", "substance_group",
-                                                       "successful completions, %", order=order, unit="%"))
+                                                       "successful completions, %", order=order, unit="%",
+                                                       when=lambda d: f"the 12 months to {d:%b %Y}"))
     groups_now = latest.filter(pl.col("substance_group") != "all").with_columns(
         pl.col("substance_group").replace(themes.SUBSTANCE_GROUPS))
     charts.chart(fig.bars(groups_now, "substance_group", "in_treatment", "Adults in treatment (12 months)",

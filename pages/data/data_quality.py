@@ -56,7 +56,7 @@ def render() -> None:
     sched = quality.schedule(dataset, frame["month"].to_list())
     low = frame.filter(pl.col("low_geography")) if "low_geography" in frame.columns else frame.clear()
 
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4 = st.columns([1.5, 1, 1, 1])  # "Jul–Sep 2026" fits beside the counts
     # Rows are labelled by the data's own grain (fires are monthly though supplied quarterly),
     # not by the supply schedule's: monthly rows read "2022 Q4" three times over.
     grain = catalog.contract(dataset).grain_months
