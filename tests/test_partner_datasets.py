@@ -636,6 +636,28 @@ def test_age_bands_and_times_keep_their_natural_order(demo):
         assert drawn == expected and len(drawn) >= 3, (field, drawn)
 
 
+def test_a_cohort_breakdown_says_which_groups_are_not_drawn(demo):
+    """A partner's youth reoffending breakdown draws only the groups big enough to show: the
+    page names the others, so a chart of one bar does not read as the whole cohort."""
+    from csp import catalog, incidents
+    c = catalog.contract("youth_reoffending")
+    d = c.dashboard["cohort"]
+    at = go(login("board.council"), "youth-reoffending")
+    assert not at.exception, at.exception
+    import re
+    said = [re.sub(r"\\(.)", r"\1", x.value) for x in at.caption
+            if x.value.startswith("Not drawn, as too few to show safely: ")]
+    expected = []
+    for f in incidents.filters(c):
+        b = incidents.with_wilson(queries.run(users.get_user("board.council"), f"youth_reoffending_by_{f}"),
+                                  d["outcome"], d["size"])
+        gone = [str(v) for v, r in zip(b.frame[f].to_list(), b.frame["rate_pct"].to_list()) if r is None]
+        if gone and b.frame["rate_pct"].drop_nulls().len():
+            expected.append(set(gone))
+    assert expected, "no group is withheld for the council: the test proves nothing"
+    assert [set(x.removeprefix("Not drawn, as too few to show safely: ").rstrip(".").split(", ")) for x in said] == expected
+
+
 def test_an_analyst_checks_their_own_partners_data_quality_first(demo):
     """Data quality lists every incident dataset (its contract's quality query), and the youth
     justice analyst lands on their own data, not on police crime."""

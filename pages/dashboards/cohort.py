@@ -115,6 +115,10 @@ def render(dataset: str) -> None:
         charts.chart(fig.bars(shown, f, "rate_pct", f"{rate_label}, % (95% CI)", horizontal=True,
                               error=("rate_lower", "rate_upper")),
                      f"{dataset}_by_{f}_chart", f"Bar chart: {title.lower()}, with 95% intervals")
+        # Say which groups are not drawn: a chart of "15-17" alone reads as if there were no others.
+        gone = [str(v) for v, r in zip(shown[f].to_list(), shown["rate_pct"].to_list()) if r is None]
+        if gone:
+            st.caption("Not drawn, as too few to show safely: " + ui.md_escape(", ".join(gone)) + ".")
         with st.expander(f"Table: {title.lower()}"):
             ui.table(b)
         ui.download(b, "Download this breakdown (Excel)", f"{dataset}_by_{f}.xlsx", key=f"dl_{dataset}_by_{f}")
