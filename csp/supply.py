@@ -283,6 +283,13 @@ class PeriodStatus:
     events: tuple[Event, ...] = ()
 
     @property
+    def end_words(self) -> str:
+        """The period's last month ('held to Dec 2024', not 'to Oct–Dec 2024')."""
+        if _YM.match(self.label) or _Q.match(self.label):
+            return f"{month_date(self.start + (3 if _Q.match(self.label) else 1) - 1):%b %Y}"
+        return self.words
+
+    @property
     def words(self) -> str:
         """The period as a person reads it ('Sep 2026', 'Apr–Jun 2024')."""
         return period_words(self.label)

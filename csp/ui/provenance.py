@@ -44,9 +44,11 @@ def rests_on(datasets, today: dt.date | None = None, key: str = "rests_on") -> N
     parts = []
     for s in found:
         last = s.last_period
-        held = f"to {last.words}" if last else "nothing held"
+        held = f"to {last.end_words}" if last else "nothing held"
         as_at = f"as at {s.as_at:%d %b %Y}" if s.as_at else "not published"
         word = "" if s.status == supply.NOT_TRACKED else f"; supply: {s.status}"
+        if s.missing:  # say what is missing, not only that something is
+            word += f" ({s.missing[0].words}" + (f" and {len(s.missing) - 1} more)" if len(s.missing) > 1 else ")")
         parts.append(f"{s.title} ({access.partner_name(s.owner)}) {held}, {as_at}{word}")
     st.caption("The data this view rests on: " + md_escape("; ".join(parts)) + ".")
     with st.expander("The data this view rests on"):
