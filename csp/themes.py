@@ -350,6 +350,14 @@ def robust_extreme_area(result: queries.Result, direction: int, name_col: str = 
     return best if lowest is not None and lowest > 0 and lowest > others else None
 
 
+FEW = 10  # a count change from fewer than this reads as a number, not a percentage
+
+
+def few(test: dict) -> bool:
+    """A change from a handful ("-100.0%" for 2 to 0) reads better as a number."""
+    return test.get("previous") is not None and test["previous"] < FEW
+
+
 def count_sentence(subject: str, test: dict | None, period: str, where: dict | None = None,
                    name_col: str = "ward_name") -> str:
     """One plain-English sentence from a count change test and the area where it was largest."""
@@ -359,7 +367,8 @@ def count_sentence(subject: str, test: dict | None, period: str, where: dict | N
         return f"{subject} was unchanged in the {period} against the 12 months before."
     verb = "rose" if test["change"] > 0 else "fell"
     pct = test["pct_change"]
-    size = f"{abs(pct):.1f}%" if pct is not None else f"by {abs(test['change']):,}"  # as the chip beside it
+    # As the chip beside it; a count of a few as a number ("fell by 2", not "fell 100.0%").
+    size = f"{abs(pct):.1f}%" if pct is not None and not few(test) else f"by {abs(test['change']):,}"
     text = f"{subject} {verb} {size} ({significance_phrase(test['significant'])}) in the {period}"
     if where is not None:
         noun = "rise" if test["change"] > 0 else "fall"
@@ -423,7 +432,8 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
         return _finish(tile, "none", "none")
     test = count_change(current, previous)
     tile.value_label = f"{current:,}"
-    tile.change_label = "n/a" if test["pct_change"] is None else f"{test['pct_change']:+.1f}%"
+    tile.change_label = ("n/a" if test["pct_change"] is None and not few(test) else
+                         f"{test['change']:+,}" if few(test) else f"{test['pct_change']:+.1f}%")
     lo, hi = stats.exact_poisson_ci(current)  # the latest 12-month count's exact 95% interval
     tile.ci_label = f"{lo:,.0f}–{hi:,.0f}"
     tile.significant, tile.p_value = test["significant"], test["p_value"]

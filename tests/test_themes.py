@@ -247,3 +247,13 @@ def test_a_rate_perturbation_can_move_says_so_and_the_owners_does_not():
     assert "perturbed" not in exact and "±" not in exact
     big, text = sentence(t10, 2300, 7100, 2200, 7000)  # thousands: noise moves it well under a point
     assert big["noise_points"] < 1 and "±" not in text
+
+
+def test_a_change_from_a_handful_reads_as_a_number():
+    """Two cases to none read '-100.0%' beside 'not significant'; a change from fewer than ten
+    reads as the number it is."""
+    tile = themes.count_tile("x", "Cases", "Cases", _monthly([0] * 10 + [1, 1] + [0] * 12), "crimes")
+    assert tile.value_label == "0" and tile.previous_label == "2" and tile.change_label == "-2"
+    assert "fell by 2 (not significant" in tile.sentence and "%" not in tile.sentence
+    big = themes.count_tile("x", "Cases", "Cases", _monthly([1] * 12 + [2] * 12), "crimes")
+    assert big.change_label == "+100.0%"
