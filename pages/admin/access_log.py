@@ -17,7 +17,7 @@ def render() -> None:
     st.title(f"Use of {partner} data", anchor=False)
     st.caption(f"Everyone who viewed a page built on {partner} data, downloaded it or exported it, "
                "from the audit trail.")
-    since = st.date_input("Since", value=dt.date.today() - dt.timedelta(days=30), key="uses_since")
+    since = st.date_input("Since", value=dt.date.today() - dt.timedelta(days=30), key="uses_since", format="DD/MM/YYYY")
     rows = [r for r in audit.search(data_owner=me.partner, since=since.isoformat(), limit=5000)
             if r["action"] in USES]
     if not rows:

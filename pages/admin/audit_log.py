@@ -21,8 +21,8 @@ def render() -> None:
         owner = st.selectbox("Whose data", ["", *access.PARTNERS], format_func=lambda p: access.partner_name(p) or "Any",
                              key="audit_owner")
         text = st.text_input("Contains", key="audit_text")
-        since = st.date_input("From", value=dt.date.today() - dt.timedelta(days=30), key="audit_since")
-        until = st.date_input("To", value=dt.date.today(), key="audit_until")
+        since = st.date_input("From", value=dt.date.today() - dt.timedelta(days=30), key="audit_since", format="DD/MM/YYYY")
+        until = st.date_input("To", value=dt.date.today(), key="audit_until", format="DD/MM/YYYY")
     rows = audit.search(actor=actor.strip() or None, action=action or None, data_owner=owner or None,
                         text=text.strip() or None, since=since.isoformat(), until=until.isoformat(),
                         limit=5000)

@@ -23,10 +23,13 @@ def render() -> None:
     # What you may see comes right after the dataset: on a phone only the first columns fit.
     summary = [{k: e[k] for k in ("title", "access", "owner", "as_at", "coverage", "update_frequency", "latest_version")}
                for e in entries]
+    col = st.column_config
+    # Widths that fit beside the sidebar at 1280 px: Coverage and Version fell off the right.
     st.dataframe(summary, hide_index=True, width="stretch", column_config={
-        "title": st.column_config.TextColumn("Dataset", pinned=True), "owner": "Owner",
-        "update_frequency": "Updated", "as_at": "As at", "coverage": "Coverage",
-        "latest_version": "Version", "access": "You may see"})
+        "title": col.TextColumn("Dataset", pinned=True, width=210), "owner": col.TextColumn("Owner", width=85),
+        "update_frequency": col.TextColumn("Updated", width=75), "as_at": col.TextColumn("As at", width=95),
+        "coverage": col.TextColumn("Coverage", width=165), "latest_version": col.TextColumn("Version", width=75),
+        "access": col.TextColumn("You may see", width=230)})
     for e in entries:
         with st.expander(e["title"]):
             st.markdown(f"{ui.md_escape(e['description'])}\n\n**Owner:** {ui.md_escape(e['owner'])} · "
