@@ -223,13 +223,18 @@ def incident_harvest(user, dataset: str, wards: list[str] | None = None, lsoa: b
             if crime:
                 h.run(user, "neighbourhood_summary", {"ward": ward}, summary)
 
-        def partnership(r):  # the comparator a scoped user reads beyond their wards
+        def partnership(r):  # the Neighbourhood comparator: the partnership's totals
             cat = r["category"]
             if (cat == "Anti-social behaviour") == crime:
                 return []
             tc = {} if cat in ("All crime", "Anti-social behaviour") else {"crime_type": {cat}}
             return [({"district_code": districts, "month": cur, **tc}, "comparator_current")]
-        h.run(user, "neighbourhood_partnership", {}, partnership)
+        # Only where the space holds the whole partnership: a scoped user's space is their wards,
+        # and the partnership total adds cells found in no other view of theirs (one equation with
+        # unknowns of its own: nothing on their cells). It is what their partner's unscoped users
+        # read, and those users' harvests carry it.
+        if not user.areas:
+            h.run(user, "neighbourhood_partnership", {}, partnership)
     return h
 
 
