@@ -180,9 +180,13 @@ def change_line(c: dict) -> str:
 
 
 def own_change_line(tile) -> str:
-    """A tile's significant change as change_line says a crime type's: 'Fires: up (31 to 43, +38.7%)'."""
+    """A tile's significant change as change_line says a crime type's: 'Fires: up 12 (31 to 43, +38.7%)'."""
     word = "up" if tile.direction == "up" else "down"
-    return f"{tile.title}: {word} ({tile.previous_label} to {tile.value_label}, {tile.change_label})"
+    try:
+        by = f" {abs(int(tile.value_label.replace(',', '')) - int(tile.previous_label.replace(',', ''))):,}"
+    except ValueError:  # a floor or a withheld figure: no difference to give
+        by = ""
+    return f"{tile.title}: {word}{by} ({tile.previous_label} to {tile.value_label}, {tile.change_label})"
 
 
 def sentence(ward_name: str, compared: queries.Result, compared_with: str | None) -> str:

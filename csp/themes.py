@@ -461,7 +461,7 @@ def proportion_sentence(subject: str, test: dict | None, period: str, extra: str
         return (f"{subject} was {now:.1f}% for {period}, against {before:.1f}% the year before"
                 + (f"; {extra}" if extra else "") + ". Your figures are perturbed to protect small "
                 f"numbers, which alone can move this change by about ±{test['noise_points']:.0f} points: "
-                "more than the change itself, so they cannot say which way the rate moved.")
+                "as much as the change itself or more, so they cannot say which way the rate moved.")
     if round(now, 1) == round(before, 1):
         text = f"{subject} was {now:.1f}% for {period}, the same as the year before"
     else:

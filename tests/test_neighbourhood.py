@@ -413,3 +413,12 @@ def test_a_hotspot_names_what_it_is_compared_with():
     assert line == ("Castle 002A: 140 crimes, 61.2 per 1,000 residents; significantly lower than "
                     "the partnership area")
     assert nb.hotspot_line({**row, "vs_benchmark": None}, "crimes", "x").endswith("per 1,000 residents")
+
+
+def test_an_own_data_change_reads_as_a_crime_types_does():
+    from csp.themes import Tile
+    t = Tile("fires", "Environmental crime", "lower_is_better", value_label="1,118", previous_label="985",
+             change_label="+13.5%", direction="up")
+    assert nb.own_change_line(t) == "Environmental crime: up 133 (985 to 1,118, +13.5%)"
+    t.value_label = "≥1,118"  # a floor: no difference to give
+    assert nb.own_change_line(t) == "Environmental crime: up (985 to ≥1,118, +13.5%)"

@@ -56,7 +56,7 @@ def render(dataset: str) -> None:
         judged = stats.polarity_colour(test["direction"], d.get("polarity", "lower_is_better"))
         unclear = test.get("unclear")  # protection can move it more than it moved: no arrow
         c1.metric(f"{rate_label}, latest year", f"{100 * test['current']:.1f}%",
-                  delta=(f"{test['change_points']:+.1f} points · direction unclear under protection" if unclear
+                  delta=(f"{test['change_points']:+.1f} points · direction unclear" if unclear
                          else f"{test['change_points']:+.1f} points · {indicators.JUDGEMENT_WORDS[judged]}"),
                   delta_color=indicators.METRIC_COLOURS[judged],
                   delta_arrow="off" if unclear or not test["change_points"] else
