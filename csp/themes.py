@@ -596,7 +596,7 @@ def reoffending_summary(user: access.User | None, today: dt.date | None = None,
         top = max(by_type, key=lambda r: r["rate_pct"])
         # Said as "by cohort type": the chart below also splits by IOM, whose rates run higher.
         extra = (f"by cohort type, the highest rate was after "
-                 f"{COHORT_TYPES.get(top['cohort_type'], top['cohort_type'])} ({top['rate_pct']:.0f}%)")
+                 f"{COHORT_TYPES.get(top['cohort_type'], top['cohort_type'])} ({top['rate_pct']:.1f}%)")
     first, last = total["first_quarter"], add_months(total["last_quarter"], 2)
     short = (f"{first:%b}–{last:%b %Y} cohorts" if first.year == last.year
              else f"{first:%b %Y}–{last:%b %Y} cohorts")
@@ -685,7 +685,7 @@ def substance_summary(user: access.User | None) -> SubstanceSummary:
     if groups:
         low = min(groups, key=lambda r: r["completion_pct"])
         extra = (f"the lowest was for {SUBSTANCE_GROUPS.get(low['substance_group'], low['substance_group']).lower()} "
-                 f"({low['completion_pct']:.0f}%)")
+                 f"({low['completion_pct']:.1f}%)")
     _proportion_tile(tile, test, period, "Successful completions as a share of adults in treatment", extra,
                      period.removeprefix("the "))
     series = frame.filter(pl.col("substance_group") == "all")

@@ -100,6 +100,8 @@ def test_data_quality_page(app_env):
     assert period["type_config"]["format"] == "MMM YYYY", period
     # Newest first, as on Data supply: the period checked after an upload is the latest.
     assert table["Period"].is_monotonic_decreasing and len(table) > 1
+    ids = next(d.value for d in at.dataframe if "duplicate_ids" in d.value.columns)
+    assert ids["month"].is_monotonic_decreasing and len(ids) > 1
 
 
 def test_upload_page_mapping_is_offered_and_remembered(app_env):

@@ -1,5 +1,7 @@
 """Data quality: per dataset and period, records, share with a valid geography (flagged under
 85%), duplicate identifiers, periods missing or late against the schedule, category changes."""
+import dataclasses
+
 import plotly.express as px
 import polars as pl
 import streamlit as st
@@ -117,6 +119,9 @@ def render() -> None:
             st.caption("Identifiers are restricted to the owning partner, so duplicate identifiers are shown only to them.")
         elif ids.frame.height:
             st.header("Identifiers", anchor=False)
+            # Newest first, as the table above (masks reversed with the rows).
+            ids = dataclasses.replace(ids, frame=ids.frame.reverse(), suppressed=ids.suppressed.reverse(),
+                                      partial=ids.partial.reverse())
             ui.table(ids, column_config={"month": st.column_config.DateColumn("Period", format="MMM YYYY"),
                                          "with_id": "With identifier", "duplicate_ids": "Duplicate identifiers"})
 
