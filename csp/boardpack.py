@@ -217,16 +217,15 @@ class CountTheme:
     facets: str
     headline: str
     monthly: str
-    benchmark: str
     breakdowns: tuple[tuple[str, str, str, str], ...]  # (query, category column, heading, note key)
 
 
 CRIME = CountTheme("crime", "Crime", "crime", "crimes", "Crimes", "crimes", "crime_facets",
-                   "crime_headline", "crime_monthly_total", "crime_benchmark",
+                   "crime_headline", "crime_monthly_total",
                    (("crime_by_type", "crime_type", "Crimes by type", "crime"),
                     ("crime_by_outcome", "outcome", "Outcomes", "outcomes")))
 ASB = CountTheme("asb", "Anti-social behaviour", "asb", "ASB incidents", "Incidents", "incidents",
-                 "asb_facets", "asb_headline", "asb_monthly_total", "asb_benchmark", ())
+                 "asb_facets", "asb_headline", "asb_monthly_total", ())
 
 
 @dataclass
@@ -308,7 +307,7 @@ def _count_theme(user: access.User, t: CountTheme, fig: _Figures) -> Section:
     for name, cat, heading, note_key in t.breakdowns[:1]:  # the main breakdown beside the trend
         cells.append(_breakdown(user, t, name, cat, heading, params, fig, appendix))
 
-    bench_res, _ = _try(user, t.benchmark, params)
+    bench_res, _ = _try(user, indicators.benchmark_query(user, t.dataset), params)
     bench = indicators.benchmark_rate(bench_res, t.count_col)
     bench_words = indicators.benchmark_label(user.areas, bench)
     maps = []

@@ -500,6 +500,21 @@ def round2(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def benchmark_query(user: access.User | None, dataset: str) -> str:
+    """The comparator query of a dataset's ward and LSOA views. A user limited to some wards
+    compares with the partnership where the sharing policy sets ``partnership_comparator`` for the
+    dataset (``<dataset>_partnership_benchmark``, a ``scope: partnership`` query): otherwise their
+    own wards, which for one ward is the ward itself and compares nothing."""
+    name = f"{dataset}_partnership_benchmark"
+    if user is not None and user.areas and access.partnership_comparator(dataset):
+        try:
+            queries.get(name)
+            return name
+        except queries.QueryError:
+            pass  # a dataset held without wards has no area views, so no comparator either
+    return f"{dataset}_benchmark"
+
+
 def benchmark_label(areas: tuple[str, ...], benchmark: dict | None = None) -> str:
     """What the benchmark is, in words: the partnership (or the wards a user may see)."""
     if benchmark is not None and benchmark.get("label"):

@@ -283,6 +283,36 @@ def test_scoped_officers_compare_with_the_partnership_as_their_partner_reads_it(
     assert {u.username for u in users.list_users() if u.areas} == {"officer.fire", "officer.housing"}
 
 
+def test_scoped_officers_rank_their_wards_against_the_partnership_on_the_incident_pages(demo):
+    """The Crime and ASB pages' by-ward view: a ward-scoped officer's wards are judged against the
+    partnership (as their partner's unscoped users read it), not against themselves; datasets
+    whose owner did not set `partnership_comparator` keep the officer's own wards."""
+    from csp import indicators
+    params = {"from": "2025-01", "to": "2025-03"}
+    for username in ("officer.fire", "officer.housing"):
+        officer = user(username)
+        unscoped = access.User("x.unscoped", "X", officer.role, officer.partner)
+        for ds, col in (("crime", "crimes"), ("asb", "incidents")):
+            name = indicators.benchmark_query(officer, ds)
+            assert name == f"{ds}_partnership_benchmark"
+            assert indicators.benchmark_query(unscoped, ds) == f"{ds}_benchmark"
+            mine = nb.queries.run(officer, name, params).frame.row(0, named=True)
+            theirs = nb.queries.run(unscoped, f"{ds}_benchmark", params).frame.row(0, named=True)
+            assert theirs["comparator"] == "partnership"
+            for k in (col, "population", "months", "wards", "rate_per_1000"):
+                assert mine[k] == theirs[k], (username, ds, k)
+            bench = indicators.benchmark_rate(nb.queries.run(officer, name, params), col)
+            wards = nb.queries.run(officer, f"{ds}_by_ward", params)
+            ranked, _ = indicators.ranked_areas(wards, col, bench)
+            rows = [r for r in ranked.frame.to_dicts() if r["row_kind"] == "ward"]
+            assert {r["ward_code"] for r in rows} == set(officer.areas)
+            # Each ward has a verdict against the partnership (none is withheld in the demo).
+            assert all(r["vs_benchmark"] in ("better", "similar", "worse") for r in rows), rows
+        own = access.grant(officer, "fires")
+        if own is not None and not access.partnership_comparator("fires"):
+            assert indicators.benchmark_query(officer, "fires") == "fires_benchmark"
+
+
 def test_a_partnership_scope_query_cannot_name_an_area():
     """`scope: partnership` lifts a user's ward scope, so such a query may not take an area, have
     a grain, or put an area in its rows (checked when the file is read)."""

@@ -54,9 +54,15 @@ def finest(dataset: str) -> str:
     return catalog.contract(dataset).finest_geo or "district"
 
 
-def expected_query(pol, role, partner, q) -> tuple:
+def expected_query(pol, role, partner, q, scoped: bool = False) -> tuple:
     grants = {d: expected_grant(pol, role, partner, d) for d in q.datasets}
     if any(g is None for g in grants.values()):
+        return ("denied",)
+    # A `scope: partnership` query reads beyond a ward-scoped user's wards only where the policy
+    # sets `partnership_comparator` for every protected dataset it reads (the owner's own too).
+    if scoped and q.scope == "partnership" and any(
+            catalog.contract(d).protected and not pol["datasets"][cube_parents().get(d, d)].get(
+                "partnership_comparator", False) for d in q.datasets):
         return ("denied",)
     # The grain limits protected data only: reference data (lookups, populations) is public.
     geos = {d: finest(d) if g[0] == "finest" else g[0] for d, g in grants.items()
@@ -95,7 +101,7 @@ def test_every_user_by_every_query(tiny):
     for q in queries.all_queries():
         params = {n: VALID[p.type] for n, p in q.params.items() if p.required}
         for user in USERS:
-            want = expected_query(pol, user.role, user.partner, q)
+            want = expected_query(pol, user.role, user.partner, q, bool(user.areas))
             try:
                 r = queries.run(user, q.name, params)
                 got = ("ok", r.threshold)

@@ -157,8 +157,8 @@ def _views(p: Page) -> dict:
     bench_params = {k: v for k, v in params.items() if k != "area"}
     for level in levels:
         views[f"By {LEVEL_WORDS[level]}"] = lambda level=level: sections.areas_section(
-            level, f"{dataset}_by_{level}", f"{dataset}_benchmark", params, bench_params, count, label,
-            dataset, definition, caveats, f"{dataset}_by_{level}", noun=noun)
+            level, f"{dataset}_by_{level}", indicators.benchmark_query(user, dataset), params, bench_params,
+            count, label, dataset, definition, caveats, f"{dataset}_by_{level}", noun=noun)
     for b in c.breakdowns:
         title = incidents.label_of(c, b)
         if not access.shares_field(user, dataset, b):
