@@ -302,16 +302,28 @@ class PeriodStatus:
                          + (f", {e.note}" if e.note else "") for e in self.events)
 
 
-def _periods_of(meta: dict, step: int) -> frozenset[int] | None:
+def _on_grid(r: Rule, text) -> int | None:
+    """The rule's period holding a period as held (None when unreadable). Monthly data supplied
+    quarterly (fires, council ASB) is judged by the quarter, so a month counts towards its
+    quarter (calendar quarters and years, or the grid through the rule's ``from``); quarters,
+    years and financial years are periods already."""
+    p = parse_period(str(text))
+    if p is None or r.step == 1 or not _YM.match(str(text).strip()):
+        return p
+    offset = r.start % r.step if r.start is not None else 0
+    return p - ((p - offset) % r.step)
+
+
+def _periods_of(meta: dict, r: Rule) -> frozenset[int] | None:
     held = meta.get("periods")
     if held is not None:
-        return frozenset(p for p in (parse_period(x) for x in held) if p is not None)
+        return frozenset(p for p in (_on_grid(r, x) for x in held) if p is not None)
     cov = meta.get("coverage") or {}
-    first, last = parse_period(cov.get("first") or ""), parse_period(cov.get("last") or "")
+    first, last = _on_grid(r, cov.get("first") or ""), _on_grid(r, cov.get("last") or "")
     if first is None or last is None:
         return frozenset()
     # Versions published before periods were recorded: the range, assumed without gaps.
-    return frozenset(range(first, last + 1, step))
+    return frozenset(range(first, last + 1, r.step))
 
 
 def _at(text: str | None) -> dt.datetime | None:
@@ -336,9 +348,9 @@ def changes(dataset: str, r: Rule | None = None) -> tuple[list[Change], list[str
         at = _at(v.meta.get("published_at"))
         if at is None:
             continue
-        revised = frozenset(p for p in (parse_period(x) for x in (v.meta.get("validation") or {}).get("periods", []))
+        revised = frozenset(p for p in (_on_grid(r, x) for x in (v.meta.get("validation") or {}).get("periods", []))
                             if p is not None)
-        out.append((at, 0, i, Change(at, "publish", v.version, _periods_of(v.meta, r.step),
+        out.append((at, 0, i, Change(at, "publish", v.version, _periods_of(v.meta, r),
                                      v.meta.get("published_by", ""), revised)))
     for j, e in enumerate(store.history(dataset)):
         if e.get("event") != "rollback" or _at(e.get("at")) is None:
@@ -346,7 +358,7 @@ def changes(dataset: str, r: Rule | None = None) -> tuple[list[Change], list[str
         to = e.get("to")
         target = by_id.get(to)
         out.append((_at(e["at"]), 1, j, Change(
-            _at(e["at"]), "rollback", to, _periods_of(target.meta, r.step) if target else None, e.get("by", ""),
+            _at(e["at"]), "rollback", to, _periods_of(target.meta, r) if target else None, e.get("by", ""),
             note=f"rolled back from {e.get('from')} to {to}" + ("" if target else " (since deleted)"))))
     ordered = [c for *_, c in sorted(out, key=lambda t: t[:3])]
     current = store.current_version_id(dataset)
@@ -355,7 +367,7 @@ def changes(dataset: str, r: Rule | None = None) -> tuple[list[Change], list[str
         # Rolled back without going through csp.upload (which records it): the time is not known;
         # the latest known change is the earliest it can have been.
         target = by_id.get(current)
-        ordered.append(Change(ordered[-1].at, "rollback", current, _periods_of(target.meta, r.step) if target else None,
+        ordered.append(Change(ordered[-1].at, "rollback", current, _periods_of(target.meta, r) if target else None,
                               note=f"serving {current} since a change not in the history"))
         notes.append(f"{current} is served since a rollback the history does not record; its time is not known.")
     if versions and versions[0].version != "v000001":
