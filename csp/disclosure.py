@@ -65,11 +65,41 @@ def protection_note(result) -> str:
             "adjustment, so the same figure always reads the same but parts may not add up "
             f"exactly to totals; counts under {' or '.join(map(str, perturbed))} after protection "
             "read 'low'.")
+        near = near_threshold(result)
+        if near:
+            t, reach = near
+            top = reach - 1
+            shown = str(t) if top == t else f"{t} or {top}" if top == t + 1 else f"{t} to {top}"
+            parts.append(f"Counts shown as {shown} may stand for fewer than {t}, which protection "
+                         f"can raise as far as {top}: read them as small.")
     if suppressed:
         parts.append(
             f"Counts from 1 to {' or '.join(str(t - 1) for t in suppressed)} are withheld "
             "('suppressed'); totals add up the figures shown, and one marked ≥ leaves some out.")
     return " ".join(parts)
+
+
+def near_threshold(result) -> tuple[int, int] | None:
+    """(threshold, reach) when this result shows a perturbed count that a count under the
+    threshold can have become (csp.protection.cells.small_count_reach): the youth justice
+    partner's quarters read exactly 10 under the t10 table, and may be 3. Judged from the
+    published figures and the ptable only. None when no shown count is that close."""
+    from .protection import cells
+
+    frame, query = getattr(result, "frame", None), getattr(result, "query", None)
+    rules = [r for r in (getattr(result, "rules", None) or {}).values() if r.method == "perturb"]
+    if frame is None or query is None or not rules:
+        return None
+    t = min(r.threshold for r in rules)
+    reach = max(cells.small_count_reach(r) for r in rules)
+    cols = [c for c in query.count_columns if c in frame.columns]
+    if reach <= t or not cols:
+        return None
+    for c in cols:
+        v = frame[c]
+        if v.dtype.is_numeric() and ((v >= t) & (v < reach)).any():
+            return t, reach
+    return None
 
 
 def how_protected(grant) -> str:

@@ -83,3 +83,35 @@ def test_noise_variance_is_the_ptable_rows_own():
     meta = {r["i"]: r["variance"] for r in cells._ptable("ptable_t10").meta["rows"]}
     assert cells.noise_variance(rule, 15) == pytest.approx(meta[15])
     assert cells.noise_variance(cells.Rule("d", "suppress", 10), 15) == 0.0
+
+
+def test_counts_a_small_count_can_become_are_flagged_under_the_table(tmp_path_factory):
+    """A partner reading the youth justice service's first-time entrants (t10 table) sees
+    quarters of exactly 10: the note under the table says which shown counts may stand for fewer
+    than the threshold, with the reach read from the ptable file itself; the owner, who sees exact
+    counts, gets no such note."""
+    import csv
+
+    from apptest_helpers import demo_area
+    from csp import config, disclosure, queries, users
+
+    with demo_area(tmp_path_factory, "near_threshold"):
+        rows = list(csv.DictReader(open(config.ROOT / "config" / "ptables" / "ptable_t10.csv")))
+        # The largest value a true count of 1..9 can be published as, from the file.
+        top = max(int(r["pcv"]) + int(r["pvalue"]) for r in rows if 1 <= int(r["pcv"]) <= 9)
+        partner = queries.run(users.get_user("board.police"), "youth_first_time_entrants_monthly_total")
+        shown = [v for v in partner.frame["entrants"].to_list() if v is not None]
+        near = disclosure.near_threshold(partner)
+        if any(10 <= v <= top for v in shown):
+            assert near == (10, top + 1)
+            assert f"may stand for fewer than 10, which protection can raise as far as {top}" in \
+                disclosure.protection_note(partner)
+        else:
+            assert near is None
+        owner = queries.run(users.get_user("analyst.youth"), "youth_first_time_entrants_monthly_total")
+        assert disclosure.near_threshold(owner) is None
+        assert "may stand for fewer" not in disclosure.protection_note(owner)
+        # Large counts (the crime cube) carry no such flag for the same partner.
+        crime = queries.run(users.get_user("board.council"), "crime_monthly_total")
+        assert crime.methods() == {"perturb"}
+        assert disclosure.near_threshold(crime) is None
