@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from . import access, indicators, partnership, queries, stats
-from .themes import TableResult, count_change, derived_result, month_label
+from .themes import FEW, TableResult, count_change, derived_result, month_label
 
 CRIME, ASB = "All crime", "Anti-social behaviour"
 TREND_MONTHS = 24
@@ -173,20 +173,25 @@ def change_words(direction: str) -> str:
 
 
 def change_line(c: dict) -> str:
-    """'Vehicle crime: down 78 (153 to 75, -51%)'."""
+    """'Vehicle crime: down 78 (153 to 75, -51%)'; from a handful no percentage ('up 13 (6 to
+    19)', not '+217%'), as the theme pages say it (csp.themes.few)."""
     word = "up" if c["direction"] == "rise" else "down"
-    pct = "" if c["pct"] is None else f", {c['pct']:+.0f}%"
+    few = c["previous"] is not None and c["previous"] < FEW
+    pct = "" if c["pct"] is None or few else f", {c['pct']:+.0f}%"
     return f"{c['category']}: {word} {abs(c['change']):,} ({c['previous']:,} to {c['current']:,}{pct})"
 
 
 def own_change_line(tile) -> str:
     """A tile's significant change as change_line says a crime type's: 'Fires: up 12 (31 to 43, +38.7%)'."""
     word = "up" if tile.direction == "up" else "down"
+    pct = f", {tile.change_label}"
     try:
-        by = f" {abs(int(tile.value_label.replace(',', '')) - int(tile.previous_label.replace(',', ''))):,}"
+        before = int(tile.previous_label.replace(',', ''))
+        by = f" {abs(int(tile.value_label.replace(',', '')) - before):,}"
+        pct = "" if before < FEW else pct  # from a handful, the count says it (change_line)
     except ValueError:  # a floor or a withheld figure: no difference to give
         by = ""
-    return f"{tile.title}: {word}{by} ({tile.previous_label} to {tile.value_label}, {tile.change_label})"
+    return f"{tile.title}: {word}{by} ({tile.previous_label} to {tile.value_label}{pct})"
 
 
 def sentence(ward_name: str, compared: queries.Result, compared_with: str | None) -> str:

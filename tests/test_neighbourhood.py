@@ -141,6 +141,9 @@ def test_comparison_rates_judgements_and_changes():
     # 'All crime' is the headline, not a type; Drugs cannot be tested; Burglary rose 30 (significant)
     assert [c["category"] for c in changes] == ["Burglary"]
     assert nb.change_line(changes[0]) == "Burglary: up 30 (10 to 40, +300%)"
+    # From a handful the count says it: no '+217%' on a base of 6.
+    assert nb.change_line({**changes[0], "previous": 6, "current": 19, "change": 13, "pct": 216.7}) == \
+        "Burglary: up 13 (6 to 19)"
     sentence = nb.sentence("Abbey", res, "the partnership area (X)")
     assert sentence.startswith("Abbey had 30.0 recorded crimes per 1,000 residents in the 12 months to Sep 2026")
     assert "higher than the partnership area (X) (10.0)" in sentence
@@ -452,3 +455,6 @@ def test_an_own_data_change_reads_as_a_crime_types_does():
     assert nb.own_change_line(t) == "Environmental crime: up 133 (985 to 1,118, +13.5%)"
     t.value_label = "≥1,118"  # a floor: no difference to give
     assert nb.own_change_line(t) == "Environmental crime: up (985 to ≥1,118, +13.5%)"
+    small = Tile("fires", "Fires", "lower_is_better", value_label="19", previous_label="6",
+                 change_label="+216.7%", direction="up")
+    assert nb.own_change_line(small) == "Fires: up 13 (6 to 19)"
