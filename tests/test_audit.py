@@ -135,6 +135,12 @@ def test_audit_and_data_use_pages(tiny, monkeypatch):
     assert list(log["#"]) == sorted(log["#"], reverse=True) and set(log["#"]) <= {r["seq"] for r in raw}
     assert not any("{" in d for d in log["Details"]) and not any("T" in w[:12] for w in log["When"])
     assert all(w.endswith("UTC") for w in log["When"])
+    # who by name and partner, with the login the User box searches by
+    from csp import users as users_mod
+    known = {u.username: u for u in users_mod.list_users()}
+    actor = {r["seq"]: r["actor"] for r in raw}
+    shown = [(w, actor[n]) for n, w in zip(log["#"], log["Who"]) if actor[n] in known]
+    assert shown and all(w.endswith(f", {a}") and known[a].name in w for w, a in shown)
     at = open_page("pc.owner", "access_log")  # police board: sees who used police data
     assert not at.exception, at.exception
     assert at.title[0].value == "Use of Police data"

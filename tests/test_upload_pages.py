@@ -55,6 +55,12 @@ def test_upload_page_rejects_then_publishes(app_env):
     assert "Published Police recorded crime" in texts(at)
     assert store.current_version_id("crime") != before
     assert store.current("crime").meta["published_by"] == "analyst.police"
+    # The versions table says who published by name and partner, not by login.
+    from csp import users
+    me = users.get_user("analyst.police")
+    versions = next(d.value for d in at.dataframe if "Serving" in d.value.columns)
+    by = dict(zip(versions["Serving"], versions["By"]))["Yes"]
+    assert me.name in by and "Police" in by and by != "analyst.police"
 
 
 def test_upload_page_hidden_from_board_and_other_partners_datasets(app_env):

@@ -93,14 +93,20 @@ def audit_frame(rows: list[dict], names: dict | None = None, people: dict | None
     return pl.DataFrame(out, schema={"#": pl.Int64, **{c: pl.String for c in list(AUDIT_COLUMNS.values())[1:]}})
 
 
-def people(everyone) -> dict[str, str]:
-    """Login -> 'Pat Board (Police)': how a data owner knows who used their data."""
+# Who did something when nobody logged in did it (csp.demo publishes as "demo").
+SYSTEM_PEOPLE = {"demo": "The demo set-up", "": "Not recorded"}
+
+
+def people(everyone, logins: bool = False) -> dict[str, str]:
+    """Login -> 'Pat Board (Police)': how a data owner knows who used their data; with ``logins``
+    'Pat Board (Police), board.police' (an administrator searches the trail by login)."""
     def who(u) -> str:
         partner = partner_name(u.partner)
         # Demo names already say it ("Chris Board (Council)"): not "(Council) (Council)".
-        return u.name if u.name.endswith(f"({partner})") else f"{u.name} ({partner})"
+        name = u.name if u.name.endswith(f"({partner})") else f"{u.name} ({partner})"
+        return f"{name}, {u.username}" if logins else name
 
-    return {u.username: who(u) for u in everyone}
+    return {**SYSTEM_PEOPLE, **{u.username: who(u) for u in everyone}}
 
 
 def users_frame(everyone: list[dict], ward_names: dict[str, str], status) -> pl.DataFrame:

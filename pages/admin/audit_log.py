@@ -3,7 +3,7 @@ import datetime as dt
 
 import streamlit as st
 
-from csp import access, audit
+from csp import access, audit, users
 from csp.ui import auth, downloads, readable
 from pages.admin import audit_names
 
@@ -27,7 +27,9 @@ def render() -> None:
                         text=text.strip() or None, since=since.isoformat(), until=until.isoformat(),
                         limit=5000)
     st.caption(f"{len(rows):,} entries (newest first, at most 5,000).")
-    st.dataframe(readable.audit_frame(rows, audit_names(auth.current_user())), hide_index=True, width="stretch")
+    st.dataframe(readable.audit_frame(rows, audit_names(auth.current_user()),
+                                      readable.people(users.list_users(), logins=True)),
+                 hide_index=True, width="stretch")
     filters = {"actor": actor, "action": action, "owner": owner, "text": text,
                "since": since.isoformat(), "until": until.isoformat()}
     downloads.offer("Download these entries (CSV)", audit.to_csv(rows).encode("utf-8"), "audit_log.csv",

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from csp import catalog, pii, safety, store, supply, upload, validate
+from csp import catalog, pii, safety, store, supply, upload, users, validate
 from csp.ui import common as ui
 from csp.ui import readable
 from csp.ui.auth import current_user
@@ -245,12 +245,12 @@ def _versions(user, dataset: str) -> None:
         return
     serving = store.current_version_id(dataset)
     grain = catalog.contract(dataset).grain_months
-    rows = []
+    rows, who = [], readable.people(users.list_users())
     for v in reversed(vs):
         m, val = v.meta, v.meta.get("validation") or {}
         cov = m.get("coverage") or {}
         rows.append({"Version": readable.version(v.version).capitalize(), "Serving": "Yes" if v.version == serving else "",
-                     "Published": readable.when(m["published_at"]), "By": m["published_by"],
+                     "Published": readable.when(m["published_at"]), "By": who.get(m["published_by"], m["published_by"]),
                      "Rows": f"{m['rows']:,}" if isinstance(m.get("rows"), int) else str(m.get("rows") or ""),
                      "Warnings": len(val.get("warnings", [])),
                      "Coverage": supply.held_words(cov["first"], cov["last"], grain) if cov.get("first") else "",
@@ -282,7 +282,8 @@ def _versions(user, dataset: str) -> None:
     events = [e for e in store.history(dataset) if e.get("event") in ("rollback", "purge", "retention")]
     if events:
         st.caption("Rollbacks and purges")
-        st.dataframe([{"When": readable.when(e["at"]), "What": readable.words(e["event"]), "By": e.get("by"),
+        st.dataframe([{"When": readable.when(e["at"]), "What": readable.words(e["event"]),
+                       "By": who.get(e.get("by") or "", e.get("by")),
                        "Detail": readable.details({k: v for k, v in e.items() if k not in ("at", "event", "by")})}
                       for e in reversed(events)], hide_index=True, width="stretch")
 
