@@ -134,8 +134,11 @@ def test_fire_practitioner_sees_only_their_ward(demo):
         assert len(others) == 19
         for name, code in others:
             assert name not in text and code not in text, (page, name)
-        # One ward in scope: no meaningless ward-against-itself comparison.
-        assert any("single ward" in c.value for c in across_views(at, "caption"))
+        # One ward in scope: compared with the partnership (the policy sets
+        # partnership_comparator for crime and ASB), never with itself.
+        assert not any("single ward" in c.value for c in across_views(at, "caption"))
+        assert any(c.value.startswith("Rate for the partnership:") for c in across_views(at, "caption"))
+        assert wards["vs_benchmark"].iloc[0] in ("better", "similar", "worse")
 
 
 def test_fire_practitioner_cannot_reach_another_ward_by_url(demo):

@@ -30,9 +30,34 @@ def run(name: str, params: dict | None = None) -> queries.Result | None:
 def table(result: queries.Result, note: bool = True, **kwargs) -> None:
     """The result as a table (withheld cells read 'low'/'suppressed'), with the protection note
     under it unless ``note`` is False (a page showing several tables says it once)."""
+    kwargs["column_config"] = _count_columns(result, kwargs.get("column_config"))
     st.dataframe(table_data(result), hide_index=True, width="stretch", **kwargs)
     if note:
         protection_caption(result)
+
+
+def _count_columns(result: queries.Result, config: dict | None) -> dict:
+    """Counts read '12,345' whether or not a withheld cell made their column text (which would
+    otherwise sit left-aligned, beside numbers without separators); a page's own column settings
+    win. Display only: the values, their sorting and the downloads are unchanged."""
+    config = dict(config or {})
+    shown = result.frame
+    named = getattr(getattr(result, "query", None), "count_columns", None)
+    mask = getattr(result, "suppressed", None)
+    # A table built from queries (csp.themes.TableResult) names its counts by its mask.
+    counts = [c for c in (named if named is not None else
+                          [m for m in (mask.columns if mask is not None else []) if shown[m].dtype.is_integer()])
+              if c in shown.columns]
+    for c in counts + [c for c in ("population",) if c in shown.columns]:
+        label = config.get(c, None) if c in config else c
+        if c in config and not isinstance(label, str):
+            continue  # a page's own column (or None: hidden)
+        texts = any(m is not None and m.width and c in m.columns and m[c].any()
+                    for m in (getattr(result, "suppressed", None), getattr(result, "partial", None)))
+        config[c] = (st.column_config.TextColumn(label, alignment="right") if texts
+                     else st.column_config.NumberColumn(label, format="localized")
+                     if shown[c].dtype.is_integer() else label)
+    return config
 
 
 def protection_caption(result) -> None:
@@ -122,7 +147,22 @@ def _filter_words(key: str, value: str) -> str | None:
 def _display(result: queries.Result):
     # Not remembered itself: only what is built from it is (memory: a national LSOA table's
     # remembered Arrow table and CSV are about 5 MB and 3 MB).
-    return disclosure.display(result)
+    shown = disclosure.display(result)
+    # A count column holding 'low' or '≥' is text, which the table would show as '12345' beside
+    # numeric columns' '12,345': give it the separators the numbers have (on screen only;
+    # downloads keep plain digits for spreadsheets).
+    texts = [c for c in shown.columns if shown[c].dtype == pl.String and c in result.frame.columns
+             and result.frame[c].dtype.is_integer()]
+    if not texts:
+        return shown
+    return shown.with_columns(
+        pl.col(c).map_elements(_separated, return_dtype=pl.String) for c in texts)
+
+
+def _separated(text: str) -> str:
+    head = "≥" if text.startswith("≥") else ""
+    digits = text[len(head):]
+    return f"{head}{int(digits):,}" if digits.lstrip("-").isdigit() else text
 
 
 def table_data(result: queries.Result):
