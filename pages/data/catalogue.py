@@ -20,16 +20,15 @@ def render() -> None:
             e["coverage"] = supply.held_words(first, last, catalog.contract(e["dataset"]).grain_months)
         e["as_at"] = readable.when(e["as_at"]) if e["as_at"] else None
         e["latest_version"] = readable.version(e["latest_version"]).capitalize() or None
-    # What you may see comes right after the dataset: on a phone only the first columns fit.
-    summary = [{k: e[k] for k in ("title", "access", "owner", "as_at", "coverage", "update_frequency", "latest_version")}
-               for e in entries]
+    # What you may see comes right after the dataset: on a phone only the first columns fit. How
+    # often it is updated and its version are in each dataset's box below: with them the table
+    # ran past the page at 1280 px and cut what you may see.
+    summary = [{k: e[k] for k in ("title", "access", "owner", "as_at", "coverage")} for e in entries]
     col = st.column_config
-    # Widths that fit beside the sidebar at 1280 px: Coverage and Version fell off the right.
     st.dataframe(summary, hide_index=True, width="stretch", column_config={
-        "title": col.TextColumn("Dataset", pinned=True, width=210), "owner": col.TextColumn("Owner", width=85),
-        "update_frequency": col.TextColumn("Updated", width=75), "as_at": col.TextColumn("As at", width=95),
-        "coverage": col.TextColumn("Coverage", width=165), "latest_version": col.TextColumn("Version", width=75),
-        "access": col.TextColumn("You may see", width=230)})
+        "title": col.TextColumn("Dataset", pinned=True, width=190), "owner": col.TextColumn("Owner", width=100),
+        "as_at": col.TextColumn("As at", width=90), "coverage": col.TextColumn("Coverage", width=180),
+        "access": col.TextColumn("You may see", width=240)})
     for e in entries:
         with st.expander(e["title"]):
             st.markdown(f"{ui.md_escape(e['description'])}\n\n**Owner:** {ui.md_escape(e['owner'])} · "
