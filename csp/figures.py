@@ -297,6 +297,11 @@ def rate_classes(rates: list[float], k: int = 5) -> list[float]:
     vals = sorted(rates)
     if not vals:
         return []
+    distinct = sorted(set(vals))
+    if 1 < len(distinct) <= k:
+        # As many rates as classes or fewer (an officer's two wards): one class each. Quantiles
+        # of two rates put 78 and 173 in one colour.
+        return distinct + [distinct[-1]]
     edges = [vals[0]] + [vals[min(len(vals) - 1, int(round(q * (len(vals) - 1) / k)))] for q in range(1, k)] + [vals[-1]]
     out = []
     for e in edges:

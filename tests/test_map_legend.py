@@ -66,3 +66,15 @@ def test_legend_classes_never_share_a_value():
     assert len(spans) >= 3
     assert all(a_hi < b_lo for (_, a_hi), (b_lo, _) in zip(spans, spans[1:])), spans
     assert spans[0][0] == min(rates) and spans[-1][1] == max(rates)
+
+
+def test_a_few_areas_each_get_their_own_colour():
+    # An officer's two wards at 78 and 173 per 1,000 were one class, one colour ('78–173 (2)').
+    for rates in ([78.3, 173.2], [2.0, 5.0, 9.0], [1.0, 2.0, 3.0, 4.0, 5.0]):
+        fig = _map(rates)
+        classes = [t for t in fig.data if " per 1,000 (" in (t.name or "")]
+        assert len(classes) == len(rates), [t.name for t in classes]
+        assert len({t.fillcolor for t in classes}) == len(rates)
+        assert all(t.name.endswith("(1)") for t in classes)
+    # Two areas with the same rate are one class.
+    assert len([t for t in _map([4.0, 4.0]).data if " per 1,000 (" in (t.name or "")]) == 1
