@@ -94,18 +94,39 @@ def ward_map(ward: str, ward_name: str, lsoas: pl.DataFrame | None, count_col: s
                 t.marker.showscale = False
         feats = _features(geo, set(lsoas["lsoa_code"].to_list()))
         rank = {code: i + 1 for i, code in enumerate(hot)}
-        for r in lsoas.to_dicts():
-            f = feats.get(r["lsoa_code"])
-            if f is None:
-                continue
+        # The labels say the rate, so the choropleth's own rate texts would sit under them.
+        for t in fig.data:
+            if t.name == "areas":
+                t.text = None
+        # Hotspots first, then the highest rates; a label that would cover one already placed
+        # is shortened to the rate (a hotspot keeps its number), else left to the hover and table.
+        rows = sorted((r for r in lsoas.to_dicts() if feats.get(r["lsoa_code"]) is not None),
+                      key=lambda r: (rank.get(r["lsoa_code"], len(rank) + 1), -(r.get("rate_per_1000") or 0)))
+        box_at = figures._label_fits(figures._bounds(list(feats.values())), height)
+        placed: list[tuple] = []
+        for r in rows:
+            f = feats[r["lsoa_code"]]
             pt = shape(f["geometry"]).representative_point()
             rate = r.get("rate_per_1000")
             n = rank.get(r["lsoa_code"])
-            text = (f"<b>{n}</b> " if n else "") + _text(r["lsoa_name"]) + (
-                f"<br>{rate:,.1f} per 1,000" if rate is not None else f"<br>{_text(withheld)}")
-            fig.add_annotation(x=pt.x, y=pt.y, text=text, showarrow=False, font=dict(size=11, color="black"),
-                               bgcolor="rgba(255,255,255,0.82)", borderpad=2,
-                               bordercolor=HOT if n else "rgba(0,0,0,0)", borderwidth=2 if n else 0)
+            num = f"<b>{n}</b> " if n else ""
+            value = f"{rate:,.1f} per 1,000" if rate is not None else _text(withheld)
+            name = _text(r["lsoa_name"])
+            for lines, chars in (((num + name, value), max(len(name) + (2 if n else 0), len(value))),
+                                 ((num + value,), len(value) + (2 if n else 0)),
+                                 ((num.strip(),), 2) if n else ((), 0)):
+                if not lines:
+                    break
+                x0, y0, x1, y1 = box_at(pt.x, pt.y, chars)
+                grow = (y1 - y0) * (len(lines) - 1) / 2
+                box = (x0, y0 - grow, x1, y1 + grow)
+                if not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed):
+                    placed.append(box)
+                    fig.add_annotation(x=pt.x, y=pt.y, text="<br>".join(lines), showarrow=False,
+                                       font=dict(size=11, color="black"), bgcolor="rgba(255,255,255,0.82)",
+                                       borderpad=2, bordercolor=HOT if n else "rgba(0,0,0,0)",
+                                       borderwidth=2 if n else 0)
+                    break
             if n:
                 _outline(fig, f, HOT, 3.5, f"Hotspot {n}")
         if ward_geo is not None:

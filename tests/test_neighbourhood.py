@@ -458,3 +458,44 @@ def test_an_own_data_change_reads_as_a_crime_types_does():
     small = Tile("fires", "Fires", "lower_is_better", value_label="19", previous_label="6",
                  change_label="+216.7%", direction="up")
     assert nb.own_change_line(small) == "Fires: up 13 (6 to 19)"
+
+
+def test_ward_maps_label_every_hotspot_and_no_label_covers_another(demo):
+    """The Neighbourhood map labels LSOAs by name and rate; in a narrow ward two labels covered
+    each other and a hotspot's number. Every hotspot keeps its number, an LSOA is labelled once
+    at most, and no two labels' boxes (at the phone width the map is planned for) overlap."""
+    from csp import figures, figures_neighbourhood, indicators
+    analyst = user("analyst.police")
+    checked = 0
+    for code, name in nb.ward_names(analyst).items():
+        page = nb.build(analyst, code, name)
+        lsoas = nb.queries.run(analyst, "neighbourhood_lsoas", {"ward": code})
+        if lsoas.frame.height == 0:
+            continue
+        rows = {r["category"]: r for r in page.compared.frame.to_dicts()}
+        ward_rate = rows[nb.CRIME]["ward_rate_per_1000"]
+        ranked, _ = indicators.ranked_areas(lsoas, "crimes", None)
+        hot = [h["lsoa_code"] for h in nb.hotspots(ranked, "crimes", ward_rate)]
+        fig = figures_neighbourhood.ward_map(code, name, ranked.frame, "crimes", "Crimes", hot=hot)
+        notes = [a.text for a in fig.layout.annotations]
+        for i in range(1, len(hot) + 1):
+            assert sum(t.startswith(f"<b>{i}</b>") for t in notes) == 1, (name, notes)
+        names = [n for n in ranked.frame["lsoa_name"].to_list() for t in notes if n in t]
+        assert len(names) == len(set(names)) and len(notes) <= ranked.frame.height
+        # The choropleth's own rate texts are not drawn under the labels.
+        assert not any(t.text for t in fig.data if t.name == "areas" and t.text is not None and any(t.text))
+        geo = figures.load_boundaries("lsoa")
+        feats = [f for f in geo["features"] if f["properties"]["code"] in set(ranked.frame["lsoa_code"])]
+        box_at = figures._label_fits(figures._bounds(feats), 440)
+        boxes = []
+        for a in fig.layout.annotations:
+            lines = a.text.split("<br>")
+            chars = max(len(re.sub("<[^>]+>", "", ln)) for ln in lines)
+            x0, y0, x1, y1 = box_at(a.x, a.y, chars)
+            grow = (y1 - y0) * (len(lines) - 1) / 2
+            boxes.append((x0, y0 - grow, x1, y1 + grow))
+        for i, p in enumerate(boxes):
+            for q in boxes[i + 1:]:
+                assert not (p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]), (name, notes)
+        checked += 1
+    assert checked >= 10
