@@ -34,7 +34,8 @@ def monthly(series: pl.DataFrame, count_col: str, label: str) -> tuple[str, str]
     months = series["month"].to_list()
     counts = series[count_col].to_list()
     span = f"{_month(months[0])} to {_month(months[-1])}" if months else ""
-    name = f"Line chart: {label.lower()} by month, {span}, with control limits"
+    limits = "centre_line" in series.columns and series["centre_line"].drop_nulls().len() > 0
+    name = f"Line chart: {label.lower()} by month, {span}" + (", with control limits" if limits else "")
     pts = [(m, v) for m, v in zip(months, counts) if _ok(v)]
     if not pts:
         return name, f"Every month from {span} is withheld, so the chart has no line."
@@ -85,10 +86,14 @@ def areas(ranked: pl.DataFrame, name_col: str, count_col: str, unit: str, label:
         return name, f"No {unit} has a rate to show."
     rated.sort(key=lambda r: -r["rate_per_1000"])
     hi, lo = rated[0], rated[-1]
-    text = (f"Highest rate: {hi[name_col]} {hi['rate_per_1000']:,.1f} per 1,000; lowest: "
+    # One area has a rate, not a highest and a lowest ('Highest: Eastfield 85.5; lowest: Eastfield').
+    text = (f"{hi[name_col]}: {hi['rate_per_1000']:,.1f} per 1,000." if len(rated) == 1 else
+            f"Highest rate: {hi[name_col]} {hi['rate_per_1000']:,.1f} per 1,000; lowest: "
             f"{lo[name_col]} {lo['rate_per_1000']:,.1f}.")
-    if bench_words:
-        verdicts = [r.get("vs_benchmark") for r in rated]
+    verdicts = [r.get("vs_benchmark") for r in rated]
+    # Only where areas were compared: a single ward is not compared with itself, and the page
+    # says so; 'Against your wards: 0 higher, 0 lower, 1 similar' beside it contradicted that.
+    if bench_words and any(verdicts):
         worse, better = verdicts.count("worse"), verdicts.count("better")
         text += (f" Against {bench_words}: {worse} {unit}{'s' if worse != 1 else ''} significantly "
                  f"higher, {better} significantly lower, {len(rated) - worse - better} similar.")

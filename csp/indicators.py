@@ -232,14 +232,21 @@ def _monthly_series(result: Result, count_col: str, start, end, shifts: tuple = 
         rolling.append(None if window is None or any(v is None for v in window) else sum(window))
     lead = sum(1 for m in months if m < first)
     shown = counts[lead:]
+    floors = [bool(parts.get(m, False)) for m in months]
     notes = []
     chart = None
     n_supp = sum(1 for v in shown if v is None)
+    n_floor = sum(floors[lead:])
     if n_supp:
         notes.append(
             f"{n_supp} month{' is' if n_supp == 1 else 's are'} withheld (small numbers), so control limits are not shown "
             "and rolling 12-month totals are shown only where a full year has every month."
         )
+    elif n_floor:
+        # A month that leaves out suppressed counts is a floor, not a count: limits drawn round
+        # floors (health's fires: every month ≥) would call ordinary months exceptional.
+        notes.append(f"{n_floor} month{' leaves' if n_floor == 1 else 's leave'} out suppressed counts "
+                     "(small numbers), so control limits are not shown.")
     else:
         # History months feed 'same month last year', but not across a withheld month.
         cut = max((i + 1 for i in range(lead) if counts[i] is None), default=0)
@@ -275,11 +282,13 @@ def _monthly_series(result: Result, count_col: str, start, end, shifts: tuple = 
        strict=False)
     out = out.with_columns(pl.col("centre_line", "lower_limit", "upper_limit").round(1))
     mask = pl.DataFrame({count_col: suppressed}, schema={count_col: pl.Boolean})
-    partial = pl.DataFrame({count_col: [bool(parts.get(m, False)) for m in months]},
-                           schema={count_col: pl.Boolean})
+    # A rolling total over a floor is a floor too.
+    rolled_floor = [i >= 11 and any(floors[i - 11:i + 1]) for i in range(len(floors))][lead:]
+    partial = pl.DataFrame({count_col: floors[lead:], "rolling_12_months": rolled_floor},
+                           schema={count_col: pl.Boolean, "rolling_12_months": pl.Boolean})
     if partial[count_col].any():
-        notes.append("Months marked ≥ leave out suppressed counts (small numbers), so they are "
-                     "lower bounds.")
+        notes.append("Months and rolling totals marked ≥ leave out suppressed counts (small "
+                     "numbers), so they are lower bounds: the line shows at least this many.")
     return _derived(result, out, mask, partial), " ".join(notes)
 
 

@@ -31,3 +31,20 @@ def test_line_summary_names_each_point_as_its_period():
     assert name == "Line chart: reoffending rate, %, Jan 2021 to Oct 2024, 1 line"
     _, plain = chart_text.lines(frame, "q", "rate", "group", "rate", unit="%")
     assert plain.startswith("All offenders: 28% in Oct 2024")
+
+
+def test_one_area_map_says_its_rate_and_no_comparison_it_did_not_make():
+    import polars as pl
+    from csp import chart_text
+    one = pl.DataFrame({"ward_name": ["Eastfield"], "crimes": [900], "rate_per_1000": [85.5],
+                        "vs_benchmark": [None]}, schema_overrides={"vs_benchmark": pl.String})
+    _, text = chart_text.areas(one, "ward_name", "crimes", "ward", "Crimes", "your ward")
+    assert text == "Eastfield: 85.5 per 1,000."
+    judged = one.with_columns(pl.lit("worse").alias("vs_benchmark"))
+    _, text = chart_text.areas(judged, "ward_name", "crimes", "ward", "Crimes", "the partnership")
+    assert text == ("Eastfield: 85.5 per 1,000. Against the partnership: 1 ward significantly higher, "
+                    "0 significantly lower, 0 similar.")
+    two = pl.concat([judged, judged.with_columns(pl.lit("Abbey").alias("ward_name"), pl.lit(40.0).alias("rate_per_1000"),
+                                                 pl.lit("better").alias("vs_benchmark"))])
+    _, text = chart_text.areas(two, "ward_name", "crimes", "ward", "Crimes", "the partnership")
+    assert text.startswith("Highest rate: Eastfield 85.5 per 1,000; lowest: Abbey 40.0.")

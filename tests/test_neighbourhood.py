@@ -499,3 +499,26 @@ def test_ward_maps_label_every_hotspot_and_no_label_covers_another(demo):
                 assert not (p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]), (name, notes)
         checked += 1
     assert checked >= 10
+
+
+def test_counts_in_tables_read_with_separators(demo):
+    """The ward's by-type table read 'Count 1108' under a tile reading '1,108': a page's own
+    number column gets the separators, a column made text by a withheld cell is right-aligned
+    with them, and downloads keep plain digits."""
+    import streamlit as st
+    from csp import disclosure, export, themes
+    from csp.ui import common
+    officer = user("officer.fire")
+    page = nb.build(officer, officer.areas[0], "Eastfield")
+    shown = themes.select_columns(page.compared, ["category", "ward_current", "ward_change_pct"])
+    cfg = common._count_columns(shown, {"ward_current": st.column_config.NumberColumn("Count", width=58)})
+    assert cfg["ward_current"]["type_config"]["format"] == "localized" and cfg["ward_current"]["width"] == 58
+    # A partner's table with a withheld ('low') cell: text, with separators, right-aligned.
+    council = user("board.council")
+    wards = nb.queries.run(council, "crime_by_type", {})
+    if wards.suppressed["crimes"].any():
+        cfg = common._count_columns(wards, {})
+        assert cfg["crimes"]["type_config"]["type"] == "text" and cfg["crimes"]["alignment"] == "right"
+        big = [v for v in common._display(wards)["crimes"].to_list() if v not in disclosure.WITHHELD_LABELS]
+        assert all("," in v for v in big if int(v.replace(",", "").lstrip("≥")) >= 1000)
+        assert "," not in export.to_csv(wards).split("\n", 1)[1]  # the download: plain digits

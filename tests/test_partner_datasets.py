@@ -708,3 +708,30 @@ def test_data_quality_labels_monthly_rows_as_months(demo):
     assert period["type_config"]["format"] == "MMM YYYY", period
     latest = next(m for m in at.metric if m.label == "Latest period").value
     assert "Q" not in latest and latest[:3].isalpha(), latest
+
+
+def test_months_that_leave_out_suppressed_counts_are_floors_on_the_trend(demo):
+    """Health reads fires suppressed at district level: every month is a floor ('≥31'). The
+    trend drew control limits round the floors and called months exceptional; now no limits
+    are drawn, the rolling totals over a floor are floors too, and the chart's words say so."""
+    from csp import chart_text, disclosure, indicators, queries, users
+    health = users.get_user("board.health")
+    r = queries.run(health, "fires_monthly_total", {"from": "2023-10"})
+    assert r.partial.width and r.partial["incidents"].any()
+    series, note = indicators.monthly_series(r, "incidents", "2024-10", "2026-09")
+    floors = series.partial["incidents"].to_list()
+    assert sum(floors) == sum(1 for m, p in zip(r.frame["month"], r.partial["incidents"])
+                              if p and m.strftime("%Y-%m") >= "2024-10")
+    assert series.frame["centre_line"].drop_nulls().len() == 0 and "control limits are not shown" in note
+    shown = disclosure.display(series)
+    rolled = series.partial["rolling_12_months"].to_list()
+    for i, v in enumerate(shown["rolling_12_months"].to_list()):
+        if v is not None:
+            assert v.startswith("≥") == rolled[i]
+    assert any(rolled)
+    name, _ = chart_text.monthly(series.frame, "incidents", "Incidents")
+    assert "control limits" not in name
+    # The owner's exact months still get their control chart.
+    owner, _ = indicators.monthly_series(queries.run(users.get_user("analyst.fire"), "fires_monthly_total",
+                                                     {"from": "2023-10"}), "incidents", "2024-10", "2026-09")
+    assert owner.frame["centre_line"].drop_nulls().len() > 0 and not owner.partial["incidents"].any()

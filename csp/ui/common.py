@@ -45,11 +45,21 @@ def _count_columns(result: queries.Result, config: dict | None) -> dict:
     named = getattr(getattr(result, "query", None), "count_columns", None)
     mask = getattr(result, "suppressed", None)
     # A table built from queries (csp.themes.TableResult) names its counts by its mask.
+    part = getattr(result, "partial", None)
     counts = [c for c in (named if named is not None else
                           [m for m in (mask.columns if mask is not None else []) if shown[m].dtype.is_integer()])
               if c in shown.columns]
+    # A floor-marked total that is not a query count (a rolling 12 months '≥1,234') likewise.
+    counts += [c for c in (part.columns if part is not None and part.width else [])
+               if c in shown.columns and c not in counts and shown[c].dtype.is_integer()]
     for c in counts + [c for c in ("population",) if c in shown.columns]:
         label = config.get(c, None) if c in config else c
+        own = label if isinstance(label, dict) else None
+        if own is not None and (own.get("type_config") or {}).get("type") == "number" \
+                and not own["type_config"].get("format") and shown[c].dtype.is_integer():
+            # A page's own number column with no format of its own: separators too.
+            config[c] = {**own, "type_config": {**own["type_config"], "format": "localized"}}
+            continue
         if c in config and not isinstance(label, str):
             continue  # a page's own column (or None: hidden)
         texts = any(m is not None and m.width and c in m.columns and m[c].any()
