@@ -99,7 +99,7 @@ def ward_map(ward: str, ward_name: str, lsoas: pl.DataFrame | None, count_col: s
             if t.name == "areas":
                 t.text = None
         # Hotspots first, then the highest rates; a label that would cover one already placed
-        # is shortened to the rate (a hotspot keeps its number), else left to the hover and table.
+        # is shortened to the name (a hotspot keeps its number), else left to the hover and table.
         rows = sorted((r for r in lsoas.to_dicts() if feats.get(r["lsoa_code"]) is not None),
                       key=lambda r: (rank.get(r["lsoa_code"], len(rank) + 1), -(r.get("rate_per_1000") or 0)))
         box_at = figures._label_fits(figures._bounds(list(feats.values())), height)
@@ -113,7 +113,7 @@ def ward_map(ward: str, ward_name: str, lsoas: pl.DataFrame | None, count_col: s
             value = f"{rate:,.1f} per 1,000" if rate is not None else _text(withheld)
             name = _text(r["lsoa_name"])
             for lines, chars in (((num + name, value), max(len(name) + (2 if n else 0), len(value))),
-                                 ((num + value,), len(value) + (2 if n else 0)),
+                                 ((num + name,), len(name) + (2 if n else 0)),
                                  ((num.strip(),), 2) if n else ((), 0)):
                 if not lines:
                     break

@@ -102,8 +102,9 @@ def people(everyone, logins: bool = False) -> dict[str, str]:
     'Pat Board (Police), board.police' (an administrator searches the trail by login)."""
     def who(u) -> str:
         partner = partner_name(u.partner)
-        # Demo names already say it ("Chris Board (Council)"): not "(Council) (Council)".
-        name = u.name if u.name.endswith(f"({partner})") else f"{u.name} ({partner})"
+        # A name that already says whose it is ("Chris Board (Council)", "Fran Analyst (Fire)")
+        # keeps its own words: not "(Council) (Council)" or "(Fire) (Fire and rescue)".
+        name = u.name if u.name.rstrip().endswith(")") else f"{u.name} ({partner})"
         return f"{name}, {u.username}" if logins else name
 
     return {**SYSTEM_PEOPLE, **{u.username: who(u) for u in everyone}}

@@ -82,10 +82,10 @@ def render() -> None:
     # The user's own partner's data in the ward too, where its change is significant.
     mine = [t for t in own if not t.lower_bound and t.direction in ("up", "down")]
     if changes or mine:
-        st.markdown("\n".join([f"- {'▲' if c['direction'] == 'rise' else '▼'} "
-                               f"{ui.md_escape(nb.change_line(c))}" for c in changes]
-                              + [f"- {'▲' if t.direction == 'up' else '▼'} {ui.md_escape(nb.own_change_line(t))}"
-                                 for t in mine]))
+        # A list of lines that say 'up' or 'down' themselves (a bullet and an arrow together
+        # read as two marks).
+        st.markdown("\n".join([f"- {ui.md_escape(nb.change_line(c))}" for c in changes]
+                              + [f"- {ui.md_escape(nb.own_change_line(t))}" for t in mine]))
         st.caption("The largest changes on the 12 months before that are statistically significant "
                    "(exact Poisson test, 5% level).")
     elif gap:
