@@ -245,6 +245,33 @@ class TableResult:
         return int(sum(self.suppressed[c].sum() for c in self.suppressed.columns))
 
 
+def protection_words(user: access.User | None, sources) -> str:
+    """Under the Overview: which tiles' figures are protected for this reader and what that means
+    when board members compare packs (a perturbed partner reads 15,299 where police read 15,298),
+    or '' when every figure is exact."""
+    from . import catalog
+
+    perturbed, suppressed = [], []
+    for ds in dict.fromkeys(s for s in sources if s):
+        g = access.grant(user, ds)
+        if g is None or g.owner:
+            continue
+        title = catalog.in_sentence(catalog.contract(ds).title)
+        (perturbed if g.protection == "perturb" else suppressed if g.protection == "suppress" else []).append(title)
+    def listed(xs: list[str]) -> str:
+        return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+
+    parts = []
+    if perturbed:
+        parts.append(f"Figures from other partners' data ({listed(perturbed)}) carry a small fixed "
+                     "adjustment that protects small numbers, so another partner may read a total a "
+                     "few higher or lower; you always read the same figure.")
+    if suppressed:
+        parts.append(f"In {listed(suppressed)}, small counts are withheld from you, so totals "
+                     "marked ≥ are lower bounds.")
+    return " ".join(parts)
+
+
 def tiles_table(tiles: list[Tile]) -> TableResult:
     versions = {k: v for t in tiles for k, v in t.versions.items()}
     # The figure, its change and the judgement first: on a phone only the first columns fit.

@@ -239,3 +239,25 @@ def test_no_partner_names_a_different_ward_with_the_largest_change(demo):
                     assert best is not None and ward == best["ward_name"], (username, tile.title, ward)
                     named += 1
     assert named, "no user was told a ward at all: the test proves nothing"
+
+
+def test_overview_says_which_figures_are_protected_for_the_reader(demo):
+    """Board members comparing packs read 15,298 (police), 15,299 (council) and ≥15,294 (health)
+    for the same total: the Overview now says which of the reader's figures are adjusted or
+    floors, from their grants; the owner of everything shown reads no such note."""
+    from csp import access, catalog, themes, users
+    for name in ("board.police", "board.council", "board.health", "officer.fire"):
+        u = users.get_user(name)
+        tiles = [t for t in themes.overview_tiles(u) + themes.own_tiles(u) if t.available]
+        words = themes.protection_words(u, [t.source for t in tiles])
+        for t in tiles:
+            g = access.grant(u, t.source)
+            title = catalog.in_sentence(catalog.contract(t.source).title)
+            if g.owner or g.protection == "none":
+                continue
+            assert title in words, (name, title)
+        methods = {access.grant(u, t.source).protection for t in tiles if not access.grant(u, t.source).owner}
+        assert ("adjustment" in words) == ("perturb" in methods)
+        assert ("marked ≥" in words) == ("suppress" in methods)
+    # Everything exact: nothing to say.
+    assert themes.protection_words(users.get_user("board.police"), ["crime", "asb"]) == ""

@@ -102,4 +102,7 @@ def render() -> None:
     ui.download(table, "Download the overview figures (Excel)", "overview.xlsx", key="dl_overview")
     st.caption("Significance: exact Poisson test for counts, two-proportion z-test for rates "
                "(5% level). A grey arrow means the change is within normal variation.")
+    protected = themes.protection_words(user, [t.source for t in tiles if t.available])
+    if protected:
+        st.caption(protected)
     rests_on([t.source for t in tiles if t.available])
