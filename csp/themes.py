@@ -498,6 +498,24 @@ def proportion_sentence(subject: str, test: dict | None, period: str, extra: str
     return text + (f"; {extra}" if extra else "") + "." + noise_words(test)
 
 
+def ratio_noise_words(result, numerator, denominator) -> str:
+    """How far protection alone can move a ratio of two perturbed counts ('reoffences per
+    reoffender' 3.95 to a partner where the owner reads 3.22): ' Both counts are perturbed to
+    protect small numbers, which alone can move this by about ±0.6.' from the ptable's variance
+    at the published counts (delta method, 95%); '' when exact or the move is under 0.05."""
+    if _missing(numerator) or _missing(denominator) or not denominator:
+        return ""
+    vn, vd = count_noise(result, numerator), count_noise(result, denominator)
+    if not vn and not vd:
+        return ""
+    ratio = numerator / denominator
+    move = 1.96 * ratio * math.sqrt(vn / max(numerator, 1) ** 2 + vd / denominator ** 2)
+    if move < 0.05:
+        return ""
+    return (f"Both counts are perturbed to protect small numbers, which alone can move this by "
+            f"about ±{move:.1f}; the owner's exact figure may differ.")
+
+
 def noise_words(test: dict | None) -> str:
     """' ... that alone can move this change by about ±10 points' where perturbation moves it by
     a point or more: a board must not quote a rise that protection may have made."""

@@ -115,3 +115,30 @@ def test_counts_a_small_count_can_become_are_flagged_under_the_table(tmp_path_fa
         crime = queries.run(users.get_user("board.council"), "crime_monthly_total")
         assert crime.methods() == {"perturb"}
         assert disclosure.near_threshold(crime) is None
+
+
+def test_a_ratio_of_perturbed_counts_says_how_far_protection_can_move_it():
+    """'Reoffences per reoffender' is two perturbed counts divided: a partner read 3.95 where the
+    owner read 3.22. The stated move (from the ptable's variance at the published counts) must
+    cover the owner's ratio about 95 times in 100, and nothing is said for exact figures."""
+    import re as _re
+    rng = np.random.default_rng(7)
+    rule = cells.Rule("youth_reoffending", "perturb", 10, "ptable_t10")
+    published_in = types.SimpleNamespace(rules={rule.dataset: rule})
+    table = cells._ptable(rule.ptable)
+    true_events, true_members = 74, 23
+    covered = shown = 0
+    for _ in range(2000):
+        out, withheld = cellkey.perturb(np.array([true_events, true_members]),
+                                        rng.integers(0, 2**31, size=2), table, 10)
+        if withheld.any():
+            continue
+        e, m = int(out[0]), int(out[1])
+        words = themes.ratio_noise_words(published_in, e, m)
+        move = float(_re.search(r"±([0-9.]+)", words).group(1))
+        shown += 1
+        covered += abs(e / m - true_events / true_members) <= move + 0.05  # the words round to 0.1
+    assert shown > 1800
+    assert 0.9 <= covered / shown <= 0.995, covered / shown
+    assert themes.ratio_noise_words(types.SimpleNamespace(rules={}), 74, 23) == ""
+    assert themes.ratio_noise_words(published_in, 74, None) == ""

@@ -68,9 +68,13 @@ def render(dataset: str) -> None:
     c2.metric(f"{incidents.label_of(c, size)}, latest year", ui.fmt_count(row[size]), border=True)
     if events:
         per = row.get("per_outcome")
+        moved = themes.ratio_noise_words(head, row.get(events), row.get(outcome)) if per is not None else ""
         c3.metric(f"{c.field(events).description} per reoffender" if "reoffen" in outcome else
                   f"{c.field(events).description} per {c.field(outcome).description.lower()}",
-                  ui.fmt_count(None) if per is None else f"{per:.2f}", border=True)
+                  ui.fmt_count(None) if per is None else f"{per:.2f}" + (" (approx.)" if moved else ""),
+                  border=True, help=moved or None)
+        if moved:
+            st.caption(moved)
     st.markdown(ui.md_escape(themes.proportion_sentence(f"The {rate_label.lower()}", test, period)))
 
     quarterly = ui.run(f"{dataset}_quarterly", params)

@@ -41,10 +41,18 @@ def render() -> None:
               delta_color=tile.metric_colour, border=True,
               help="Binary rate for all offenders in the latest four quarterly cohorts: those who "
                    "reoffended as % of the cohort. Change: percentage points against the four before.")
+    # A ratio of two perturbed counts says how far protection alone can move it.
+    moved = {k: themes.ratio_noise_words(summary.breakdown, total.get("reoffences"), total.get(den))
+             if total[k] is not None else "" for k, den in (("per_offender", "offenders"),
+                                                             ("per_reoffender", "reoffenders"))}
     c2.metric("Reoffences per offender", "suppressed" if total["per_offender"] is None
-              else f"{total['per_offender']:.2f}", border=True)
+              else f"{total['per_offender']:.2f}" + (" (approx.)" if moved["per_offender"] else ""),
+              border=True, help=moved["per_offender"] or None)
     c3.metric("Reoffences per reoffender", "suppressed" if total["per_reoffender"] is None
-              else f"{total['per_reoffender']:.2f}", border=True)
+              else f"{total['per_reoffender']:.2f}" + (" (approx.)" if moved["per_reoffender"] else ""),
+              border=True, help=moved["per_reoffender"] or None)
+    if moved["per_reoffender"]:
+        st.caption("Reoffences per reoffender: " + moved["per_reoffender"])
     if tile.sentence:
         st.markdown(ui.md_escape(tile.sentence))
 
