@@ -29,13 +29,14 @@ NOTES = {
 
 _col = st.column_config
 TABLE_COLUMNS = {  # pixel widths so every column fits beside the sidebar at 1280 px
-    "theme": _col.TextColumn("Theme", width=185, pinned=True),  # the judgement still fits on a phone
-    "period": _col.TextColumn("Period", width=165),
-    "latest_12_months": _col.TextColumn("Latest", width=60),
-    "previous_12_months": _col.TextColumn("Before", width=60),
-    "latest_95pc_ci": _col.TextColumn("95% CI", width=90), "change": _col.TextColumn("Change", width=85),
-    "p_value": _col.TextColumn("p", width=55),
-    "judgement": _col.TextColumn("Judgement", width=115),
+    "theme": _col.TextColumn("Theme", width=198, pinned=True),  # the judgement still fits on a phone
+    "period": _col.TextColumn("Period", width=155),
+    "latest_12_months": _col.TextColumn("Latest", width=58),
+    "previous_12_months": _col.TextColumn("Before", width=58),
+    # An interval is never cut ("15,058–15,54…"): the words around it may be.
+    "latest_95pc_ci": _col.TextColumn("95% CI", width=105), "change": _col.TextColumn("Change", width=78),
+    "p_value": _col.TextColumn("p", width=48),
+    "judgement": _col.TextColumn("Judgement", width=100),
 }
 
 
