@@ -33,6 +33,16 @@ def legend() -> None:
     st.caption(" · ".join(f"**{s}**: {supply.MEANING[s]}" for s in supply.STATUSES))
 
 
+def supply_words(s) -> str:
+    """'; Oct 2026 overdue' (what is missing, not only that something is), '; supplied on time',
+    '; latest supplied late': the supply status as a reader of the figures needs it."""
+    if s.missing:
+        more = len(s.missing) - 1
+        return f"; {s.missing[0].words}" + (f" and {more} more period{'s' if more > 1 else ''}" if more else "") + " overdue"
+    return {supply.NOT_TRACKED: "", supply.ON_TIME: "; supplied on time",
+            supply.LATE: "; latest supplied late"}.get(s.status, f"; supply {s.status}")
+
+
 def rests_on(datasets, today: dt.date | None = None, key: str = "rests_on") -> None:
     """Say which data a view rests on, with its as-at dates and supply status."""
     known = catalog.contracts()
@@ -46,9 +56,7 @@ def rests_on(datasets, today: dt.date | None = None, key: str = "rests_on") -> N
         last = s.last_period
         held = f"to {last.end_words}" if last else "nothing held"
         as_at = f"as at {s.as_at:%d %b %Y}" if s.as_at else "not published"
-        word = "" if s.status == supply.NOT_TRACKED else f"; supply: {s.status}"
-        if s.missing:  # say what is missing, not only that something is
-            word += f" ({s.missing[0].words}" + (f" and {len(s.missing) - 1} more)" if len(s.missing) > 1 else ")")
+        word = supply_words(s)
         parts.append(f"{s.title} ({access.partner_name(s.owner)}) {held}, {as_at}{word}")
     st.caption("The data this view rests on: " + md_escape("; ".join(parts)) + ".")
     with st.expander("The data this view rests on"):
