@@ -433,8 +433,11 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
     box_at = _label_fits(b, height)
     placed: list[tuple] = []
     texts: dict[int, str] = {}
+    # A rate written on the map never reads 0 when it is not (Castle's 0.2 read "0").
+    small = [q[3] for q in points if q[3] is not None and 0 < q[3] < 0.5 * 10 ** -dp]
+    label_dp = max(dp, max((min(2, -math.floor(math.log10(v))) for v in small), default=0))
     for i in sorted((i for i, q in enumerate(points) if q[3] is not None), key=lambda i: -points[i][3]):
-        text = f"{points[i][3]:,.{dp}f}"
+        text = f"{points[i][3]:,.{label_dp}f}"
         box = box_at(points[i][0], points[i][1], len(text))
         if not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed):
             placed.append(box)

@@ -114,7 +114,7 @@ def test_health_is_district_only(demo):
                    for d in across_views(at, "dataframe"))
     assert len(across_views(at, "plotly_chart")) == 2  # trend and types; no maps, no outcomes
     # Outcomes are finer than health's protected base (period x district x crime type).
-    assert any("outcomes are not shared with you" in i and "would split it finer" in i for i in infos)
+    assert any("outcomes are not shared with you" in i and "too small to protect" in i for i in infos)
     asb = open_page("board.health", "asb")
     assert asb.title[0].value == "Anti-social behaviour"
     assert any("Figures by ward and LSOA are not shared" in i.value for i in across_views(asb, "info"))

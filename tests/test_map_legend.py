@@ -78,3 +78,10 @@ def test_a_few_areas_each_get_their_own_colour():
         assert all(t.name.endswith("(1)") for t in classes)
     # Two areas with the same rate are one class.
     assert len([t for t in _map([4.0, 4.0]).data if " per 1,000 (" in (t.name or "")]) == 1
+
+
+def test_a_small_rate_is_never_written_as_zero():
+    # Castle's 0.2 per 1,000 read "0" beside whole-number rates.
+    fig = _map([0.2, 12.0, 35.0, 60.0, 80.0, 140.0])
+    texts = [t for tr in fig.data if tr.name == "areas" for t in tr.text if t]
+    assert "0" not in texts and "0.2" in texts, texts

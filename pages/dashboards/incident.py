@@ -197,9 +197,9 @@ def _withheld_note(withheld: list[str], level: str | None, d: dict, user) -> str
         names = withheld[0] if len(withheld) == 1 else ", ".join(withheld[:-1]) + " and " + withheld[-1]
         names = names[:1].upper() + names[1:]
         parts.append(f"{names} {'is' if len(withheld) == 1 else 'are'} not shared with you: under your "
-                     "sharing agreement these figures come from one protected table of counts by period, "
-                     f"area and {incidents.in_sentence(d.get('category_label', 'category'))}, and "
-                     f"{'this' if len(withheld) == 1 else 'these'} would split it finer.")
+                     "sharing agreement your figures are protected as one table of counts by period, "
+                     f"area and {incidents.in_sentence(d.get('category_label', 'category'))}, and a "
+                     "further split would make counts too small to protect.")
     return " ".join(parts)
 
 

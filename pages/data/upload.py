@@ -253,7 +253,7 @@ def _versions(user, dataset: str) -> None:
                      "Published": readable.when(m["published_at"]), "By": who.get(m["published_by"], m["published_by"]),
                      "Rows": f"{m['rows']:,}" if isinstance(m.get("rows"), int) else str(m.get("rows") or ""),
                      "Warnings": len(val.get("warnings", [])),
-                     "Coverage": supply.held_words(cov["first"], cov["last"], grain) if cov.get("first") else "",
+                     "Coverage": supply.held_words(cov["first"], cov["last"], grain) if cov.get("first") else "not by period",
                      "File": m.get("source", "")})
     # The version and what matters about it first (a phone shows only the first columns); the
     # checksum is in the audit trail, not a column that is empty for most versions.
