@@ -38,8 +38,11 @@ def render() -> None:
     unchecked = [catalog.contract(d).title for d, c in catalog.contracts().items()
                  if c.owner == user.partner and c.kind != "reference" and d not in checks]
     if unchecked:
-        st.caption("No period-by-period checks are built here yet for " + ui.md_escape(", ".join(unchecked))
-                   + ": every upload of them is checked on the Upload page, and their supply is on Data supply.")
+        # Named as not in the list, so it does not read as a note on the dataset chosen below.
+        it, its = ("it", "its") if len(unchecked) == 1 else ("them", "their")
+        st.caption("Not in this list: " + ui.md_escape(", ".join(unchecked)) + ". No period-by-period "
+                   f"checks are built here for {it} yet; every upload is checked on the Upload page, and "
+                   f"{its} supply is on Data supply.")
     if not options:
         st.info("No dataset with quality checks is shared with you.")
         return
