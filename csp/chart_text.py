@@ -72,7 +72,10 @@ def bars(frame: pl.DataFrame, category_col: str, count_col: str, label: str,
     text = f"Largest: {lead}." + (f" Smallest: {shown[-1][category_col]} {_num(shown[-1][count_col])}."
                                   if len(shown) > top else "")
     if hidden:
-        text += f" {hidden} {'are' if hidden > 1 else 'is'} {withheld} (not drawn)."
+        # Named, as the cohort breakdown names them ('Not drawn: 10-14'), up to a few.
+        names = [str(r[category_col]) for r in rows if not _ok(r[count_col])]
+        text += (f" Not drawn, as {withheld}: {'; '.join(names)}." if hidden <= 5 else
+                 f" {hidden} are {withheld} (not drawn).")
     return name, text
 
 
