@@ -10,9 +10,10 @@ from csp.ui import provenance
 from csp.ui.auth import current_user
 
 # The dataset and its status first: on a phone only the first columns fit.
-TABLE = {"dataset": "Dataset", "status": "Status", "partner": "Partner", "last_period": "Last period supplied",
-         "supplied_on": "Supplied on", "missing": "Missing", "late": "Periods late", "next_due": "Next due",
-         "cadence": "Cadence", "due": "Due by"}
+# What is missing right after the status: a phone shows the first columns only.
+TABLE = {"dataset": "Dataset", "status": "Status", "missing": "Missing", "partner": "Partner",
+         "last_period": "Last period supplied", "supplied_on": "Supplied on", "late": "Periods late",
+         "next_due": "Next due", "cadence": "Cadence", "due": "Due by"}
 HISTORY = {"period": "Period", "due_by": "Due by", "status": "Status", "supplied_on": "Supplied on",
            "version": "Version", "days_late": "Days late", "history": "What happened"}
 
