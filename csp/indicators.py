@@ -246,7 +246,9 @@ def _monthly_series(result: Result, count_col: str, start, end, shifts: tuple = 
         # A month that leaves out suppressed counts is a floor, not a count: limits drawn round
         # floors (health's fires: every month ≥) would call ordinary months exceptional.
         notes.append(f"{n_floor} month{' leaves' if n_floor == 1 else 's leave'} out suppressed counts "
-                     "(small numbers), so control limits are not shown.")
+                     "(small numbers): each is a lower bound, marked ≥ in the table with the rolling "
+                     "totals over it, so the line shows at least this many and control limits are "
+                     "not shown.")
     else:
         # History months feed 'same month last year', but not across a withheld month.
         cut = max((i + 1 for i in range(lead) if counts[i] is None), default=0)
@@ -286,7 +288,7 @@ def _monthly_series(result: Result, count_col: str, start, end, shifts: tuple = 
     rolled_floor = [i >= 11 and any(floors[i - 11:i + 1]) for i in range(len(floors))][lead:]
     partial = pl.DataFrame({count_col: floors[lead:], "rolling_12_months": rolled_floor},
                            schema={count_col: pl.Boolean, "rolling_12_months": pl.Boolean})
-    if partial[count_col].any():
+    if partial[count_col].any() and not (n_floor and not n_supp):  # else said above
         notes.append("Months and rolling totals marked ≥ leave out suppressed counts (small "
                      "numbers), so they are lower bounds: the line shows at least this many.")
     return _derived(result, out, mask, partial), " ".join(notes)
