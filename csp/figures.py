@@ -347,8 +347,10 @@ def _label_fits(bounds: tuple, height: int):
 
 def rate_decimals(edges: list) -> int:
     """The fewest decimals (0 to 2) at which every class edge of a map's legend reads differently:
-    rates of 1.6 and 2.4 per 1,000 rounded to whole numbers gave a class "2–2 per 1,000"."""
-    for dp in (0, 1, 2):
+    rates of 1.6 and 2.4 per 1,000 rounded to whole numbers gave a class "2–2 per 1,000". Rates
+    under 10 keep one decimal, as the sentence beside the map gives them (a ward's 2.6 read "3")."""
+    start = 1 if edges and max(abs(e) for e in edges) < 10 else 0
+    for dp in range(start, 3):
         shown = [f"{e:,.{dp}f}" for e in edges]
         if len(set(shown)) == len(set(edges)):
             return dp

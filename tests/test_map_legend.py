@@ -85,3 +85,9 @@ def test_a_small_rate_is_never_written_as_zero():
     fig = _map([0.2, 12.0, 35.0, 60.0, 80.0, 140.0])
     texts = [t for tr in fig.data if tr.name == "areas" for t in tr.text if t]
     assert "0" not in texts and "0.2" in texts, texts
+
+
+def test_one_small_rate_reads_as_the_sentence_gives_it():
+    assert figures.rate_decimals([2.6]) == 1  # a single ward's 2.6 read "3" beside "2.6" in words
+    fig = _map([2.6])
+    assert [t.name for t in fig.data if " per 1,000 (" in (t.name or "")] == ["2.6 per 1,000 (1)"]
