@@ -863,6 +863,10 @@ def _check_periods(q: NamedQuery, values: dict, grants: dict) -> None:
     roles = {p.period: n for n, p in q.params.items() if p.period}
     if not roles:
         return
+    start, end = values.get(roles.get("start")), values.get(roles.get("end"))
+    if start is not None and end is not None and start > end:
+        # For everyone: a window ending before it starts read '-46 months' and a rate of -0.0.
+        raise QueryError("The first month is after the last: choose a period that runs forwards.")
     span = periods.held([d for d, g in grants.items()
                          if catalog.contract(d).protected and not g.owner and g.protection != "none"])
     if span is None:

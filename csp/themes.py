@@ -115,6 +115,21 @@ def count_noise(result, value) -> float:
                default=0.0)
 
 
+def count_noise_words(result, current, previous) -> str:
+    """' Your figures are perturbed … about ±8 (±18 points)' where protection alone can move a
+    12-month count change by two percentage points or more: first-time entrants read 44 against 45
+    (-2.2%) to partners where the owner read 39 against 50 (-22%). From the ptable's variance at
+    the published counts only; '' when exact or when the move is negligible (crime's thousands)."""
+    if _missing(current) or _missing(previous) or not previous:
+        return ""
+    move = 1.96 * math.sqrt(count_noise(result, current) + count_noise(result, previous))
+    points = 100 * move / previous
+    if points < 2:  # under two points it would only add words to every small-area sentence
+        return ""
+    return (f" Your figures are perturbed to protect small numbers, which alone can move this change "
+            f"by about ±{move:.0f} (±{points:.0f}%), so the owner's exact figures may differ.")
+
+
 def small_count_reach(result) -> int:
     """Published counts below this, in ``result``, may be a count under the threshold moved up by
     perturbation (csp.protection.cells.small_count_reach); 0 when its counts are exact."""
@@ -475,7 +490,8 @@ def count_tile(theme: str, title: str, subject: str, monthly: queries.Result | N
         (cells.max_noise(r) for r in (getattr(source, "rules", None) or {}).values()), default=0)
     if wards is not None and test["change"] != 0 and wards.frame.height > 1 and settled:
         where = robust_extreme_area(wards, 1 if test["change"] > 0 else -1)
-    tile.sentence = count_sentence(subject, test, tile.period_label, where)
+    tile.sentence = count_sentence(subject, test, tile.period_label, where) + count_noise_words(
+        source, current, previous)
     raw = "none" if test["change"] == 0 else ("up" if test["change"] > 0 else "down")
     return _finish(tile, test["direction"], raw)
 

@@ -168,3 +168,23 @@ def test_md_escape_leaves_no_markdown_or_html_active(text):
         i += 1
     assert out.replace("\\", "") == text.replace("\\", "")
 
+
+
+def test_a_window_that_runs_backwards_is_refused_for_everyone(tiny, tmp_path):
+    """from after to read '-46 months' and a rate of -0.0 (an attack helper found it on the
+    partnership comparator): every query with a period window refuses it, owner or partner."""
+    windowed = [q for q in queries.all_queries()
+                if {p.period for p in q.params.values()} >= {"start", "end"}]
+    assert windowed
+    for user in tiny["users"].values():
+        for q in windowed:
+            params = {**required(q), **{n: v for n, p in q.params.items()
+                                        for v in [{"start": "2024-02", "end": "2023-03"}.get(p.period)] if v}}
+            try:
+                queries.run(user, q.name, params)
+            except access.AccessDenied:
+                continue
+            except queries.QueryError as e:
+                assert "after the last" in str(e), (q.name, str(e))
+                continue
+            raise AssertionError(f"{q.name} ran a backwards window for {user.username}")

@@ -142,3 +142,27 @@ def test_a_ratio_of_perturbed_counts_says_how_far_protection_can_move_it():
     assert 0.9 <= covered / shown <= 0.995, covered / shown
     assert themes.ratio_noise_words(types.SimpleNamespace(rules={}), 74, 23) == ""
     assert themes.ratio_noise_words(published_in, 74, None) == ""
+
+
+def test_a_small_count_change_says_how_far_protection_can_move_it():
+    """First-time entrants: partners read 44 against 45 (-2.2%) where the owner read 39 against 50
+    (-22%). The stated move must cover the owner's change about 95 times in 100; crime's
+    thousands say nothing."""
+    import re as _re
+    rng = np.random.default_rng(11)
+    rule = cells.Rule("youth_first_time_entrants", "perturb", 10, "ptable_t10")
+    published_in = types.SimpleNamespace(rules={rule.dataset: rule})
+    table = cells._ptable(rule.ptable)
+    cur, prev = 39, 50
+    covered = shown = 0
+    for _ in range(2000):
+        out, withheld = cellkey.perturb(np.array([cur, prev]), rng.integers(0, 2**31, size=2), table, 10)
+        if withheld.any():
+            continue
+        words = themes.count_noise_words(published_in, int(out[0]), int(out[1]))
+        move = float(_re.search(r"±([0-9.]+) ", words).group(1))
+        shown += 1
+        covered += abs((int(out[0]) - int(out[1])) - (cur - prev)) <= move + 0.5  # words round to 1
+    assert shown > 1800 and 0.9 <= covered / shown <= 0.995, covered / shown
+    assert themes.count_noise_words(published_in, 15298, 15032) == ""
+    assert themes.count_noise_words(types.SimpleNamespace(rules={}), 39, 50) == ""

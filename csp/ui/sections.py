@@ -66,7 +66,8 @@ def headline(name: str, params: dict, noun: str, polarity: str = "lower_is_bette
         st.caption(why_not)
         return
     st.caption(indicators.per_result(head, ("change_sentence", noun),
-                                     lambda: indicators.change_sentence(test, noun)))
+                                     lambda: indicators.change_sentence(test, noun)
+                                     + themes.count_noise_words(head, row["current"], row["previous"])))
 
 
 def trend_section(name: str, params: dict, first_held: str, count_col: str, label: str,

@@ -100,7 +100,7 @@ def render() -> None:
     shown = themes.select_columns(compared, [c for c in TABLE_COLUMNS if cmp or "comparator" not in c])
     ui.table(shown, height="content", column_config={
         # Stays in view on a phone, narrow enough to leave the count and change beside it.
-        "category": _col.TextColumn("Type", width=150, pinned=True),
+        "category": _col.TextColumn("Type", width=175, pinned=True),
         "ward_current": _col.NumberColumn("Count", width=58),
         "ward_change_pct": _col.NumberColumn("Change %", format="%+.1f", width=72),
         "ward_change": _col.TextColumn("Tested change", width=140),
