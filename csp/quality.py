@@ -175,11 +175,13 @@ def catalogue(user: access.User | None) -> list[dict]:
 
 
 def _access_words(g) -> str:
+    """What the reader may see of a dataset, short enough for its catalogue column at 1280 px
+    (each dataset's page says it in full under 'How these figures are protected')."""
     if g is None:
         return "not shared with you"
     if g.owner:
-        return "owner: everything, exact"
-    words = {"perturb": f", counts perturbed (under {g.threshold} shown as 'low')",
-             "suppress": f", counts 1 to {g.threshold - 1} suppressed", "none": ""}
+        return "everything, exact (yours)"
+    words = {"perturb": f", perturbed (under {g.threshold}: low)",
+             "suppress": f", 1 to {g.threshold - 1} suppressed", "none": ""}
     level = {"lsoa": "LSOA", "ward": "ward", "district": "district"}.get(g.geography, g.geography)
-    return f"down to {level} level" + words.get(g.protection, "")
+    return f"{level} level" + words.get(g.protection, "")

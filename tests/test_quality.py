@@ -77,10 +77,10 @@ def test_catalogue_lists_access_per_user(tiny):
     assert set(cat) == {"geography", "population", "areas", "crime", "asb", "reoffending", "substance_misuse",
                         "alcohol_admissions", "fires", "council_asb", "environmental_crime", "ae_assaults",
                         "ambulance_assaults", "housing_asb", "youth_first_time_entrants", "youth_reoffending"}
-    assert cat["crime"]["access"] == "down to district level, counts 1 to 4 suppressed"
-    assert cat["substance_misuse"]["access"] == "owner: everything, exact"
+    assert cat["crime"]["access"] == "district level, 1 to 4 suppressed"
+    assert cat["substance_misuse"]["access"] == "everything, exact (yours)"
     council = {e["dataset"]: e for e in quality.catalogue(tiny["users"]["council"])}
-    assert council["crime"]["access"] == "down to LSOA level, counts perturbed (under 5 shown as 'low')"
+    assert council["crime"]["access"] == "LSOA level, perturbed (under 5: low)"
     assert cat["asb"]["latest_version"] is None and cat["crime"]["coverage"] == "2023-02 to 2024-02"
     assert "crime_id" in cat["crime"]["fields"]["field"].to_list()
 

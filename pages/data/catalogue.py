@@ -26,9 +26,9 @@ def render() -> None:
     summary = [{k: e[k] for k in ("title", "access", "owner", "as_at", "coverage")} for e in entries]
     col = st.column_config
     st.dataframe(summary, hide_index=True, width="stretch", column_config={
-        "title": col.TextColumn("Dataset", pinned=True, width=190), "owner": col.TextColumn("Owner", width=100),
+        "title": col.TextColumn("Dataset", pinned=True, width=215), "owner": col.TextColumn("Owner", width=100),
         "as_at": col.TextColumn("As at", width=90), "coverage": col.TextColumn("Coverage", width=180),
-        "access": col.TextColumn("You may see", width=240)})
+        "access": col.TextColumn("You may see", width=220)})
     for e in entries:
         with st.expander(e["title"]):
             st.markdown(f"{ui.md_escape(e['description'])}\n\n**Owner:** {ui.md_escape(e['owner'])} · "
