@@ -65,13 +65,9 @@ def protection_note(result) -> str:
             "adjustment, so the same figure always reads the same but parts may not add up "
             f"exactly to totals; counts under {' or '.join(map(str, perturbed))} after protection "
             "read 'low'.")
-        near = near_threshold(result)
+        near = near_threshold_words(result)
         if near:
-            t, reach = near
-            top = reach - 1
-            shown = str(t) if top == t else f"{t} or {top}" if top == t + 1 else f"{t} to {top}"
-            parts.append(f"Counts shown as {shown} may stand for fewer than {t}, which protection "
-                         f"can raise as far as {top}: read them as small.")
+            parts.append(near)
     if suppressed:
         parts.append(
             f"Counts from 1 to {' or '.join(str(t - 1) for t in suppressed)} are withheld "
@@ -100,6 +96,19 @@ def near_threshold(result) -> tuple[int, int] | None:
         if v.dtype.is_numeric() and ((v >= t) & (v < reach)).any():
             return t, reach
     return None
+
+
+def near_threshold_words(result) -> str:
+    """The sentence for near_threshold ('' when none): under a table, and beside a trend chart
+    whose table is in another tab."""
+    near = near_threshold(result)
+    if not near:
+        return ""
+    t, reach = near
+    top = reach - 1
+    shown = str(t) if top == t else f"{t} or {top}" if top == t + 1 else f"{t} to {top}"
+    return (f"Counts shown as {shown} may stand for fewer than {t}, which protection can raise as "
+            f"far as {top}: read them as small.")
 
 
 def how_protected(grant) -> str:

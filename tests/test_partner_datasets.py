@@ -735,3 +735,17 @@ def test_months_that_leave_out_suppressed_counts_are_floors_on_the_trend(demo):
     owner, _ = indicators.monthly_series(queries.run(users.get_user("analyst.fire"), "fires_monthly_total",
                                                      {"from": "2023-10"}), "incidents", "2024-10", "2026-09")
     assert owner.frame["centre_line"].drop_nulls().len() > 0 and not owner.partial["incidents"].any()
+
+
+def test_the_trend_chart_says_when_quarters_may_stand_for_fewer_than_the_threshold(demo):
+    """A partner's first-time entrants chart showed quarters of exactly 10 with the caveat only in
+    the Table tab: the chart view says it under the chart too, the owner's does not."""
+    from csp import disclosure, queries, users
+    partner = users.get_user("board.police")
+    words = disclosure.near_threshold_words(queries.run(partner, "youth_first_time_entrants_monthly_total", {}))
+    at = go(login("board.police"), "first-time-entrants")
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert (words in captions) == bool(words)
+    owner = go(login("analyst.youth"), "first-time-entrants")
+    assert not any("may stand for fewer" in c.value for c in owner.caption)

@@ -119,6 +119,9 @@ def trend_section(name: str, params: dict, first_held: str, count_col: str, labe
         st.caption(note)
     if result.methods():  # a month's protected figure and the 12-month headline's are separate cells
         st.caption(protected_parts("quarters" if quarterly else "months", "the 12-month total above").strip())
+    near = disclosure.near_threshold_words(shown)
+    if near and open_tab == "Chart":  # the table's own note says it where the table is open
+        st.caption(near)
     ui.download(shown, f"Download {what} figures (Excel)", f"{key}_{what}.xlsx", key=f"dl_{key}_{what}")
     ui.dataset_note(dataset, definition + ("" if quarterly else CONTROL_NOTE), caveats)
 
