@@ -345,6 +345,11 @@ def _label_fits(bounds: tuple, height: int):
     return box
 
 
+def free(box: tuple, placed: list[tuple]) -> bool:
+    """Whether a label's box (x0, y0, x1, y1) overlaps none already placed."""
+    return not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed)
+
+
 def rate_decimals(edges: list) -> int:
     """The fewest decimals (0 to 2) at which every class edge of a map's legend reads differently:
     rates of 1.6 and 2.4 per 1,000 rounded to whole numbers gave a class "2–2 per 1,000". Rates
@@ -441,7 +446,7 @@ def choropleth(frame: pl.DataFrame, geojson: dict, code_col: str, name_col: str,
     for i in sorted((i for i, q in enumerate(points) if q[3] is not None), key=lambda i: -points[i][3]):
         text = f"{points[i][3]:,.{label_dp}f}"
         box = box_at(points[i][0], points[i][1], len(text))
-        if not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed):
+        if free(box, placed):
             placed.append(box)
             texts[i] = text
     traces.append(dict(

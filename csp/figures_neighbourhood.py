@@ -120,7 +120,7 @@ def ward_map(ward: str, ward_name: str, lsoas: pl.DataFrame | None, count_col: s
                 x0, y0, x1, y1 = box_at(pt.x, pt.y, chars)
                 grow = (y1 - y0) * (len(lines) - 1) / 2
                 box = (x0, y0 - grow, x1, y1 + grow)
-                if not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed):
+                if figures.free(box, placed):
                     placed.append(box)
                     fig.add_annotation(x=pt.x, y=pt.y, text="<br>".join(lines), showarrow=False,
                                        font=dict(size=11, color="black"), bgcolor="rgba(255,255,255,0.82)",

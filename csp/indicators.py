@@ -288,7 +288,7 @@ def _monthly_series(result: Result, count_col: str, start, end, shifts: tuple = 
     rolled_floor = [i >= 11 and any(floors[i - 11:i + 1]) for i in range(len(floors))][lead:]
     partial = pl.DataFrame({count_col: floors[lead:], "rolling_12_months": rolled_floor},
                            schema={count_col: pl.Boolean, "rolling_12_months": pl.Boolean})
-    if partial[count_col].any() and not (n_floor and not n_supp):  # else said above
+    if n_floor and n_supp:  # floors alone are said above, with why no limits are drawn
         notes.append("Months and rolling totals marked ≥ leave out suppressed counts (small "
                      "numbers), so they are lower bounds: the line shows at least this many.")
     return _derived(result, out, mask, partial), " ".join(notes)

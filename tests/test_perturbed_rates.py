@@ -117,52 +117,45 @@ def test_counts_a_small_count_can_become_are_flagged_under_the_table(tmp_path_fa
         assert disclosure.near_threshold(crime) is None
 
 
+def _coverage(seed: int, truth: tuple[int, int], words, error, slack: float) -> float:
+    """Publish two true counts 2,000 times through the real t10 ptable with fresh keys; the share
+    of draws whose stated move (the first '±N' in ``words(published_in, a, b)``) covers how far
+    ``error(a, b)`` puts the published figure from the owner's (``slack``: the words' rounding)."""
+    import re as _re
+    rng = np.random.default_rng(seed)
+    rule = cells.Rule("youth_reoffending", "perturb", 10, "ptable_t10")
+    published_in = types.SimpleNamespace(rules={rule.dataset: rule})
+    table = cells._ptable(rule.ptable)
+    covered = shown = 0
+    for _ in range(2000):
+        out, withheld = cellkey.perturb(np.array(truth), rng.integers(0, 2**31, size=2), table, 10)
+        if withheld.any():
+            continue
+        a, b = int(out[0]), int(out[1])
+        move = float(_re.search(r"±([0-9.]+)", words(published_in, a, b)).group(1))
+        shown += 1
+        covered += error(a, b) <= move + slack
+    assert shown > 1800
+    return covered / shown
+
+
 def test_a_ratio_of_perturbed_counts_says_how_far_protection_can_move_it():
     """'Reoffences per reoffender' is two perturbed counts divided: a partner read 3.95 where the
     owner read 3.22. The stated move (from the ptable's variance at the published counts) must
     cover the owner's ratio about 95 times in 100, and nothing is said for exact figures."""
-    import re as _re
-    rng = np.random.default_rng(7)
+    share = _coverage(7, (74, 23), themes.ratio_noise_words, lambda e, m: abs(e / m - 74 / 23), 0.05)
+    assert 0.9 <= share <= 0.995, share
     rule = cells.Rule("youth_reoffending", "perturb", 10, "ptable_t10")
-    published_in = types.SimpleNamespace(rules={rule.dataset: rule})
-    table = cells._ptable(rule.ptable)
-    true_events, true_members = 74, 23
-    covered = shown = 0
-    for _ in range(2000):
-        out, withheld = cellkey.perturb(np.array([true_events, true_members]),
-                                        rng.integers(0, 2**31, size=2), table, 10)
-        if withheld.any():
-            continue
-        e, m = int(out[0]), int(out[1])
-        words = themes.ratio_noise_words(published_in, e, m)
-        move = float(_re.search(r"±([0-9.]+)", words).group(1))
-        shown += 1
-        covered += abs(e / m - true_events / true_members) <= move + 0.05  # the words round to 0.1
-    assert shown > 1800
-    assert 0.9 <= covered / shown <= 0.995, covered / shown
     assert themes.ratio_noise_words(types.SimpleNamespace(rules={}), 74, 23) == ""
-    assert themes.ratio_noise_words(published_in, 74, None) == ""
+    assert themes.ratio_noise_words(types.SimpleNamespace(rules={rule.dataset: rule}), 74, None) == ""
 
 
 def test_a_small_count_change_says_how_far_protection_can_move_it():
     """First-time entrants: partners read 44 against 45 (-2.2%) where the owner read 39 against 50
     (-22%). The stated move must cover the owner's change about 95 times in 100; crime's
     thousands say nothing."""
-    import re as _re
-    rng = np.random.default_rng(11)
+    share = _coverage(11, (39, 50), themes.count_noise_words, lambda c, p: abs((c - p) - (39 - 50)), 0.5)
+    assert 0.9 <= share <= 0.995, share
     rule = cells.Rule("youth_first_time_entrants", "perturb", 10, "ptable_t10")
-    published_in = types.SimpleNamespace(rules={rule.dataset: rule})
-    table = cells._ptable(rule.ptable)
-    cur, prev = 39, 50
-    covered = shown = 0
-    for _ in range(2000):
-        out, withheld = cellkey.perturb(np.array([cur, prev]), rng.integers(0, 2**31, size=2), table, 10)
-        if withheld.any():
-            continue
-        words = themes.count_noise_words(published_in, int(out[0]), int(out[1]))
-        move = float(_re.search(r"±([0-9.]+) ", words).group(1))
-        shown += 1
-        covered += abs((int(out[0]) - int(out[1])) - (cur - prev)) <= move + 0.5  # words round to 1
-    assert shown > 1800 and 0.9 <= covered / shown <= 0.995, covered / shown
-    assert themes.count_noise_words(published_in, 15298, 15032) == ""
+    assert themes.count_noise_words(types.SimpleNamespace(rules={rule.dataset: rule}), 15298, 15032) == ""
     assert themes.count_noise_words(types.SimpleNamespace(rules={}), 39, 50) == ""

@@ -62,8 +62,7 @@ def _count_columns(result: queries.Result, config: dict | None) -> dict:
             continue
         if c in config and not isinstance(label, str):
             continue  # a page's own column (or None: hidden)
-        texts = any(m is not None and m.width and c in m.columns and m[c].any()
-                    for m in (getattr(result, "suppressed", None), getattr(result, "partial", None)))
+        texts = any(m is not None and m.width and c in m.columns and m[c].any() for m in (mask, part))
         config[c] = (st.column_config.TextColumn(label, alignment="right") if texts
                      else st.column_config.NumberColumn(label, format="localized")
                      if shown[c].dtype.is_integer() else label)
